@@ -1,0 +1,269 @@
+"""Settings: parsed once into a frozen, typed object and passed explicitly.
+
+Layers, later wins: ``config/hotline.toml`` (every default) <- the file given with ``--config``
+<- ``HOTLINE_<SECTION>_<KEY>`` environment variables (one key each).
+
+Each section is a frozen dataclass below; the loader is generic over them, so a new section is a
+new dataclass and a field on :class:`Settings`.  A wrong or missing key raises
+:class:`SettingsError` whose message is one line naming the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "HOTLINE_"
+#: Environment variables with the prefix that are not section keys.
+RESERVED_ENV = frozenset({"HOTLINE_DEFAULTS"})
+
+
+class SettingsError(Exception):
+    """A configuration value is missing, unknown or of the wrong type."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"config error: {key}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
+class Secret(str):
+    """A string that never shows itself in ``repr``/``str`` formatting of settings."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def reveal(self) -> str:
+        """The secret's value, for the one place that must send it."""
+        return str.__str__(self)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AmiSettings:
+    """How to reach Asterisk's manager interface."""
+
+    host: str
+    port: int
+    username: str
+    secret: Secret
+    ping_interval_s: float
+    ping_timeout_s: float
+    action_timeout_s: float
+    connect_timeout_s: float
+    reconnect_min_s: float
+    reconnect_max_s: float
+    fully_booted_timeout_s: float
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DialplanSettings:
+    """Names the shipped dialplan uses, and the templates for dial strings."""
+
+    inbound_context: str
+    hold_exten: str
+    connect_context: str
+    connect_exten_template: str
+    callback_context: str
+    enqueue_user_event: str
+    agent_failed_user_event: str
+    callback_result_user_event: str
+    agent_device_template: str
+    citizen_dial_template: str
+    hotline_caller_id: str
+    ring_timeout_s: int
+    callback_timeout_s: int
+    priority_variable: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LogSettings:
+    """Where and how the service logs."""
+
+    level: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SimulatorSettings:
+    """The built-in AMI-speaking PBX simulator (``hotline simulate-pbx``, ``hotline demo``)."""
+
+    host: str
+    port: int
+    username: str
+    secret: Secret
+    agent_answer_delay_s: float
+    caller_patience_s: float
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Every setting of the service."""
+
+    ami: AmiSettings
+    dialplan: DialplanSettings
+    log: LogSettings
+    simulator: SimulatorSettings
+
+
+def default_config_path() -> Path:
+    """The shipped defaults: ``$HOTLINE_DEFAULTS`` or ``config/hotline.toml`` beside the package."""
+    env = os.environ.get("HOTLINE_DEFAULTS")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "config" / "hotline.toml"
+
+
+def load_settings(
+    path: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    defaults_path: Path | None = None,
+) -> Settings:
+    """Read defaults, then ``path`` if given, then environment overrides; validate everything."""
+    raw = _read_toml(defaults_path or default_config_path())
+    if path is not None:
+        _merge(raw, _read_toml(path), "")
+    env = os.environ if environ is None else environ
+    _apply_environment(raw, env)
+    return _build(Settings, raw, "")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise SettingsError(str(path), "file not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(str(path), f"not valid TOML ({exc})") from exc
+
+
+def _merge(base: dict[str, Any], top: Mapping[str, Any], prefix: str) -> None:
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value, f"{prefix}{key}.")
+        else:
+            base[key] = value
+
+
+def _section_fields(cls: type[Any]) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    sections = _section_fields(Settings)
+    for name, text in environ.items():
+        if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV:
+            continue
+        rest = name[len(ENV_PREFIX) :].lower()
+        section, _, key = rest.partition("_")
+        kind = sections.get(section)
+        if kind is None or not dataclasses.is_dataclass(kind):
+            raise SettingsError(name, f"no settings section {section!r} (sections: {', '.join(sections)})")
+        fields = _section_fields(kind)
+        if key not in fields:
+            raise SettingsError(name, f"no key {key!r} in section [{section}]")
+        raw.setdefault(section, {})[key] = _from_env_text(text, fields[key], f"{section}.{key}")
+
+
+def _from_env_text(text: str, kind: Any, key: str) -> Any:
+    if kind is bool:
+        lowered = text.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise SettingsError(key, f"expected true or false, got {text!r}")
+    if kind is int:
+        try:
+            return int(text)
+        except ValueError as exc:
+            raise SettingsError(key, f"expected an integer, got {text!r}") from exc
+    if kind is float:
+        try:
+            return float(text)
+        except ValueError as exc:
+            raise SettingsError(key, f"expected a number, got {text!r}") from exc
+    if typing.get_origin(kind) is tuple:
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return text
+
+
+def _describe(kind: Any) -> str:
+    if kind is Secret:
+        return "a string"
+    if kind is str:
+        return "a string"
+    if kind is bool:
+        return "true or false"
+    if kind is int:
+        return "an integer"
+    if kind is float:
+        return "a number"
+    if typing.get_origin(kind) is tuple:
+        return f"a list of {_describe(typing.get_args(kind)[0])}s"
+    if dataclasses.is_dataclass(kind):
+        return "a table"
+    return str(kind)
+
+
+def _convert(value: Any, kind: Any, key: str) -> Any:
+    origin = typing.get_origin(kind)
+    if origin is types.UnionType or origin is typing.Union:
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        if value is None:
+            return None
+        return _convert(value, args[0], key)
+    if dataclasses.is_dataclass(kind) and isinstance(kind, type):
+        if not isinstance(value, Mapping):
+            raise SettingsError(key, f"expected a table, got {type(value).__name__}")
+        return _build(kind, value, f"{key}.")
+    if origin is tuple:
+        item_kind = typing.get_args(kind)[0]
+        if not isinstance(value, list | tuple):
+            raise SettingsError(key, f"expected {_describe(kind)}, got {value!r}")
+        return tuple(_convert(item, item_kind, f"{key}[{i}]") for i, item in enumerate(value))
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise SettingsError(key, f"expected true or false, got {value!r}")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SettingsError(key, f"expected an integer, got {value!r}")
+        return value
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise SettingsError(key, f"expected a number, got {value!r}")
+        return float(value)
+    if kind is Secret:
+        if not isinstance(value, str):
+            raise SettingsError(key, "expected a string")  # never echo a secret
+        return Secret(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise SettingsError(key, f"expected a string, got {value!r}")
+        return value
+    raise SettingsError(key, f"unsupported setting type {kind!r}")  # pragma: no cover - programming error
+
+
+def _build(cls: type[Any], raw: Mapping[str, Any], prefix: str) -> Any:
+    fields = _section_fields(cls)
+    for key in raw:
+        if key not in fields:
+            where = prefix.rstrip(".") or "top level"
+            raise SettingsError(f"{prefix}{key}", f"unknown key (in {where}; known: {', '.join(fields)})")
+    values: dict[str, Any] = {}
+    for name, kind in fields.items():
+        if name not in raw:
+            field = next(f for f in dataclasses.fields(cls) if f.name == name)
+            if field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING:
+                continue
+            raise SettingsError(f"{prefix}{name}", f"missing; expected {_describe(kind)}")
+        values[name] = _convert(raw[name], kind, f"{prefix}{name}")
+    return cls(**values)
