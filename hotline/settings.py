@@ -130,7 +130,8 @@ def load_settings(
         _merge(raw, _read_toml(path), "")
     env = os.environ if environ is None else environ
     _apply_environment(raw, env)
-    return _build(Settings, raw, "")
+    settings: Settings = _build(Settings, raw, "")
+    return settings
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -164,7 +165,7 @@ def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
         rest = name[len(ENV_PREFIX) :].lower()
         section, _, key = rest.partition("_")
         kind = sections.get(section)
-        if kind is None or not dataclasses.is_dataclass(kind):
+        if kind is None or not (dataclasses.is_dataclass(kind) and isinstance(kind, type)):
             raise SettingsError(name, f"no settings section {section!r} (sections: {', '.join(sections)})")
         fields = _section_fields(kind)
         if key not in fields:

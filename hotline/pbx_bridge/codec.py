@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from hotline.pbx_bridge.errors import AmiError
+
 BANNER_PREFIX = b"Asterisk Call Manager/"
 FRAME_END = b"\r\n\r\n"
 #: A message larger than this without a terminator is garbage; drop it and resynchronise.
@@ -22,7 +24,7 @@ _KEY_RE = re.compile(r"[A-Za-z0-9_\-]+\Z")
 _FORBIDDEN = ("\r", "\n", "\x00")
 
 
-class AmiProtocolError(Exception):
+class AmiProtocolError(AmiError):
     """Base of every AMI-level error."""
 
 

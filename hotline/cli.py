@@ -1,0 +1,110 @@
+"""Command line: ``hotline serve | demo | simulate-pbx | tickets | report | taxonomy``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from hotline.log import configure_logging
+from hotline.settings import Settings, SettingsError, load_settings
+
+
+def _run_until_signalled(main: Callable[[asyncio.Event], Coroutine[Any, Any, int]]) -> int:
+    """Run ``main(stop)``; SIGINT/SIGTERM set ``stop`` so it can shut down cleanly."""
+
+    async def runner() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        return await main(stop)
+
+    return asyncio.run(runner())
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from hotline.app import run_service
+
+    async def main(stop: asyncio.Event) -> int:
+        await run_service(settings, stop)
+        return 0
+
+    return _run_until_signalled(main)
+
+
+def _simulate_pbx(args: argparse.Namespace, settings: Settings) -> int:
+    from hotline.pbx_bridge.simulator import run_simulator
+
+    async def main(stop: asyncio.Event) -> int:
+        task = asyncio.create_task(run_simulator(settings.simulator, settings.dialplan), name="simulator")
+        await stop.wait()
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        return 0
+
+    return _run_until_signalled(main)
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from hotline.demo import DemoOptions, run_demo
+
+    options = DemoOptions(minutes=args.minutes, speed=args.speed, seed=args.seed, live=not args.no_live)
+
+    async def main(stop: asyncio.Event) -> int:
+        return await run_demo(settings, options, stop)
+
+    return _run_until_signalled(main)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="hotline", description="12345 hotline call-queue server")
+    parser.add_argument("--config", type=Path, help="TOML file layered over config/hotline.toml")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the service against the configured Asterisk")
+    serve.set_defaults(func=_serve)
+
+    demo = sub.add_parser("demo", help="the service against the built-in PBX simulator, with traffic")
+    demo.add_argument("--minutes", type=float, default=10.0, help="simulated minutes of traffic")
+    demo.add_argument("--speed", type=float, default=20.0, help="speed-up factor of the simulated clock")
+    demo.add_argument("--seed", type=int, default=12345, help="random seed of the traffic")
+    demo.add_argument("--no-live", action="store_true", help="no live view on stderr")
+    demo.set_defaults(func=_demo)
+
+    sim = sub.add_parser("simulate-pbx", help="run the AMI-speaking PBX simulator alone")
+    sim.set_defaults(func=_simulate_pbx)
+
+    try:
+        from hotline.tickets.cli import register
+    except ImportError:  # pragma: no cover - tickets not installed in a trimmed build
+        pass
+    else:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``hotline`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except SettingsError as exc:
+        print(f"hotline: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log.level)
+    result: int = args.func(args, settings)
+    return result
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""The hotline's operations on the PBX, expressed as AMI actions.
+
+Each operation is one or two actions on :class:`~hotline.pbx_bridge.connection.AmiClient`; every
+header value is checked by the codec (CR, LF or NUL raise ``HeaderInjectionError`` and nothing is
+sent), every action has a timeout, and ``Response: Error`` becomes ``ActionFailedError`` carrying
+Asterisk's message.  The dial strings come from the templates in ``[dialplan]`` so the same
+dialplan serves ``PJSIP/1001`` + a trunk in production and ``Local/...`` channels in tests.
+"""
+
+from __future__ import annotations
+
+import re
+
+from hotline.pbx_bridge.connection import AmiClient
+from hotline.pbx_bridge.errors import AmiError
+from hotline.pbx_bridge.translator import CALLBACK_ID_VARIABLE
+from hotline.settings import DialplanSettings
+
+#: Channel variables the shipped dialplan reads.
+AGENT_DEVICE_VARIABLE = "HOTLINE_AGENT_DEVICE"
+CITIZEN_DIAL_VARIABLE = "HOTLINE_CITIZEN_DIAL"
+RING_TIMEOUT_VARIABLE = "RING_TIMEOUT"
+CALLBACK_TIMEOUT_VARIABLE = "CALLBACK_TIMEOUT"
+
+_NUMBER_RE = re.compile(r"\+?[0-9]{3,20}\Z")
+_AGENT_RE = re.compile(r"[A-Za-z0-9_\-]{1,32}\Z")
+
+
+class InvalidDialTargetError(AmiError):
+    """A number or agent id that cannot be dialled safely; nothing was sent."""
+
+    def __init__(self, what: str, value: str) -> None:
+        super().__init__(f"invalid {what}: {value!r}")
+        self.what = what
+        self.value = value
+
+
+class PbxActions:
+    """Redirect, originate, hang up, set variables — the only ways the service acts on calls."""
+
+    def __init__(self, client: AmiClient, dialplan: DialplanSettings) -> None:
+        self._client = client
+        self._dialplan = dialplan
+
+    def citizen_dial_string(self, number: str) -> str:
+        """The dial string for a citizen's number (from ``citizen_dial_template``)."""
+        if not _NUMBER_RE.match(number):
+            raise InvalidDialTargetError("citizen number", number)
+        return self._dialplan.citizen_dial_template.format(number=number)
+
+    def agent_device(self, agent_id: str) -> str:
+        """The device of an agent (from ``agent_device_template``) when none is configured."""
+        if not _AGENT_RE.match(agent_id):
+            raise InvalidDialTargetError("agent id", agent_id)
+        return self._dialplan.agent_device_template.format(agent=agent_id)
+
+    async def set_variable(self, channel: str, name: str, value: str) -> None:
+        """``Setvar`` on a live channel."""
+        await self._client.send_action("Setvar", [("Channel", channel), ("Variable", name), ("Value", value)])
+
+    async def redirect_to_agent(
+        self, channel: str, agent_id: str, device: str, *, ring_timeout_s: int | None = None
+    ) -> None:
+        """Send a waiting call to the connect context, which dials ``device``.
+
+        The device and ring timeout travel as channel variables set just before the Redirect.
+        """
+        if not _AGENT_RE.match(agent_id):
+            raise InvalidDialTargetError("agent id", agent_id)
+        timeout = self._dialplan.ring_timeout_s if ring_timeout_s is None else ring_timeout_s
+        await self.set_variable(channel, AGENT_DEVICE_VARIABLE, device)
+        await self.set_variable(channel, RING_TIMEOUT_VARIABLE, str(timeout))
+        await self._client.send_action(
+            "Redirect",
+            [
+                ("Channel", channel),
+                ("Context", self._dialplan.connect_context),
+                ("Exten", self._dialplan.connect_exten_template.format(agent=agent_id)),
+                ("Priority", "1"),
+            ],
+        )
+
+    async def originate_callback(
+        self,
+        callback_id: str,
+        device: str,
+        number: str,
+        *,
+        agent_ring_timeout_s: int | None = None,
+        citizen_timeout_s: int | None = None,
+    ) -> str:
+        """Start a callback, agent leg first; returns the ActionID its ``OriginateResponse`` carries.
+
+        ``HOTLINE_CALLBACK_ID`` on the new channels lets the translator tie the call to the
+        callback (``CallbackLegCreated``) before ``OriginateResponse`` arrives.
+        """
+        dial = self.citizen_dial_string(number)
+        ring = self._dialplan.ring_timeout_s if agent_ring_timeout_s is None else agent_ring_timeout_s
+        citizen = self._dialplan.callback_timeout_s if citizen_timeout_s is None else citizen_timeout_s
+        action_id, _ = await self._client.send_action(
+            "Originate",
+            [
+                ("Channel", device),
+                ("Context", self._dialplan.callback_context),
+                ("Exten", number),
+                ("Priority", "1"),
+                ("CallerID", self._dialplan.hotline_caller_id),
+                ("Timeout", str(ring * 1000)),
+                ("Async", "true"),
+                ("Variable", f"{CALLBACK_ID_VARIABLE}={callback_id}"),
+                ("Variable", f"{CITIZEN_DIAL_VARIABLE}={dial}"),
+                ("Variable", f"{CALLBACK_TIMEOUT_VARIABLE}={citizen}"),
+            ],
+        )
+        return action_id
+
+    async def hangup(self, channel: str, cause: int = 16) -> None:
+        """Hang up one channel (16 = normal clearing)."""
+        await self._client.send_action("Hangup", [("Channel", channel), ("Cause", str(cause))])

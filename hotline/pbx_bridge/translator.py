@@ -1,0 +1,342 @@
+"""AMI messages -> domain events (sans-I/O).
+
+The translator keeps just enough of Asterisk's picture to speak in calls rather than channels:
+which legs (Uniqueids) each call (Linkedid) still has, which channel of an inbound call waits
+on hold, which calls are our callbacks, which bridges hold which channels.  It is fed frames in
+the order they arrived and returns the domain events they mean; it never raises on odd input.
+
+Quirks it copes with (all visible in the captures): repeated headers in ``UserEvent``; key
+spellings that differ between event types (only the channel-event spellings are read here);
+``OriginateResponse`` after the channel already runs dialplan; ``DialBegin`` with no ``DialEnd``
+(the call's end settles it); ``Cdr`` before ``Hangup`` (Cdr is not read).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from hotline.events import (
+    AgentDialEnded,
+    AgentDialFailed,
+    AgentRinging,
+    CallAbandoned,
+    CallArrived,
+    CallbackLegCreated,
+    CallBridged,
+    CallEnded,
+    CitizenDialEnded,
+    CitizenRinging,
+    DeviceStateChanged,
+    Direction,
+    DomainEvent,
+    EndReason,
+    OriginateResult,
+)
+from hotline.pbx_bridge.codec import AmiMessage, decode_frame, frame_name
+from hotline.settings import DialplanSettings
+
+#: The channel variable our Originate sets on a callback's channels.
+CALLBACK_ID_VARIABLE = "HOTLINE_CALLBACK_ID"
+#: Older dialplans (and the captures) mark callbacks with the ticket id instead.
+LEGACY_CALLBACK_VARIABLE = "TICKET_ID"
+
+_CHANNEL_SUFFIX_RE = re.compile(r"-[0-9a-fA-F]{8}(?:;[12])?\Z")
+
+
+def device_of(channel: str) -> str:
+    """The device a channel belongs to: ``Local/1001@agents-00000002;1`` -> ``Local/1001@agents``."""
+    return _CHANNEL_SUFFIX_RE.sub("", channel)
+
+
+def _int(text: str, default: int = 0) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return default
+
+
+@dataclass(slots=True)
+class _Call:
+    """What the translator knows of one call (one Linkedid)."""
+
+    legs: set[str] = field(default_factory=set)
+    waiting_channel: str = ""  # the inbound channel on hold / being connected, until bridged
+    waiting_uniqueid: str = ""
+    bridged: bool = False
+    callback: bool = False
+    priority: str = "normal"
+    first_cause: int | None = None
+    first_cause_text: str = ""
+
+
+class AmiTranslator:
+    """Turns AMI messages into :mod:`hotline.events` domain events."""
+
+    def __init__(self, dialplan: DialplanSettings) -> None:
+        self._dialplan = dialplan
+        self._calls: dict[str, _Call] = {}
+        self._leg_call: dict[str, str] = {}  # Uniqueid -> Linkedid
+        self._bridges: dict[str, dict[str, str]] = {}  # bridge id -> {Uniqueid: channel}
+        watched = (dialplan.priority_variable, CALLBACK_ID_VARIABLE, LEGACY_CALLBACK_VARIABLE)
+        self._watched_vars = frozenset(watched)
+        self._watched_var_bytes = tuple(f"Variable: {v}\r\n".encode() for v in watched)
+        self._handlers: dict[bytes, Callable[[AmiMessage], Iterable[DomainEvent]]] = {
+            b"Newchannel": self._on_newchannel,
+            b"VarSet": self._on_varset,
+            b"UserEvent": self._on_user_event,
+            b"DialBegin": self._on_dial_begin,
+            b"DialEnd": self._on_dial_end,
+            b"BridgeEnter": self._on_bridge_enter,
+            b"BridgeLeave": self._on_bridge_leave,
+            b"Hangup": self._on_hangup,
+            b"OriginateResponse": self._on_originate_response,
+            b"DeviceStateChange": self._on_device_state,
+        }
+
+    # -- feeding -------------------------------------------------------------------------
+
+    def wants(self, name: bytes) -> bool:
+        """True when frames with this event name can yield domain events."""
+        return name in self._handlers
+
+    def feed_frame(self, frame: bytes) -> list[DomainEvent]:
+        """Translate one raw frame; cheap for the many frames that mean nothing to us."""
+        name = frame_name(frame)
+        handler = self._handlers.get(name)
+        if handler is None:
+            return []
+        # VarSet is the commonest event of all; decode only the few variables we watch.
+        if name == b"VarSet" and not any(v in frame for v in self._watched_var_bytes):
+            return []
+        return list(handler(decode_frame(frame)))
+
+    def feed(self, message: AmiMessage) -> list[DomainEvent]:
+        """Translate one decoded message."""
+        name = (message.event or "").encode()
+        handler = self._handlers.get(name)
+        return list(handler(message)) if handler is not None else []
+
+    @property
+    def live_calls(self) -> frozenset[str]:
+        """Linkedids of the calls with at least one live channel."""
+        return frozenset(self._calls)
+
+    # -- resync --------------------------------------------------------------------------
+
+    def resync(self, channels: Iterable[AmiMessage]) -> list[DomainEvent]:
+        """Rebuild the picture from a ``CoreShowChannels`` listing taken after a (re)connect.
+
+        Calls we knew that are gone end with ``lost_during_disconnect``; calls found waiting
+        on hold are reported as arrived (``resynced=True``) so the queue can take them (again).
+        """
+        previous = self._calls
+        self._calls = {}
+        self._leg_call = {}
+        self._bridges = {}
+        events: list[DomainEvent] = []
+        waiting: list[tuple[str, AmiMessage]] = []
+        for msg in channels:
+            uniqueid = msg.get("Uniqueid")
+            linkedid = msg.get("Linkedid") or uniqueid
+            if not uniqueid:
+                continue
+            old = previous.get(linkedid)
+            call = self._calls.get(linkedid)
+            if call is None:
+                call = _Call()
+                if old is not None:
+                    call.callback, call.priority, call.bridged = old.callback, old.priority, old.bridged
+                self._calls[linkedid] = call
+            call.legs.add(uniqueid)
+            self._leg_call[uniqueid] = linkedid
+            bridge_id = msg.get_any("BridgeId", "BridgeID")
+            if bridge_id:
+                self._bridges.setdefault(bridge_id, {})[uniqueid] = msg.get("Channel")
+            if (
+                msg.get("Context") == self._dialplan.inbound_context
+                and msg.get("Exten") == self._dialplan.hold_exten
+            ):
+                waiting.append((linkedid, msg))
+        for bridge in self._bridges.values():
+            for uniqueid in bridge:
+                self._calls[self._leg_call[uniqueid]].bridged = len(bridge) >= 2
+        for linkedid in previous:
+            if linkedid not in self._calls:
+                events.append(CallEnded(linkedid, 0, "", EndReason.LOST_DURING_DISCONNECT))
+        for linkedid, msg in waiting:
+            call = self._calls[linkedid]
+            call.bridged = False
+            call.waiting_channel = msg.get("Channel")
+            call.waiting_uniqueid = msg.get("Uniqueid")
+            events.append(
+                CallArrived(
+                    call_id=linkedid,
+                    channel=call.waiting_channel,
+                    uniqueid=call.waiting_uniqueid,
+                    caller_number=msg.get("CallerIDNum"),
+                    caller_name=msg.get("CallerIDName"),
+                    priority=call.priority,
+                    resynced=True,
+                )
+            )
+        return events
+
+    # -- handlers ------------------------------------------------------------------------
+
+    def _call_for(self, msg: AmiMessage) -> tuple[str, _Call]:
+        linkedid = msg.get("Linkedid") or msg.get("Uniqueid")
+        call = self._calls.get(linkedid)
+        if call is None:
+            call = self._calls[linkedid] = _Call()
+        return linkedid, call
+
+    def _on_newchannel(self, msg: AmiMessage) -> Iterable[DomainEvent]:
+        uniqueid = msg.get("Uniqueid")
+        linkedid, call = self._call_for(msg)
+        call.legs.add(uniqueid)
+        self._leg_call[uniqueid] = linkedid
+        return ()
+
+    def _on_varset(self, msg: AmiMessage) -> Iterable[DomainEvent]:
+        variable = msg.get("Variable")
+        if variable not in self._watched_vars:
+            return ()
+        linkedid, call = self._call_for(msg)
+        call.legs.add(msg.get("Uniqueid"))
+        self._leg_call[msg.get("Uniqueid")] = linkedid
+        value = msg.get("Value")
+        if variable == self._dialplan.priority_variable:
+            call.priority = value or "normal"
+            return ()
+        if value and not call.callback:
+            call.callback = True
+            return (CallbackLegCreated(linkedid, value, msg.get("Channel")),)
+        return ()
+
+    def _on_user_event(self, msg: AmiMessage) -> Iterable[DomainEvent]:
+        name = msg.get("UserEvent")
+        linkedid, call = self._call_for(msg)
+        if name == self._dialplan.enqueue_user_event:
+            # Asterisk puts the channel's own Channel/Uniqueid/CallerIDNum first and the
+            # dialplan's copies after; the first ones are the channel's truth.
+            priority = msg.get_last(self._dialplan.priority_variable) or call.priority
+            call.priority = priority or "normal"
+            call.waiting_channel = msg.get("Channel")
+            call.waiting_uniqueid = msg.get("Uniqueid")
+            call.bridged = False
+            call.legs.add(call.waiting_uniqueid)
+            self._leg_call[call.waiting_uniqueid] = linkedid
+            return (
+                CallArrived(
+                    call_id=linkedid,
+                    channel=call.waiting_channel,
+                    uniqueid=call.waiting_uniqueid,
+                    caller_number=msg.get("CallerIDNum"),
+                    caller_name=msg.get("CallerIDName"),
+                    priority=call.priority,
+                ),
+            )
+        if name == self._dialplan.agent_failed_user_event:
+            return (AgentDialFailed(linkedid, msg.get_last("Agent"), msg.get_last("DialStatus")),)
+        return ()
+
+    def _dial_kind(self, msg: AmiMessage) -> tuple[str, str]:
+        """(kind, call id): kind is 'inbound-agent', 'callback-agent', 'citizen' or ''."""
+        if "Channel" in msg:
+            context = msg.get("Context")
+            linkedid = msg.get("Linkedid")
+            if context == self._dialplan.connect_context:
+                return "inbound-agent", linkedid
+            if context == self._dialplan.callback_context:
+                return "citizen", linkedid
+            return "", linkedid
+        # No source channel: the dial Originate makes itself.  It is a callback's agent leg
+        # when that call carries our callback variable (its VarSet comes first).
+        linkedid = msg.get("DestLinkedid")
+        call = self._calls.get(linkedid)
+        if call is not None and call.callback:
+            return "callback-agent", linkedid
+        return "", linkedid
+
+    def _on_dial_begin(self, msg: AmiMessage) -> Iterable[DomainEvent]:
+        kind, linkedid = self._dial_kind(msg)
+        dest = msg.get("DestChannel")
+        if kind == "inbound-agent":
+            return (AgentRinging(linkedid, device_of(dest), dest, Direction.INBOUND),)
+        if kind == "callback-agent":
+            return (AgentRinging(linkedid, device_of(dest), dest, Direction.CALLBACK),)
+        if kind == "citizen":
+            return (CitizenRinging(linkedid, dest),)
+        return ()
+
+    def _on_dial_end(self, msg: AmiMessage) -> Iterable[DomainEvent]:
+        kind, linkedid = self._dial_kind(msg)
+        status = msg.get("DialStatus")
+        dest = msg.get("DestChannel")
+        if kind == "inbound-agent":
+            return (AgentDialEnded(linkedid, device_of(dest), status, Direction.INBOUND),)
+        if kind == "callback-agent":
+            return (AgentDialEnded(linkedid, device_of(dest), status, Direction.CALLBACK),)
+        if kind == "citizen":
+            return (CitizenDialEnded(linkedid, status),)
+        return ()
+
+    def _on_bridge_enter(self, msg: AmiMessage) -> Iterable[DomainEvent]:
+        bridge_id = msg.get("BridgeUniqueid")
+        members = self._bridges.setdefault(bridge_id, {})
+        members[msg.get("Uniqueid")] = msg.get("Channel")
+        linkedid, call = self._call_for(msg)
+        if len(members) == 2 and not call.bridged:
+            call.bridged = True
+            first, second = members.values()
+            return (CallBridged(linkedid, bridge_id, (first, second)),)
+        return ()
+
+    def _on_bridge_leave(self, msg: AmiMessage) -> Iterable[DomainEvent]:
+        members = self._bridges.get(msg.get("BridgeUniqueid"))
+        if members is not None:
+            members.pop(msg.get("Uniqueid"), None)
+            if not members:
+                del self._bridges[msg.get("BridgeUniqueid")]
+        return ()
+
+    def _on_hangup(self, msg: AmiMessage) -> Iterable[DomainEvent]:
+        uniqueid = msg.get("Uniqueid")
+        linkedid = self._leg_call.pop(uniqueid, None) or msg.get("Linkedid")
+        call = self._calls.get(linkedid)
+        if call is None:
+            return ()
+        events: list[DomainEvent] = []
+        cause = _int(msg.get("Cause"))
+        cause_text = msg.get("Cause-txt")
+        if call.first_cause is None:
+            call.first_cause, call.first_cause_text = cause, cause_text
+        if uniqueid == call.waiting_uniqueid and not call.bridged:
+            events.append(CallAbandoned(linkedid, call.waiting_channel, cause, cause_text))
+            call.waiting_uniqueid = ""
+        call.legs.discard(uniqueid)
+        if not call.legs:
+            del self._calls[linkedid]
+            events.append(CallEnded(linkedid, call.first_cause, call.first_cause_text))
+        return events
+
+    def _on_originate_response(self, msg: AmiMessage) -> Iterable[DomainEvent]:
+        uniqueid = msg.get("Uniqueid")
+        known = uniqueid and uniqueid != "<unknown>"
+        call_id = self._leg_call.get(uniqueid, uniqueid) if known else None
+        return (
+            OriginateResult(
+                action_id=msg.get("ActionID"),
+                success=msg.get("Response") == "Success",
+                reason=_int(msg.get("Reason")),
+                call_id=call_id,
+                channel=msg.get("Channel"),
+            ),
+        )
+
+    def _on_device_state(self, msg: AmiMessage) -> Iterable[DomainEvent]:
+        if msg.action_id:  # a DeviceStateList item, not a change
+            return ()
+        return (DeviceStateChanged(msg.get("Device"), msg.get("State")),)
