@@ -192,8 +192,11 @@ class AmiFramer:
             self.dropped_bytes += len(rest)
             raise RemoteProtocolError(f"frame larger than {self._max_frame} bytes without an end; dropped")
         self._buffer = rest
-        # A stray blank line between frames yields an empty frame; Asterisk itself ignores it.
-        return [f.lstrip(b"\r\n") for f in frames if f.strip(b"\r\n")]
+        # A stray blank line between frames yields an empty or CRLF-led frame; Asterisk
+        # itself ignores it.  The common case (no stray line) costs one slice test per frame.
+        if all(f[:1] not in (b"\r", b"\n", b"") for f in frames):
+            return frames
+        return [g for g in (f.lstrip(b"\r\n") for f in frames) if g.strip(b"\r\n")]
 
     @property
     def pending(self) -> int:

@@ -124,24 +124,21 @@ class HotlineAmiProtocol(AMIProtocol):  # type: ignore[misc]
 
     def _handle_frame(self, frame: bytes) -> None:
         name = frame_name(frame)
-        if name == _RESPONSE or (self._pending and b"\r\nActionID: " in frame):
-            if self._match_response(frame, name):
-                return
+        if (name == _RESPONSE or (self._pending and b"\r\nActionID: " in frame)) and self._match_response(
+            frame, name
+        ):
+            return
         if name == _FULLY_BOOTED:
             self.fully_booted.set()
-            return
-        if name == _SHUTDOWN:
+        elif name == _SHUTDOWN:
             self.close_with("asterisk shutdown")
-            return
-        if self._held is not None:
+        elif self._held is not None:
             self._held.append(frame)
-            return
-        self._translate(frame)
+        elif self._translator.wants(name):
+            self._translate(frame, name)
 
-    def _translate(self, frame: bytes) -> None:
-        if not self._translator.wants(frame_name(frame)):
-            return
-        for event in self._translator.feed_frame(frame):
+    def _translate(self, frame: bytes, name: bytes) -> None:
+        for event in self._translator.feed_frame(frame, name):
             if isinstance(event, CallArrived | CallAbandoned | CallEnded):
                 log_call_event(event)
             self._sink.put_nowait(event)
@@ -198,7 +195,7 @@ class HotlineAmiProtocol(AMIProtocol):  # type: ignore[misc]
         held, self._held = self._held or [], None
         for frame in held:
             try:
-                self._translate(frame)
+                self._translate(frame, frame_name(frame))
             except Exception as exc:
                 log.error("ami.frame_error", error=repr(exc))
 

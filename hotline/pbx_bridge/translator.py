@@ -101,9 +101,13 @@ class AmiTranslator:
         """True when frames with this event name can yield domain events."""
         return name in self._handlers
 
-    def feed_frame(self, frame: bytes) -> list[DomainEvent]:
-        """Translate one raw frame; cheap for the many frames that mean nothing to us."""
-        name = frame_name(frame)
+    def feed_frame(self, frame: bytes, name: bytes | None = None) -> list[DomainEvent]:
+        """Translate one raw frame; cheap for the many frames that mean nothing to us.
+
+        ``name`` is the frame's event name when the caller already read it.
+        """
+        if name is None:
+            name = frame_name(frame)
         handler = self._handlers.get(name)
         if handler is None:
             return []
