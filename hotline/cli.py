@@ -64,6 +64,14 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     return _run_until_signalled(main)
 
 
+def _health(args: argparse.Namespace, settings: Settings) -> int:
+    from hotline.health import is_healthy
+
+    healthy = is_healthy(Path(settings.health.file), settings.health.interval_s)
+    print("healthy: AMI connected" if healthy else "unhealthy: AMI not connected")
+    return 0 if healthy else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="hotline", description="12345 hotline call-queue server")
@@ -79,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=12345, help="random seed of the traffic")
     demo.add_argument("--no-live", action="store_true", help="no live view on stderr")
     demo.set_defaults(func=_demo)
+
+    health = sub.add_parser("health", help="exit 0 while the running service is connected to Asterisk")
+    health.set_defaults(func=_health)
 
     sim = sub.add_parser("simulate-pbx", help="run the AMI-speaking PBX simulator alone")
     sim.set_defaults(func=_simulate_pbx)

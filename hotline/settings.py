@@ -89,6 +89,14 @@ class LogSettings:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class HealthSettings:
+    """The health file: present and fresh only while AMI is connected (for container checks)."""
+
+    file: str
+    interval_s: float
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class SimulatorSettings:
     """The built-in AMI-speaking PBX simulator (``hotline simulate-pbx``, ``hotline demo``)."""
 
@@ -100,6 +108,65 @@ class SimulatorSettings:
     caller_patience_s: float
 
 
+def _minutes_of_day(text: str, key: str) -> int:
+    """``"08:30"`` -> 510; ``"24:00"`` is allowed as the end of a day."""
+    hours, sep, minutes = text.partition(":")
+    if sep and hours.isdigit() and minutes.isdigit() and len(minutes) == 2:
+        value = int(hours) * 60 + int(minutes)
+        if int(minutes) < 60 and value <= 24 * 60:
+            return value
+    raise SettingsError(key, f'expected a time of day like "08:00", got {text!r}')
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class QueueSettings:
+    """The ACD: wrap-up, blending of inbound calls and callbacks, callbacks' defaults."""
+
+    wrap_up_s: float
+    inbound_reserve: int
+    preempt_callbacks: bool
+    agent_choice: str
+    service_level_threshold_s: float
+    snapshot_interval_s: float
+    pbx_grace_s: float
+    action_retry_s: float
+    return_call_delay_s: float
+    callback_hours_start: str
+    callback_hours_end: str
+    utc_offset_h: float
+    callback_max_attempts: int
+    callback_retry_spacing_s: float
+
+    def __post_init__(self) -> None:
+        start = _minutes_of_day(self.callback_hours_start, "queue.callback_hours_start")
+        end = _minutes_of_day(self.callback_hours_end, "queue.callback_hours_end")
+        if start >= end:
+            raise SettingsError("queue.callback_hours_end", "must be later than callback_hours_start")
+        if self.agent_choice not in {"longest_idle", "config_order"}:
+            raise SettingsError("queue.agent_choice", 'expected "longest_idle" or "config_order"')
+        if self.inbound_reserve < 0:
+            raise SettingsError("queue.inbound_reserve", "must be 0 or more")
+        if self.callback_max_attempts < 1:
+            raise SettingsError("queue.callback_max_attempts", "must be 1 or more")
+
+    def calling_hours_minutes(self) -> tuple[int, int]:
+        """The callbacks' calling hours as minutes of the local day: ``(480, 1260)`` for 08:00-21:00."""
+        return (
+            _minutes_of_day(self.callback_hours_start, "queue.callback_hours_start"),
+            _minutes_of_day(self.callback_hours_end, "queue.callback_hours_end"),
+        )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AgentConfig:
+    """One agent (``[[agents]]``): its id, the device it answers on, its skills/groups."""
+
+    id: str
+    device: str
+    skills: tuple[str, ...] = ()
+    autologin: bool = False
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Settings:
     """Every setting of the service."""
@@ -107,7 +174,10 @@ class Settings:
     ami: AmiSettings
     dialplan: DialplanSettings
     log: LogSettings
+    health: HealthSettings
     simulator: SimulatorSettings
+    queue: QueueSettings
+    agents: tuple[AgentConfig, ...] = ()
 
 
 def default_config_path() -> Path:

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Installs the service (into .venv) and runs the main job: the service against the built-in
+# PBX simulator with simulated traffic. Extra arguments go to `hotline demo`.
+set -euo pipefail
+. "$(dirname "$0")/venv.sh"
+python -m pip install -q --disable-pip-version-check -e .
+exec hotline demo "$@"
