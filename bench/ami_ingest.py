@@ -100,7 +100,7 @@ async def our_bridge(port: int, expected: int) -> int:
     translator = AmiTranslator(load_settings(environ={}).dialplan)
     loop = asyncio.get_running_loop()
     _, protocol = await loop.create_connection(
-        lambda: HotlineAmiProtocol(translator, sink), "127.0.0.1", port
+        lambda: HotlineAmiProtocol(translator, sink.put_nowait), "127.0.0.1", port
     )
     await protocol.lost
     # Drain the domain events as the dispatcher would, and check the translation is right.

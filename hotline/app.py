@@ -1,39 +1,118 @@
-"""The one place that wires the service together (the wazo-calld ``controller`` role)."""
+"""The one place that wires the service together (the wazo-calld ``controller`` role).
+
+Start-up order: open the store, read back agents and open callbacks, build the dispatcher, then
+connect to Asterisk; the AMI bridge, timers, the PBX action tasks and the callback intake all
+feed one inbox that the dispatcher consumes in order.  Stopping drains the records still to be
+written, then cancels and awaits every task, and closes AMI and the store.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
 
-from hotline.events import DomainEvent
+from hotline.clock import Clock, WallClock
 from hotline.health import keep_health_file
+from hotline.pbx_bridge.actions import PbxActions
 from hotline.pbx_bridge.connection import AmiClient
+from hotline.persistence import QueuePersistence
+from hotline.queue.commands import Command
+from hotline.queue.dispatcher import Dispatcher
+from hotline.queue.inputs import QueueInput
+from hotline.runtime import QueueRuntime
 from hotline.settings import Settings
+from hotline.store import Store, StoreError
+from hotline.tickets.service import TicketService
+from hotline.tickets.watcher import SlaWatcher
 
 log = structlog.get_logger("hotline.app")
 
+#: How often the store is asked for callbacks another process scheduled (follow-ups from tickets).
+CALLBACK_INTAKE_INTERVAL_S = 5.0
+#: How long a stop waits for records still to be written.
+DRAIN_TIMEOUT_S = 10.0
 
-async def _drain(inbox: asyncio.Queue[DomainEvent]) -> None:
+
+class HotlineService:
+    """The running service; ``dispatcher`` and ``runtime`` exist once ``started`` is set."""
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or WallClock()
+        self.dispatcher: Dispatcher | None = None
+        self.runtime: QueueRuntime | None = None
+        self.client: AmiClient | None = None
+        self.inbox: asyncio.Queue[QueueInput] = asyncio.Queue()
+        #: Called with every input and the commands it produced (the demo watches through it).
+        self.observer: Callable[[QueueInput, list[Command]], None] | None = None
+        self.started = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set."""
+        s = self.settings
+        log.info("service.starting", ami_host=s.ami.host, ami_port=s.ami.port, store=s.store.path)
+        async with Store.open(
+            s.store.path,
+            synchronous=s.store.synchronous,
+            busy_timeout_ms=s.store.busy_timeout_ms,
+            write_timeout_s=s.store.write_timeout_s,
+            read_timeout_s=s.store.read_timeout_s,
+            max_batch=s.store.max_batch,
+        ) as store:
+            persistence = QueuePersistence(store, s.queue.utc_offset_h, s.dialplan.hotline_caller_id)
+            agents, callbacks = await persistence.restore()
+            dispatcher = Dispatcher.from_settings(s, restored_agents=agents, pending_callbacks=callbacks)
+            log.info("service.restored", agents=len(agents), callbacks=len(callbacks))
+            inbox = self.inbox
+            tickets = TicketService.from_settings(s, store, clock=self.clock.now)
+            watcher = SlaWatcher(tickets, interval_s=s.sla.sweep_interval_s, timeout_s=s.sla.sweep_timeout_s)
+            async with AmiClient(s.ami, s.dialplan, inbox.put_nowait) as client:
+                runtime = QueueRuntime(
+                    dispatcher,
+                    PbxActions(client, s.dialplan),
+                    self.clock,
+                    inbox,
+                    persistence=persistence,
+                    observer=self.observer,
+                )
+                self.dispatcher, self.runtime, self.client = dispatcher, runtime, client
+                async with asyncio.TaskGroup() as tasks:
+                    owned = [
+                        tasks.create_task(runtime.run(), name="dispatcher"),
+                        tasks.create_task(
+                            keep_health_file(Path(s.health.file), s.health.interval_s, client.connected),
+                            name="health-file",
+                        ),
+                        tasks.create_task(_callback_intake(persistence, inbox), name="callback-intake"),
+                        tasks.create_task(watcher.run(), name="sla-watcher"),
+                    ]
+                    self.started.set()
+                    await stop.wait()
+                    log.info("service.stopping")
+                    try:
+                        async with asyncio.timeout(DRAIN_TIMEOUT_S):
+                            await runtime.drain_records()
+                    except TimeoutError:
+                        log.error("service.drain_timeout", timeout_s=DRAIN_TIMEOUT_S)
+                    for task in owned:
+                        task.cancel()
+        log.info("service.stopped")
+
+
+async def _callback_intake(persistence: QueuePersistence, inbox: asyncio.Queue[QueueInput]) -> None:
+    """Hand the dispatcher the callbacks the ticket workflow scheduled in the store."""
     while True:
-        event = await inbox.get()
-        log.debug("domain.event", kind=type(event).__name__)
+        try:
+            for schedule in await persistence.new_callbacks():
+                inbox.put_nowait(schedule)
+        except StoreError as exc:
+            log.error("callback_intake.failed", error=str(exc))
+        await asyncio.sleep(CALLBACK_INTAKE_INTERVAL_S)
 
 
 async def run_service(settings: Settings, stop: asyncio.Event) -> None:
-    """Run until ``stop`` is set: AMI bridge -> one ordered inbox -> the dispatcher."""
-    inbox: asyncio.Queue[DomainEvent] = asyncio.Queue()
-    log.info("service.starting", ami_host=settings.ami.host, ami_port=settings.ami.port)
-    async with AmiClient(settings.ami, settings.dialplan, inbox) as client, asyncio.TaskGroup() as tasks:
-        owned = [
-            tasks.create_task(_drain(inbox), name="dispatcher"),
-            tasks.create_task(
-                keep_health_file(Path(settings.health.file), settings.health.interval_s, client.connected),
-                name="health-file",
-            ),
-        ]
-        await stop.wait()
-        for task in owned:
-            task.cancel()
-    log.info("service.stopped")
+    """``hotline serve``: the service against the configured Asterisk until ``stop`` is set."""
+    await HotlineService(settings).run(stop)

@@ -56,7 +56,14 @@ def _simulate_pbx(args: argparse.Namespace, settings: Settings) -> int:
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from hotline.demo import DemoOptions, run_demo
 
-    options = DemoOptions(minutes=args.minutes, speed=args.speed, seed=args.seed, live=not args.no_live)
+    options = DemoOptions(
+        minutes=args.minutes,
+        speed=args.speed,
+        seed=args.seed,
+        live=not args.no_live,
+        calls_per_minute=args.rate,
+        log_file=args.log_file,
+    )
 
     async def main(stop: asyncio.Event) -> int:
         return await run_demo(settings, options, stop)
@@ -85,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--minutes", type=float, default=10.0, help="simulated minutes of traffic")
     demo.add_argument("--speed", type=float, default=20.0, help="speed-up factor of the simulated clock")
     demo.add_argument("--seed", type=int, default=12345, help="random seed of the traffic")
+    demo.add_argument("--rate", type=float, default=1.8, help="inbound calls per simulated minute")
+    demo.add_argument("--log-file", type=Path, help="keep the service's JSON log lines in this file")
     demo.add_argument("--no-live", action="store_true", help="no live view on stderr")
     demo.set_defaults(func=_demo)
 

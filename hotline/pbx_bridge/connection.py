@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,10 +75,10 @@ class _PendingAction:
 class HotlineAmiProtocol(AMIProtocol):  # type: ignore[misc]
     """One AMI connection's byte handling: framing, response matching, event translation."""
 
-    def __init__(self, translator: AmiTranslator, sink: asyncio.Queue[DomainEvent]) -> None:
+    def __init__(self, translator: AmiTranslator, emit: Callable[[DomainEvent], None]) -> None:
         super().__init__()
         self._translator = translator
-        self._sink = sink
+        self._emit = emit
         self._framer = AmiFramer()
         self._pending: dict[str, _PendingAction] = {}
         self._held: list[bytes] | None = None
@@ -141,7 +141,7 @@ class HotlineAmiProtocol(AMIProtocol):  # type: ignore[misc]
         for event in self._translator.feed_frame(frame, name):
             if isinstance(event, CallArrived | CallAbandoned | CallEnded):
                 log_call_event(event)
-            self._sink.put_nowait(event)
+            self._emit(event)
 
     def _match_response(self, frame: bytes, name: bytes) -> bool:
         message = decode_frame(frame)
@@ -220,24 +220,24 @@ class HotlineAmiProtocol(AMIProtocol):  # type: ignore[misc]
 
 
 class AmiClient:
-    """Keeps one logged-in AMI connection alive and feeds domain events to ``sink``.
+    """Keeps one logged-in AMI connection alive and feeds domain events to ``emit``.
 
     Use as an async context manager: entering starts the connection supervisor in an owned
-    TaskGroup; leaving cancels it and awaits it.  ``sink`` receives every domain event in wire
-    order, plus ``PbxConnected``/``PbxDisconnected``.
+    TaskGroup; leaving cancels it and awaits it.  ``emit`` is called with every domain event in
+    wire order, plus ``PbxConnected``/``PbxDisconnected`` (e.g. an ``asyncio.Queue.put_nowait``).
     """
 
     def __init__(
         self,
         settings: AmiSettings,
         dialplan: DialplanSettings,
-        sink: asyncio.Queue[DomainEvent],
+        emit: Callable[[DomainEvent], None],
         *,
         rng: random.Random | None = None,
     ) -> None:
         self._settings = settings
         self._dialplan = dialplan
-        self._sink = sink
+        self._emit = emit
         self._rng = rng or random.Random()
         self.translator = AmiTranslator(dialplan)
         self._protocol: HotlineAmiProtocol | None = None
@@ -285,7 +285,7 @@ class AmiClient:
             self.last_disconnect_reason = reason
             if was_connected:
                 log.warning("ami.disconnected", reason=reason)
-                self._sink.put_nowait(PbxDisconnected(reason))
+                self._emit(PbxDisconnected(reason))
             else:
                 log.warning("ami.connect_failed", reason=reason, retry_in_s=round(delay, 2))
             # Full jitter on a capped exponential backoff: many clients never retry in step.
@@ -298,7 +298,7 @@ class AmiClient:
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(s.connect_timeout_s):
             _, protocol = await loop.create_connection(
-                lambda: HotlineAmiProtocol(self.translator, self._sink), s.host, s.port
+                lambda: HotlineAmiProtocol(self.translator, self._emit), s.host, s.port
             )
             await protocol.banner
         self._protocol = protocol
@@ -310,7 +310,7 @@ class AmiClient:
             self.connections += 1
             self.connected.set()
             log.info("ami.connected", host=s.host, port=s.port, connection=self.connections)
-            self._sink.put_nowait(PbxConnected(channels))
+            self._emit(PbxConnected(channels))
             async with asyncio.TaskGroup() as session:
                 pinger = session.create_task(self._keepalive(protocol), name="ami-pinger")
                 reason = await protocol.lost
@@ -333,7 +333,7 @@ class AmiClient:
         channels = [m for m in items if m.event == "CoreShowChannel"]
         for event in self.translator.resync(channels):
             log_call_event(event)
-            self._sink.put_nowait(event)
+            self._emit(event)
         protocol.release_held()
         log.info("ami.resynced", channels=len(channels), calls=len(self.translator.live_calls))
         return len(channels)

@@ -88,7 +88,7 @@ class Inbox:
 async def connected_client(
     settings: Settings, sim: PbxSimulator, inbox: Inbox, **overrides: Any
 ) -> AmiClient:
-    client = AmiClient(ami_settings(settings, sim, **overrides), settings.dialplan, inbox.queue)
+    client = AmiClient(ami_settings(settings, sim, **overrides), settings.dialplan, inbox.queue.put_nowait)
     await client.__aenter__()
     await inbox.wait_type(PbxConnected)
     return client
@@ -119,7 +119,7 @@ async def test_wrong_secret_is_refused_and_retried_without_connecting(settings: 
     wrong = dataclasses.replace(settings.ami, port=sim.port, secret=type(settings.ami.secret)("wrong"),
                                 reconnect_min_s=0.05, reconnect_max_s=0.1, action_timeout_s=3.0)
     with capture_logs() as logs:
-        async with AmiClient(wrong, settings.dialplan, inbox.queue) as client:
+        async with AmiClient(wrong, settings.dialplan, inbox.queue.put_nowait) as client:
             for _ in range(100):
                 if any(e["event"] == "ami.login_failed" for e in logs):
                     break

@@ -1,0 +1,182 @@
+"""The queue's runtime: feeds the dispatcher one ordered stream and carries out its commands.
+
+One task (``run``) takes inputs from the inbox in order, asks the dispatcher, and hands the
+commands out: PBX actions run as owned tasks whose failures come back through the inbox
+(``ActionFailed``, ``CallbackOriginated``), so the dispatcher stays the only owner of live
+state; timers are event-loop handles that put ``TimerFired`` in the inbox; records go to the
+persistence worker in order; log lines go to structlog with the call and agent bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+import structlog
+
+from hotline.clock import Clock
+from hotline.pbx_bridge.actions import InvalidDialTargetError, PbxActions
+from hotline.pbx_bridge.codec import HeaderInjectionError
+from hotline.pbx_bridge.errors import AmiError
+from hotline.queue.commands import (
+    CancelCallbackDial,
+    CancelTimer,
+    Command,
+    ConnectCallToAgent,
+    HangupChannel,
+    Log,
+    PersistAgentState,
+    PersistCallback,
+    RecordCall,
+    RejectAgentCommand,
+    StartCallback,
+    StartTimer,
+)
+from hotline.queue.dispatcher import Dispatcher
+from hotline.queue.inputs import ActionFailed, CallbackOriginated, QueueInput, TimerFired
+
+log = structlog.get_logger("hotline.queue")
+
+PersistCommand = PersistAgentState | PersistCallback | RecordCall
+
+
+class Persistence(Protocol):
+    """Where the runtime sends records (the store adapter; absent in pure simulations)."""
+
+    async def persist(self, command: PersistCommand) -> None:
+        """Write one record durably."""
+        ...
+
+
+class QueueRuntime:
+    """Owns the dispatcher's loop, its timers and the tasks that carry out its commands."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        actions: PbxActions,
+        clock: Clock,
+        inbox: asyncio.Queue[QueueInput],
+        *,
+        persistence: Persistence | None = None,
+        observer: Callable[[QueueInput, list[Command]], None] | None = None,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self._actions = actions
+        self._clock = clock
+        self._inbox = inbox
+        self._persistence = persistence
+        self._observer = observer
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._records: asyncio.Queue[PersistCommand] = asyncio.Queue()
+        self._tasks: asyncio.TaskGroup | None = None
+        self.handled = 0
+
+    async def run(self) -> None:
+        """Run until cancelled: the dispatcher loop, the PBX action tasks, the persistence worker."""
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                self._tasks = tasks
+                tasks.create_task(self._persist_in_order(), name="queue-persistence")
+                self._carry_out(self.dispatcher.start(self._clock.now()))
+                while True:
+                    event = await self._inbox.get()
+                    commands = self.dispatcher.handle(event, self._clock.now())
+                    self.handled += 1
+                    if self._observer is not None:
+                        self._observer(event, commands)
+                    self._carry_out(commands)
+        finally:
+            self._tasks = None
+            for handle in self._timers.values():
+                handle.cancel()
+            self._timers.clear()
+
+    async def drain_records(self) -> None:
+        """Wait until every record handed out so far is written (for a clean stop)."""
+        await self._records.join()
+
+    # -- commands ------------------------------------------------------------------------
+
+    def _carry_out(self, commands: Iterable[Command]) -> None:
+        for command in commands:
+            if isinstance(command, Log):
+                _log_line(command)
+            elif isinstance(command, StartTimer):
+                self._arm(command.key, command.at)
+            elif isinstance(command, CancelTimer):
+                handle = self._timers.pop(command.key, None)
+                if handle is not None:
+                    handle.cancel()
+            elif isinstance(command, PersistAgentState | PersistCallback | RecordCall):
+                if self._persistence is not None:
+                    self._records.put_nowait(command)
+            elif isinstance(command, RejectAgentCommand):
+                log.warning(
+                    "agent.command_rejected",
+                    agent_id=command.agent_id,
+                    command=command.command,
+                    reason=command.reason,
+                )
+            else:
+                self._spawn(command)
+
+    def _arm(self, key: str, at: float) -> None:
+        previous = self._timers.pop(key, None)
+        if previous is not None:
+            previous.cancel()
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            self._timers.pop(key, None)
+            self._inbox.put_nowait(TimerFired(key))
+
+        self._timers[key] = loop.call_later(self._clock.delay_until(at), fire)
+
+    def _spawn(
+        self, command: ConnectCallToAgent | StartCallback | CancelCallbackDial | HangupChannel
+    ) -> None:
+        assert self._tasks is not None, "commands are carried out only while running"
+        self._tasks.create_task(self._pbx(command), name=f"pbx-{type(command).__name__}")
+
+    async def _pbx(
+        self, command: ConnectCallToAgent | StartCallback | CancelCallbackDial | HangupChannel
+    ) -> None:
+        try:
+            if isinstance(command, ConnectCallToAgent):
+                await self._actions.redirect_to_agent(
+                    command.channel, command.agent_id, command.device, ring_timeout_s=command.ring_timeout_s
+                )
+            elif isinstance(command, StartCallback):
+                action_id = await self._actions.originate_callback(
+                    command.callback_id,
+                    command.device,
+                    command.number,
+                    agent_ring_timeout_s=command.ring_timeout_s,
+                    citizen_timeout_s=command.citizen_timeout_s,
+                )
+                self._inbox.put_nowait(CallbackOriginated(command.callback_id, action_id))
+            else:
+                await self._actions.hangup(command.channel)
+        except (InvalidDialTargetError, HeaderInjectionError) as exc:
+            self._inbox.put_nowait(ActionFailed(command, str(exc), permanent=True))
+        except AmiError as exc:
+            self._inbox.put_nowait(ActionFailed(command, str(exc)))
+
+    async def _persist_in_order(self) -> None:
+        while True:
+            command = await self._records.get()
+            try:
+                if self._persistence is not None:
+                    await self._persistence.persist(command)
+            except Exception as exc:  # a failed write is logged; the queue keeps routing
+                log.error("store.write_failed", record=type(command).__name__, error=repr(exc))
+            finally:
+                self._records.task_done()
+
+
+def _log_line(command: Log) -> None:
+    fields: dict[str, Any] = dict(command.fields)
+    method = getattr(log, command.level, log.info)
+    method(command.event, **fields)
