@@ -34,14 +34,30 @@ def test_one_json_object_per_line_with_the_required_keys() -> None:
 def test_numbers_and_names_are_masked_whatever_key_they_hide_under() -> None:
     def run() -> None:
         log = structlog.get_logger()
-        log.info("x", caller_number="13800000001", caller_name="李四", note="called from 13912345678 today",
-                 nested={"whatever": "+8613700001111", "CallerIDName": "王五"},
-                 callerid='"赵六" <13800000005>', landline="024-23456789", items=["13800000009"])
+        log.info(
+            "x",
+            caller_number="13800000001",
+            caller_name="李四",
+            note="called from 13912345678 today",
+            nested={"whatever": "+8613700001111", "CallerIDName": "王五"},
+            callerid='"赵六" <13800000005>',
+            landline="024-23456789",
+            items=["13800000009"],
+        )
 
     (line,) = _lines(run)
     text = json.dumps(line, ensure_ascii=False)
-    for secret in ["13800000001", "李四", "13912345678", "13700001111", "王五", "赵六", "13800000005",
-                   "23456789", "13800000009"]:
+    for secret in [
+        "13800000001",
+        "李四",
+        "13912345678",
+        "13700001111",
+        "王五",
+        "赵六",
+        "13800000005",
+        "23456789",
+        "13800000009",
+    ]:
         assert secret not in text, secret
     assert line["caller_number"] == "138****0001"
     assert line["caller_name"] == "李*"
@@ -49,8 +65,9 @@ def test_numbers_and_names_are_masked_whatever_key_they_hide_under() -> None:
 
 def test_ids_and_timestamps_are_not_taken_for_numbers() -> None:
     def run() -> None:
-        structlog.get_logger().info("call.ended", call_id="1795839282.2", uniqueid="1795839314.16",
-                                    epoch_ms="1795839282911")
+        structlog.get_logger().info(
+            "call.ended", call_id="1795839282.2", uniqueid="1795839314.16", epoch_ms="1795839282911"
+        )
 
     (line,) = _lines(run)
     assert line["call_id"] == "1795839282.2" and line["uniqueid"] == "1795839314.16"

@@ -28,15 +28,17 @@ def test_file_then_environment_override(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("toml", "environ", "key"),
     [
-        ('[ami]\nprot = 1\n', {}, "ami.prot"),
+        ("[ami]\nprot = 1\n", {}, "ami.prot"),
         ('[ami]\nport = "x"\n', {}, "ami.port"),
-        ('[amii]\nport = 1\n', {}, "amii"),
+        ("[amii]\nport = 1\n", {}, "amii"),
         ("", {"HOTLINE_AMI_PORT": "many"}, "ami.port"),
         ("", {"HOTLINE_AMI_NOPE": "1"}, "HOTLINE_AMI_NOPE"),
         ("", {"HOTLINE_NOSECTION_X": "1"}, "HOTLINE_NOSECTION_X"),
     ],
 )
-def test_a_bad_key_names_itself_in_one_line(tmp_path: Path, toml: str, environ: dict[str, str], key: str) -> None:
+def test_a_bad_key_names_itself_in_one_line(
+    tmp_path: Path, toml: str, environ: dict[str, str], key: str
+) -> None:
     file = tmp_path / "bad.toml"
     file.write_text(toml)
     with pytest.raises(SettingsError) as info:

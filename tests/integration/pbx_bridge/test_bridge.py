@@ -114,10 +114,18 @@ async def test_login_and_resync_with_calls_already_up(settings: Settings, sim: P
     assert resynced["channels"] >= 4  # two Local halves per call
 
 
-async def test_wrong_secret_is_refused_and_retried_without_connecting(settings: Settings, sim: PbxSimulator) -> None:
+async def test_wrong_secret_is_refused_and_retried_without_connecting(
+    settings: Settings, sim: PbxSimulator
+) -> None:
     inbox = Inbox()
-    wrong = dataclasses.replace(settings.ami, port=sim.port, secret=type(settings.ami.secret)("wrong"),
-                                reconnect_min_s=0.05, reconnect_max_s=0.1, action_timeout_s=3.0)
+    wrong = dataclasses.replace(
+        settings.ami,
+        port=sim.port,
+        secret=type(settings.ami.secret)("wrong"),
+        reconnect_min_s=0.05,
+        reconnect_max_s=0.1,
+        action_timeout_s=3.0,
+    )
     with capture_logs() as logs:
         async with AmiClient(wrong, settings.dialplan, inbox.queue.put_nowait) as client:
             for _ in range(100):
@@ -198,7 +206,9 @@ async def test_an_unanswered_action_times_out(settings: Settings, sim: PbxSimula
         await client.__aexit__(None, None, None)
 
 
-async def test_an_originate_lost_in_a_disconnect_is_never_resent(settings: Settings, sim: PbxSimulator) -> None:
+async def test_an_originate_lost_in_a_disconnect_is_never_resent(
+    settings: Settings, sim: PbxSimulator
+) -> None:
     inbox = Inbox()
     client = await connected_client(settings, sim, inbox, ping_interval_s=60.0, action_timeout_s=5.0)
     actions = PbxActions(client, settings.dialplan)
@@ -285,8 +295,11 @@ async def test_garbage_from_the_pbx_is_survived(settings: Settings, sim: PbxSimu
     inbox = Inbox()
     client = await connected_client(settings, sim, inbox)
     try:
-        sim.send_garbage(b"\xff\xfe\x00 not AMI at all\r\n\r\nEvent: Newchannel\r\nCallerIDName: "
-                         + "王五".encode("gbk") + b"\r\n\r\n")
+        sim.send_garbage(
+            b"\xff\xfe\x00 not AMI at all\r\n\r\nEvent: Newchannel\r\nCallerIDName: "
+            + "王五".encode("gbk")
+            + b"\r\n\r\n"
+        )
         call = sim.place_inbound_call("13800000051", "郑一")
         arrived = await inbox.wait_for(lambda e: isinstance(e, CallArrived) and e.call_id == call)
         assert arrived.caller_name == "郑一"

@@ -25,7 +25,9 @@ NAME_EVENT = (
 
 def test_banner_is_taken_off_and_frames_split() -> None:
     framer = AmiFramer()
-    frames = framer.feed(b"Asterisk Call Manager/11.0.0\r\nResponse: Success\r\nActionID: a\r\n\r\nEvent: X\r\n")
+    frames = framer.feed(
+        b"Asterisk Call Manager/11.0.0\r\nResponse: Success\r\nActionID: a\r\n\r\nEvent: X\r\n"
+    )
     assert framer.banner == "Asterisk Call Manager/11.0.0"
     assert frames == [b"Response: Success\r\nActionID: a"]
     assert framer.feed(b"\r\n") == [b"Event: X"]
@@ -64,10 +66,13 @@ def test_frame_name_reads_only_the_first_line() -> None:
 
 
 def test_encode_action_keeps_order_and_repeats() -> None:
-    data = encode_action("Originate", "id-1", [("Channel", "Local/1001@agents"), ("Variable", "A=1"),
-                                               ("Variable", "B=2")])
-    assert data == (b"Action: Originate\r\nActionID: id-1\r\nChannel: Local/1001@agents\r\n"
-                    b"Variable: A=1\r\nVariable: B=2\r\n\r\n")
+    data = encode_action(
+        "Originate", "id-1", [("Channel", "Local/1001@agents"), ("Variable", "A=1"), ("Variable", "B=2")]
+    )
+    assert data == (
+        b"Action: Originate\r\nActionID: id-1\r\nChannel: Local/1001@agents\r\n"
+        b"Variable: A=1\r\nVariable: B=2\r\n\r\n"
+    )
 
 
 @pytest.mark.parametrize("bad", ["x\r\nAction: Originate", "x\nAction: Hangup", "x\rY", "nul\x00"])
@@ -114,20 +119,63 @@ def test_arbitrary_bytes_never_crash_the_framer_or_translator(chunks: list[bytes
 
 
 _header = st.tuples(
-    st.sampled_from(["Event", "Channel", "Uniqueid", "Linkedid", "DestChannel", "DestLinkedid", "Context",
-                     "UserEvent", "Variable", "Value", "Cause", "BridgeUniqueid", "DialStatus", "Reason",
-                     "ActionID", "Response", "CallerIDName", "X"]),
-    st.one_of(st.sampled_from(["Hangup", "DialBegin", "DialEnd", "UserEvent", "BridgeEnter", "VarSet",
-                               "OriginateResponse", "Newchannel", "HotlineEnqueue", "hotline-connect",
-                               "hotline-callback", "HOTLINE_CALLBACK_ID", "1.1", "abc", ""]),
-              st.text(max_size=2000)),
+    st.sampled_from(
+        [
+            "Event",
+            "Channel",
+            "Uniqueid",
+            "Linkedid",
+            "DestChannel",
+            "DestLinkedid",
+            "Context",
+            "UserEvent",
+            "Variable",
+            "Value",
+            "Cause",
+            "BridgeUniqueid",
+            "DialStatus",
+            "Reason",
+            "ActionID",
+            "Response",
+            "CallerIDName",
+            "X",
+        ]
+    ),
+    st.one_of(
+        st.sampled_from(
+            [
+                "Hangup",
+                "DialBegin",
+                "DialEnd",
+                "UserEvent",
+                "BridgeEnter",
+                "VarSet",
+                "OriginateResponse",
+                "Newchannel",
+                "HotlineEnqueue",
+                "hotline-connect",
+                "hotline-callback",
+                "HOTLINE_CALLBACK_ID",
+                "1.1",
+                "abc",
+                "",
+            ]
+        ),
+        st.text(max_size=2000),
+    ),
 )
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.lists(_header, max_size=12), max_size=30))
-def test_malformed_events_with_missing_keys_never_crash_the_translator(frames: list[list[tuple[str, str]]]) -> None:
+def test_malformed_events_with_missing_keys_never_crash_the_translator(
+    frames: list[list[tuple[str, str]]],
+) -> None:
     translator = AmiTranslator(_translator_dialplan)
     for headers in frames:
-        raw = "".join(f"{k}: {v}\r\n" for k, v in headers).replace("\r\n\r\n", "\r\n").encode("utf-8", "replace")
+        raw = (
+            "".join(f"{k}: {v}\r\n" for k, v in headers)
+            .replace("\r\n\r\n", "\r\n")
+            .encode("utf-8", "replace")
+        )
         translator.feed_frame(raw.rstrip(b"\r\n"))

@@ -102,10 +102,15 @@ def test_03_inbound_to_agent(dialplan: DialplanSettings) -> None:
     assert {e.call_id for e in events} == {call}
     arrived, ringing, answered, bridged, ended = events
     assert isinstance(arrived, CallArrived) and arrived.caller_name == "李四"
-    assert ringing == AgentRinging(call, "Local/1001@agents", "Local/1001@agents-00000002;1", Direction.INBOUND)
+    assert ringing == AgentRinging(
+        call, "Local/1001@agents", "Local/1001@agents-00000002;1", Direction.INBOUND
+    )
     assert isinstance(answered, AgentDialEnded) and answered.answered
     assert isinstance(bridged, CallBridged)
-    assert set(bridged.channels) == {"Local/1001@agents-00000002;1", "Local/13800000003@caller-sim-00000001;1"}
+    assert set(bridged.channels) == {
+        "Local/1001@agents-00000002;1",
+        "Local/13800000003@caller-sim-00000001;1",
+    }
     assert ended == CallEnded(call, 16, "Normal Clearing")
 
 

@@ -1,0 +1,254 @@
+"""The whole service (store, dispatcher, AMI bridge) against the simulator over TCP, sped up.
+
+Time runs SPEED times faster for both the simulator and the service's clock, so ring timeouts,
+patience, talk and wrap-up keep their proportions while the tests take seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from hotline.app import HotlineService
+from hotline.clock import ScaledClock
+from hotline.demo import demo_settings
+from hotline.pbx_bridge.simulator import AgentBehaviour, CitizenBehaviour, PbxSimulator
+from hotline.queue.agents import AgentState
+from hotline.queue.commands import StartCallback
+from hotline.queue.inputs import AgentPause, ScheduleCallback
+from hotline.queue.work import CallbackKind
+from hotline.settings import Settings, load_settings
+from hotline.store import CallbackStatus, Store
+
+SPEED = 50.0
+_CHINA = dt.timezone(dt.timedelta(hours=8))
+
+
+def _nine_am() -> float:
+    return dt.datetime.now(_CHINA).replace(hour=9, minute=0, second=0, microsecond=0).timestamp()
+
+
+class Harness:
+    """A simulator and a service run on one sped-up clock, with helpers to wait on the queue."""
+
+    def __init__(self, settings: Settings, sim: PbxSimulator, workdir: Path) -> None:
+        self.base = settings
+        self.sim = sim
+        self.workdir = workdir
+        self.clock = ScaledClock(SPEED, start=_nine_am())
+        self.service: HotlineService | None = None
+        self.observer: Callable[[Any, list[Any]], None] | None = None
+        self._stop: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def settings(self) -> Settings:
+        s = demo_settings(self.base, self.sim.port, self.workdir)
+        ami = dataclasses.replace(s.ami, reconnect_min_s=0.05, reconnect_max_s=0.2)
+        return dataclasses.replace(s, ami=ami)
+
+    async def start(self) -> HotlineService:
+        self._stop = asyncio.Event()
+        self.service = HotlineService(self.settings, clock=self.clock)
+        self.service.observer = self.observer
+        self._task = asyncio.create_task(self.service.run(self._stop), name="test-service")
+        await asyncio.wait_for(self.service.started.wait(), 5)
+        assert self.service.client is not None
+        await asyncio.wait_for(self.service.client.connected.wait(), 5)
+        return self.service
+
+    async def stop(self) -> None:
+        if self._stop is not None and self._task is not None:
+            self._stop.set()
+            await asyncio.wait_for(self._task, 15)
+
+    async def kill(self) -> None:
+        """Like SIGKILL as far as the queue is concerned: no drain, no goodbye."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def until(self, condition: Callable[[], bool], sim_seconds: float, what: str) -> None:
+        async with asyncio.timeout(sim_seconds / SPEED + 2.0):
+            while not condition():
+                await asyncio.sleep(0.02)
+        assert condition(), what
+
+    @property
+    def dispatcher(self):  # type: ignore[no-untyped-def]
+        assert self.service is not None and self.service.dispatcher is not None
+        return self.service.dispatcher
+
+
+@pytest.fixture
+async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+    settings = load_settings(environ={})
+    sim = PbxSimulator(port=0, time_scale=1.0 / SPEED, dialplan=settings.dialplan, seed=7)
+    await sim.start()
+    h = Harness(settings, sim, tmp_path)
+    try:
+        yield h
+    finally:
+        with contextlib.suppress(Exception):
+            await h.stop()
+        await sim.close()
+
+
+def _talk(h: Harness, seconds: float) -> None:
+    for agent in ("1001", "1002", "1003", "1004", "1005"):
+        h.sim.set_agent_behaviour(agent, AgentBehaviour.answering(after_s=1.0, talk_s=seconds))
+
+
+async def test_sixty_calls_and_twenty_callbacks_all_accounted_for(harness: Harness) -> None:
+    h = harness
+    _talk(h, 30.0)
+    violations: list[str] = []
+
+    def inbound_first(_event: object, commands: list[object]) -> None:
+        # Our own check, beside the dispatcher's counter: after the decision that starts a
+        # callback, no inbound call may be left waiting (every agent here takes every call).
+        for command in commands:
+            if isinstance(command, StartCallback) and h.dispatcher.waiting_calls():
+                violations.append(command.callback_id)
+
+    h.observer = inbound_first
+    service = await h.start()
+    with capture_logs() as logs:
+        placed = [
+            h.sim.place_inbound_call(f"1380000{i:04d}", f"市民{i}", patience_s=600.0) for i in range(60)
+        ]
+        for i in range(20):
+            service.inbox.put_nowait(
+                ScheduleCallback(
+                    f"t-cb-{i}",
+                    CallbackKind.RETURN_CALL if i % 2 else CallbackKind.FOLLOW_UP,
+                    f"1390000{i:04d}",
+                    h.clock.now(),
+                )
+            )
+
+        def inbound_done() -> bool:
+            s = h.dispatcher.stats
+            return s.calls_answered + s.calls_abandoned + s.calls_lost >= 60
+
+        await h.until(inbound_done, 3000, "every inbound call ended")
+        await h.until(lambda: not h.dispatcher.callbacks(), 3000, "every callback has an outcome")
+        stats = h.dispatcher.stats
+        await h.stop()
+    assert stats.calls_arrived == 60
+    assert stats.calls_answered + stats.calls_abandoned + stats.calls_lost == 60
+    assert stats.callbacks_reached + stats.callbacks_failed + stats.callbacks_cancelled == 20
+    assert stats.callbacks_started_while_inbound_waited == 0
+    assert violations == []
+    answered = {e["call_id"] for e in logs if e["event"] == "call.answered"}
+    assert answered <= set(placed)
+    async with Store.open(h.settings.store.path) as store:
+        assert await store.pending_callbacks() == []
+        calls = await store.calls_between(0, 1e12)
+    assert {c.call_id for c in calls} >= set(placed)
+    assert all(c.outcome is not None for c in calls)
+
+
+async def test_ring_no_answer_goes_back_to_the_head_and_pauses_the_agent(harness: Harness) -> None:
+    h = harness
+    _talk(h, 60.0)
+    for agent in ("1001", "1002", "1003", "1004", "1005"):
+        h.sim.set_agent_behaviour(agent, AgentBehaviour.never_answering())
+    await h.start()
+    call = h.sim.place_inbound_call("13800001111", "张三", patience_s=900.0)
+    await h.until(lambda: h.dispatcher.stats.ring_no_answer >= 1, 200, "a ring-no-answer happened")
+    paused = [a for a in h.dispatcher.agents() if a.state is AgentState.PAUSED]
+    assert paused and paused[0].pause_reason == "no_answer"
+    h.sim.set_agent_behaviour("1005", AgentBehaviour.answering(after_s=1.0, talk_s=10.0))
+    for agent in ("1001", "1002", "1003", "1004"):
+        h.sim.set_agent_behaviour(agent, AgentBehaviour.answering(after_s=1.0, talk_s=10.0))
+    await h.until(lambda: h.dispatcher.stats.calls_answered == 1, 600, "the call was answered in the end")
+    assert call in h.sim.live_calls() or h.dispatcher.stats.calls_answered == 1
+
+
+async def test_abandon_while_ringing_schedules_a_return_call(harness: Harness) -> None:
+    h = harness
+    for agent in ("1001", "1002", "1003", "1004", "1005"):
+        h.sim.set_agent_behaviour(agent, AgentBehaviour.answering(after_s=15.0, talk_s=20.0))
+    await h.start()
+    with capture_logs() as logs:
+        call = h.sim.place_inbound_call("13800002222", "李四", patience_s=900.0)
+        await h.until(lambda: any(e["event"] == "call.offered" for e in logs), 60, "offered")
+        h.sim.hangup_call(call)
+        await h.until(lambda: h.dispatcher.stats.calls_abandoned == 1, 60, "abandoned")
+        await h.until(lambda: h.dispatcher.stats.callbacks_scheduled == 1, 60, "return call scheduled")
+    scheduled = next(e for e in logs if e["event"] == "callback.scheduled")
+    assert scheduled["kind"] == "return_call"
+    assert all(a.state is not AgentState.OFFERED for a in h.dispatcher.agents())
+
+
+async def test_a_ringing_callback_is_preempted_for_an_inbound_call(harness: Harness) -> None:
+    h = harness
+    _talk(h, 300.0)
+    await h.start()
+    # Four agents busy on long inbound calls, the fifth on a callback whose citizen is slow.
+    for agent in ("1002", "1003", "1004", "1005"):
+        h.service.inbox.put_nowait(AgentPause(agent, "meeting"))  # type: ignore[union-attr]
+    h.sim.set_citizen_behaviour("13900003333", CitizenBehaviour.answer(after_s=25.0, talk_s=30.0))
+    with capture_logs() as logs:
+        h.service.inbox.put_nowait(  # type: ignore[union-attr]
+            ScheduleCallback("t-pre", CallbackKind.FOLLOW_UP, "13900003333", h.clock.now())
+        )
+        await h.until(lambda: any(e["event"] == "callback.started" for e in logs), 60, "callback started")
+        await asyncio.sleep(2.0 / SPEED)
+        call = h.sim.place_inbound_call("13800003333", "王五", patience_s=900.0)
+        await h.until(lambda: h.dispatcher.stats.callbacks_preempted == 1, 120, "callback pre-empted")
+        await h.until(lambda: h.dispatcher.stats.calls_answered == 1, 200, "inbound call answered")
+    answered = next(e for e in logs if e["event"] == "call.answered")
+    assert answered["call_id"] == call and answered["agent_id"] == "1001"
+    callback = next(c for c in h.dispatcher.callbacks() if c.callback_id == "t-pre")
+    assert callback.attempts == 0  # a pre-empted attempt is not counted
+
+
+async def test_restart_restores_agents_callbacks_and_waiting_calls(harness: Harness) -> None:
+    h = harness
+    _talk(h, 600.0)
+    service = await h.start()
+    for agent in ("1001", "1002", "1003", "1004"):
+        service.inbox.put_nowait(AgentPause(agent, "training"))
+    await h.until(
+        lambda: sum(a.state is AgentState.PAUSED for a in h.dispatcher.agents()) == 4, 60, "four paused"
+    )
+    busy = h.sim.place_inbound_call("13800004444", "赵六", patience_s=5000.0)
+    await h.until(lambda: h.dispatcher.stats.calls_answered == 1, 120, "1005 takes a call")
+    waiting = [h.sim.place_inbound_call(f"1380000555{i}", "孙七", patience_s=5000.0) for i in range(3)]
+    far_future = h.clock.now() + 6 * 3600
+    service.inbox.put_nowait(ScheduleCallback("t-later", CallbackKind.FOLLOW_UP, "13900005555", far_future))
+    await h.until(
+        lambda: len(h.dispatcher.waiting_calls()) == 3 and len(h.dispatcher.callbacks()) == 1,
+        60,
+        "three waiting, one callback",
+    )
+    await asyncio.sleep(0.3)  # let the writes reach the store
+    await h.kill()
+
+    service = await h.start()
+    await h.until(lambda: len(h.dispatcher.waiting_calls()) == 3, 60, "waiting calls back from the resync")
+    assert {c.call_id for c in h.dispatcher.waiting_calls()} == set(waiting)
+    states = {a.agent_id: a for a in h.dispatcher.agents()}
+    assert all(
+        states[a].state is AgentState.PAUSED and states[a].pause_reason == "training"
+        for a in ("1001", "1002", "1003", "1004")
+    )
+    callbacks = h.dispatcher.callbacks()
+    assert [c.number for c in callbacks] == ["13900005555"]
+    assert abs(callbacks[0].due_at - far_future) < 1.0
+    assert busy in h.sim.live_calls()
+    await h.stop()
+    async with Store.open(h.settings.store.path) as store:
+        pending = await store.pending_callbacks()
+    assert [p.status for p in pending] == [CallbackStatus.PENDING]
