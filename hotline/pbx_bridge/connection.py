@@ -300,9 +300,13 @@ class AmiClient:
             _, protocol = await loop.create_connection(
                 lambda: HotlineAmiProtocol(self.translator, self._emit), s.host, s.port
             )
-            await protocol.banner
         self._protocol = protocol
         try:
+            # An Asterisk that is still starting may accept and then say nothing (or reset).
+            async with asyncio.timeout(s.connect_timeout_s):
+                await asyncio.wait({protocol.banner, protocol.lost}, return_when=asyncio.FIRST_COMPLETED)
+            if protocol.lost.done():
+                return protocol.lost.result()
             await self._login(protocol)
             async with asyncio.timeout(s.fully_booted_timeout_s):
                 await protocol.fully_booted.wait()
