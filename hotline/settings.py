@@ -158,6 +158,65 @@ class QueueSettings:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class StoreSettings:
+    """The SQLite database (``hotline.store``): one file, WAL, group commit."""
+
+    path: str
+    synchronous: str
+    busy_timeout_ms: int
+    write_timeout_s: float
+    read_timeout_s: float
+    max_batch: int
+
+    def __post_init__(self) -> None:
+        if self.synchronous not in {"off", "normal", "full", "extra"}:
+            raise SettingsError("store.synchronous", 'expected "off", "normal", "full" or "extra"')
+        if self.max_batch < 1:
+            raise SettingsError("store.max_batch", "must be 1 or more")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TicketSettings:
+    """Tickets: numbering, classification and calendar data, workflow limits, follow-up calls."""
+
+    number_prefix: str
+    taxonomy_file: str
+    calendar_dir: str
+    timezone: str
+    duplicate_match_level: int
+    return_window_days: int
+    max_extensions: int
+    max_extension_days: int
+    follow_up_delay_s: float
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.duplicate_match_level <= 4:
+            raise SettingsError("tickets.duplicate_match_level", "must be 1 to 4")
+        try:
+            import zoneinfo
+
+            zoneinfo.ZoneInfo(self.timezone)
+        except (ValueError, zoneinfo.ZoneInfoNotFoundError) as exc:
+            raise SettingsError("tickets.timezone", f"unknown time zone {self.timezone!r}") from exc
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SlaSettings:
+    """The SLA watcher: how often it sweeps the deadlines."""
+
+    sweep_interval_s: float
+    sweep_batch: int
+    sweep_timeout_s: float
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ReportSettings:
+    """``hotline report``."""
+
+    top_classifications: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class AgentConfig:
     """One agent (``[[agents]]``): its id, the device it answers on, its skills/groups."""
 
@@ -177,6 +236,10 @@ class Settings:
     health: HealthSettings
     simulator: SimulatorSettings
     queue: QueueSettings
+    store: StoreSettings
+    tickets: TicketSettings
+    sla: SlaSettings
+    report: ReportSettings
     agents: tuple[AgentConfig, ...] = ()
 
 

@@ -1,0 +1,160 @@
+"""The database schema as an ordered list of migrations, tracked with ``PRAGMA user_version``.
+
+Migration N (1-based) takes a database at version N-1 to version N.  Each runs in one transaction
+together with its ``user_version`` update, so a crash leaves the file at a whole version.  A file
+written by an older program is upgraded in place when the store opens it; a file from a newer
+program is refused.  Never edit a released migration: append a new one.
+"""
+
+from __future__ import annotations
+
+V1_TICKETS = """
+CREATE TABLE tickets (
+    id                INTEGER PRIMARY KEY,
+    number            TEXT NOT NULL UNIQUE,
+    accepted_on       TEXT NOT NULL,
+    day_seq           INTEGER NOT NULL,
+    created_at        REAL NOT NULL,
+    updated_at        REAL NOT NULL,
+    channel           TEXT NOT NULL,
+    ticket_type       TEXT NOT NULL,
+    classification    TEXT NOT NULL,
+    department        TEXT NOT NULL,
+    occurred          TEXT NOT NULL,
+    location          TEXT NOT NULL,
+    description       TEXT NOT NULL,
+    current_situation TEXT NOT NULL,
+    request           TEXT NOT NULL,
+    respondent        TEXT NOT NULL,
+    citizen_name      TEXT NOT NULL,
+    citizen_number    TEXT NOT NULL,
+    state             TEXT NOT NULL,
+    version           INTEGER NOT NULL,
+    round             INTEGER NOT NULL,
+    duplicate_of      TEXT,
+    provisional       INTEGER NOT NULL,
+    supervision_count INTEGER NOT NULL,
+    extension_count   INTEGER NOT NULL,
+    extension_days    INTEGER NOT NULL,
+    dispatched_at     REAL,
+    satisfaction      TEXT,
+    closed_at         REAL,
+    UNIQUE (accepted_on, day_seq)
+);
+CREATE INDEX tickets_open_by_caller ON tickets (citizen_number) WHERE state <> 'closed';
+CREATE INDEX tickets_created_at ON tickets (created_at);
+CREATE INDEX tickets_closed_at ON tickets (closed_at) WHERE closed_at IS NOT NULL;
+
+CREATE TABLE deadlines (
+    ticket_id      INTEGER NOT NULL REFERENCES tickets (id),
+    round          INTEGER NOT NULL,
+    kind           TEXT NOT NULL,
+    start_on       TEXT NOT NULL,
+    working_days   INTEGER,
+    months         INTEGER,
+    extension_days INTEGER NOT NULL,
+    due_on         TEXT NOT NULL,
+    due_at         REAL NOT NULL,
+    warn_at        REAL NOT NULL,
+    provisional    INTEGER NOT NULL,
+    unknown_years  TEXT NOT NULL,
+    met_at         REAL,
+    warned_at      REAL,
+    breached_at    REAL,
+    next_check_at  REAL,
+    version        INTEGER NOT NULL,
+    PRIMARY KEY (ticket_id, round, kind)
+) WITHOUT ROWID;
+CREATE INDEX deadlines_next_check ON deadlines (next_check_at) WHERE next_check_at IS NOT NULL;
+CREATE INDEX deadlines_provisional ON deadlines (ticket_id) WHERE provisional = 1 AND met_at IS NULL;
+CREATE INDEX deadlines_due_on ON deadlines (due_on);
+
+CREATE TABLE ticket_links (
+    ticket_id INTEGER NOT NULL REFERENCES tickets (id),
+    call_id   TEXT NOT NULL,
+    role      TEXT NOT NULL,
+    at        REAL NOT NULL,
+    actor     TEXT NOT NULL,
+    PRIMARY KEY (ticket_id, call_id)
+) WITHOUT ROWID;
+CREATE INDEX ticket_links_call ON ticket_links (call_id);
+
+CREATE TABLE transitions (
+    ticket_id  INTEGER NOT NULL REFERENCES tickets (id),
+    seq        INTEGER NOT NULL,
+    at         REAL NOT NULL,
+    actor      TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    from_state TEXT,
+    to_state   TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    detail     TEXT NOT NULL,
+    PRIMARY KEY (ticket_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX transitions_action_at ON transitions (action, at);
+"""
+
+V2_QUEUE = """
+CREATE TABLE call_records (
+    call_id            TEXT PRIMARY KEY,
+    direction          TEXT NOT NULL,
+    caller_number      TEXT NOT NULL,
+    dnis               TEXT NOT NULL,
+    arrived_at         REAL,
+    offered_at         REAL,
+    answered_at        REAL,
+    ended_at           REAL,
+    wait_s             REAL,
+    talk_s             REAL,
+    agent_id           TEXT,
+    outcome            TEXT,
+    escalated          INTEGER NOT NULL,
+    escalation_reasons TEXT NOT NULL,
+    recording_ref      TEXT,
+    callback_id        INTEGER,
+    updated_at         REAL NOT NULL
+);
+CREATE INDEX call_records_arrived_at ON call_records (arrived_at);
+
+CREATE TABLE callbacks (
+    id              INTEGER PRIMARY KEY,
+    kind            TEXT NOT NULL,
+    number          TEXT NOT NULL,
+    ticket_id       INTEGER REFERENCES tickets (id),
+    origin_call_id  TEXT,
+    created_at      REAL NOT NULL,
+    due_at          REAL NOT NULL,
+    window_start    TEXT NOT NULL,
+    window_end      TEXT NOT NULL,
+    attempts        INTEGER NOT NULL,
+    max_attempts    INTEGER NOT NULL,
+    retry_spacing_s REAL NOT NULL,
+    status          TEXT NOT NULL,
+    outcome         TEXT,
+    updated_at      REAL NOT NULL
+);
+CREATE INDEX callbacks_open ON callbacks (due_at) WHERE status IN ('pending', 'in_progress');
+CREATE INDEX callbacks_ticket ON callbacks (ticket_id) WHERE ticket_id IS NOT NULL;
+
+CREATE TABLE callback_attempts (
+    id          INTEGER PRIMARY KEY,
+    callback_id INTEGER NOT NULL REFERENCES callbacks (id),
+    at          REAL NOT NULL,
+    outcome     TEXT NOT NULL,
+    dial_status TEXT NOT NULL,
+    call_id     TEXT,
+    counted     INTEGER NOT NULL
+);
+CREATE INDEX callback_attempts_callback ON callback_attempts (callback_id);
+
+CREATE TABLE agent_states (
+    agent_id TEXT PRIMARY KEY,
+    state    TEXT NOT NULL,
+    reason   TEXT,
+    since    REAL NOT NULL
+);
+"""
+
+#: Migration N is ``MIGRATIONS[N - 1]``.
+MIGRATIONS: tuple[str, ...] = (V1_TICKETS, V2_QUEUE)
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,1239 @@
+"""The store: one SQLite file through aiosqlite — the only module of the service that speaks SQL.
+
+Opening::
+
+    async with Store.open(path) as store:
+        ...
+
+opens two connections (a writer and a read-only reader; WAL lets them work side by side), turns
+foreign keys on, upgrades the schema in place (``PRAGMA user_version``, see
+:mod:`hotline.store.schema`) and starts the owned writer task; leaving the block drains the
+queued writes, stops the task and closes both connections.
+
+**Group commit.**  Every write method queues an operation (a few statements) and awaits its
+acknowledgement, which comes only after the transaction holding it is committed (``synchronous =
+FULL`` by default: the WAL is on disk).  The writer task takes every operation queued at that moment
+(up to ``max_batch``) and commits them together: statements of one table run as one
+``executemany``, tables in foreign-key order (parents first), each table's statements in arrival
+order.  If anything in the batch fails, the batch is rolled back and replayed one operation at a
+time, each in its own savepoint, so only the faulty operation gets the error.
+
+**Optimistic concurrency.**  Tickets and deadlines carry a ``version``; an update names the version
+it read, and a row that changed meanwhile raises :class:`StoreConflict` (re-read, retry).  Ticket
+ids, per-day ticket numbers and callback ids are handed out in memory from the file's maxima and
+re-synchronised if another process took one.
+
+Public API (instants are float epoch seconds, days ``datetime.date``):
+
+Tickets (records from :mod:`hotline.tickets.model`)
+    ``create_ticket(accepted_on, build) -> TicketChange`` — ``build(ticket_id, day_seq)`` makes the
+    rows; ``save_ticket_change(change) -> CallbackRecord | None`` (the follow-up callback, when the
+    change asks for one); ``add_link(link)``; ``save_deadlines(clocks)``;
+    ``allocate_ticket_identities(day, n)`` + ``import_changes(changes)`` (bulk, one commit);
+    ``get_ticket(number)``, ``get_ticket_by_id(id)``, ``get_tickets(ids)``,
+    ``list_tickets(state=, open_only=, citizen_number=, accepted_on=, limit=)``,
+    ``open_tickets_for_caller(number)``, ``deadlines(ticket_id)``, ``deadlines_for(ids)``,
+    ``transitions(ticket_id)``, ``links(ticket_id)``, ``links_for_call(call_id)``,
+    ``due_deadlines(now, limit)``, ``provisional_deadlines(limit)``.
+
+Calls
+    ``upsert_call(record)`` (by Linkedid), ``get_call(call_id)``, ``calls_between(start, end)``.
+
+Callbacks
+    ``create_callback(new) -> CallbackRecord``, ``get_callback(id)``, ``pending_callbacks()``
+    (pending and in progress, for a restart), ``update_callback(id, status=, at=, due_at=,
+    outcome=, attempt=)`` with an optional :class:`CallbackAttempt` appended to the history and
+    counted in ``attempts`` when ``attempt.counted``; ``complete_callback(id, status, outcome,
+    at)``; ``callback_attempts(id)``.
+
+Agents
+    ``save_agent_state(state)``, ``load_agent_states()``.
+
+Reports
+    ``ticket_activity(start, end)``, ``deadlines_due_between(first_day, last_day)``,
+    ``satisfaction_between(start, end)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import structlog
+
+from hotline.events import Direction
+from hotline.store.errors import (
+    SchemaTooNew,
+    StoreClosed,
+    StoreConflict,
+    StoreError,
+    StoreIntegrityError,
+    StoreTimeout,
+)
+from hotline.store.records import (
+    CallbackAttempt,
+    CallbackKind,
+    CallbackRecord,
+    CallbackStatus,
+    CallOutcome,
+    CallRecord,
+    NewCallback,
+    StoredAgentState,
+)
+from hotline.store.schema import MIGRATIONS, SCHEMA_VERSION
+from hotline.tickets.model import (
+    Action,
+    Channel,
+    Deadline,
+    DeadlineKind,
+    LinkRole,
+    Satisfaction,
+    Ticket,
+    TicketChange,
+    TicketLink,
+    TicketState,
+    TicketType,
+    Transition,
+)
+
+_SYNCHRONOUS = {"off", "normal", "full", "extra"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Sql:
+    """One statement kind: its text, the table's rank in the commit order, and whether every
+    parameter row must change exactly one row (``key`` = parameter positions naming it)."""
+
+    text: str
+    table: str
+    rank: int
+    checked: bool = False
+    key: tuple[int, ...] = ()
+
+
+_Stmt = tuple[_Sql, tuple[Any, ...]]
+
+# ---- tickets --------------------------------------------------------------------------------
+
+_TICKET_COLUMNS = (
+    "id number accepted_on day_seq created_at updated_at channel ticket_type classification department "
+    "occurred location description current_situation request respondent citizen_name citizen_number "
+    "state version round duplicate_of provisional supervision_count extension_count extension_days "
+    "dispatched_at satisfaction closed_at"
+).split()
+_TICKET_SELECT = f"SELECT {', '.join(_TICKET_COLUMNS)} FROM tickets"
+_INSERT_TICKET = _Sql(
+    f"INSERT INTO tickets ({', '.join(_TICKET_COLUMNS)}) VALUES ({', '.join('?' * len(_TICKET_COLUMNS))})",
+    "tickets",
+    1,
+)
+_UPDATE_TICKET = _Sql(
+    "UPDATE tickets SET "
+    + ", ".join(f"{c} = ?" for c in _TICKET_COLUMNS[1:])
+    + " WHERE id = ? AND version = ?",
+    "tickets",
+    1,
+    checked=True,
+    key=(len(_TICKET_COLUMNS) - 1,),
+)
+
+_DEADLINE_COLUMNS = (
+    "ticket_id round kind start_on working_days months extension_days due_on due_at warn_at provisional "
+    "unknown_years met_at warned_at breached_at next_check_at version"
+).split()
+_DEADLINE_SELECT = f"SELECT {', '.join(_DEADLINE_COLUMNS)} FROM deadlines"
+_INSERT_DEADLINE = _Sql(
+    f"INSERT INTO deadlines ({', '.join(_DEADLINE_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_DEADLINE_COLUMNS))})",
+    "deadlines",
+    2,
+)
+_UPDATE_DEADLINE = _Sql(
+    "UPDATE deadlines SET "
+    + ", ".join(f"{c} = ?" for c in _DEADLINE_COLUMNS[3:])
+    + " WHERE ticket_id = ? AND round = ? AND kind = ? AND version = ?",
+    "deadlines",
+    2,
+    checked=True,
+    key=(len(_DEADLINE_COLUMNS) - 3, len(_DEADLINE_COLUMNS) - 2, len(_DEADLINE_COLUMNS) - 1),
+)
+_INSERT_LINK = _Sql(
+    "INSERT INTO ticket_links (ticket_id, call_id, role, at, actor) VALUES (?, ?, ?, ?, ?)",
+    "ticket_links",
+    3,
+)
+_INSERT_TRANSITION = _Sql(
+    "INSERT INTO transitions (ticket_id, seq, at, actor, action, from_state, to_state, reason, detail) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "transitions",
+    4,
+)
+
+# ---- queue ----------------------------------------------------------------------------------
+
+_CALL_COLUMNS = (
+    "call_id direction caller_number dnis arrived_at offered_at answered_at ended_at wait_s talk_s "
+    "agent_id outcome escalated escalation_reasons recording_ref callback_id updated_at"
+).split()
+_UPSERT_CALL = _Sql(
+    f"INSERT INTO call_records ({', '.join(_CALL_COLUMNS)}) VALUES ({', '.join('?' * len(_CALL_COLUMNS))}) "
+    "ON CONFLICT (call_id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _CALL_COLUMNS[1:]),
+    "call_records",
+    0,
+)
+_CALLBACK_COLUMNS = (
+    "id kind number ticket_id origin_call_id created_at due_at window_start window_end attempts "
+    "max_attempts retry_spacing_s status outcome updated_at"
+).split()
+_INSERT_CALLBACK = _Sql(
+    f"INSERT INTO callbacks ({', '.join(_CALLBACK_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_CALLBACK_COLUMNS))})",
+    "callbacks",
+    5,
+)
+#: The one statement every callback change goes through (so their order is kept in a batch).
+_UPDATE_CALLBACK = _Sql(
+    "UPDATE callbacks SET attempts = attempts + ?, status = coalesce(?, status), "
+    "due_at = coalesce(?, due_at), outcome = coalesce(?, outcome), updated_at = ? WHERE id = ?",
+    "callbacks",
+    5,
+    checked=True,
+    key=(5,),
+)
+_INSERT_ATTEMPT = _Sql(
+    "INSERT INTO callback_attempts (callback_id, at, outcome, dial_status, call_id, counted) "
+    "VALUES (?, ?, ?, ?, ?, ?)",
+    "callback_attempts",
+    6,
+)
+_UPSERT_AGENT = _Sql(
+    "INSERT INTO agent_states (agent_id, state, reason, since) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (agent_id) DO UPDATE SET state = excluded.state, reason = excluded.reason, "
+    "since = excluded.since",
+    "agent_states",
+    7,
+)
+
+
+@dataclass(slots=True)
+class StoreStats:
+    """Counters of the writer (for benches and tests)."""
+
+    operations: int = 0
+    commits: int = 0
+    replays: int = 0  # batches replayed one operation at a time after a failure
+    largest_batch: int = 0
+
+
+@dataclass(slots=True)
+class _Op:
+    stmts: list[_Stmt]
+    future: asyncio.Future[None]
+
+
+class _Mismatch(Exception):
+    """A checked statement changed fewer rows than expected somewhere in a batch."""
+
+
+# ---- row conversion -------------------------------------------------------------------------
+
+
+def _ticket_row(t: Ticket) -> tuple[Any, ...]:
+    return (
+        t.id,
+        t.number,
+        t.accepted_on.isoformat(),
+        t.day_seq,
+        t.created_at,
+        t.updated_at,
+        t.channel.value,
+        t.ticket_type.value,
+        t.classification,
+        t.department,
+        t.occurred,
+        t.location,
+        t.description,
+        t.current_situation,
+        t.request,
+        t.respondent,
+        t.citizen_name,
+        t.citizen_number,
+        t.state.value,
+        t.version,
+        t.round,
+        t.duplicate_of,
+        int(t.provisional),
+        t.supervision_count,
+        t.extension_count,
+        t.extension_days,
+        t.dispatched_at,
+        t.satisfaction.value if t.satisfaction else None,
+        t.closed_at,
+    )
+
+
+def _ticket_from_row(r: Sequence[Any]) -> Ticket:
+    return Ticket(
+        id=r[0],
+        number=r[1],
+        accepted_on=date.fromisoformat(r[2]),
+        day_seq=r[3],
+        created_at=r[4],
+        updated_at=r[5],
+        channel=Channel(r[6]),
+        ticket_type=TicketType(r[7]),
+        classification=r[8],
+        department=r[9],
+        occurred=r[10],
+        location=r[11],
+        description=r[12],
+        current_situation=r[13],
+        request=r[14],
+        respondent=r[15],
+        citizen_name=r[16],
+        citizen_number=r[17],
+        state=TicketState(r[18]),
+        version=r[19],
+        round=r[20],
+        duplicate_of=r[21],
+        provisional=bool(r[22]),
+        supervision_count=r[23],
+        extension_count=r[24],
+        extension_days=r[25],
+        dispatched_at=r[26],
+        satisfaction=Satisfaction(r[27]) if r[27] else None,
+        closed_at=r[28],
+    )
+
+
+def _deadline_row(d: Deadline) -> tuple[Any, ...]:
+    return (
+        d.ticket_id,
+        d.round,
+        d.kind.value,
+        d.start_on.isoformat(),
+        d.working_days,
+        d.months,
+        d.extension_days,
+        d.due_on.isoformat(),
+        d.due_at,
+        d.warn_at,
+        int(d.provisional),
+        ",".join(str(y) for y in d.unknown_years),
+        d.met_at,
+        d.warned_at,
+        d.breached_at,
+        d.next_check_at,
+        d.version,
+    )
+
+
+def _deadline_from_row(r: Sequence[Any]) -> Deadline:
+    return Deadline(
+        ticket_id=r[0],
+        round=r[1],
+        kind=DeadlineKind(r[2]),
+        start_on=date.fromisoformat(r[3]),
+        working_days=r[4],
+        months=r[5],
+        extension_days=r[6],
+        due_on=date.fromisoformat(r[7]),
+        due_at=r[8],
+        warn_at=r[9],
+        provisional=bool(r[10]),
+        unknown_years=tuple(int(y) for y in r[11].split(",") if y),
+        met_at=r[12],
+        warned_at=r[13],
+        breached_at=r[14],
+        version=r[16],
+    )
+
+
+def _deadline_stmt(d: Deadline) -> _Stmt:
+    row = _deadline_row(d)
+    if d.version == 1:
+        return (_INSERT_DEADLINE, row)
+    return (_UPDATE_DEADLINE, (*row[3:], d.ticket_id, d.round, d.kind.value, d.version - 1))
+
+
+def _transition_row(t: Transition) -> tuple[Any, ...]:
+    return (
+        t.ticket_id,
+        t.seq,
+        t.at,
+        t.actor,
+        t.action.value,
+        t.from_state.value if t.from_state else None,
+        t.to_state.value,
+        t.reason,
+        json.dumps(dict(t.detail), ensure_ascii=False, sort_keys=True),
+    )
+
+
+def _transition_from_row(r: Sequence[Any]) -> Transition:
+    detail = json.loads(r[8]) if r[8] else {}
+    return Transition(
+        ticket_id=r[0],
+        seq=r[1],
+        at=r[2],
+        actor=r[3],
+        action=Action(r[4]),
+        from_state=TicketState(r[5]) if r[5] else None,
+        to_state=TicketState(r[6]),
+        reason=r[7],
+        detail=tuple(sorted((str(k), str(v)) for k, v in detail.items())),
+    )
+
+
+def _call_row(c: CallRecord, at: float) -> tuple[Any, ...]:
+    return (
+        c.call_id,
+        c.direction.value,
+        c.caller_number,
+        c.dnis,
+        c.arrived_at,
+        c.offered_at,
+        c.answered_at,
+        c.ended_at,
+        c.wait_s,
+        c.talk_s,
+        c.agent_id,
+        c.outcome.value if c.outcome else None,
+        int(c.escalated),
+        json.dumps(list(c.escalation_reasons), ensure_ascii=False),
+        c.recording_ref,
+        c.callback_id,
+        at,
+    )
+
+
+def _call_from_row(r: Sequence[Any]) -> CallRecord:
+    return CallRecord(
+        call_id=r[0],
+        direction=Direction(r[1]),
+        caller_number=r[2],
+        dnis=r[3],
+        arrived_at=r[4],
+        offered_at=r[5],
+        answered_at=r[6],
+        ended_at=r[7],
+        wait_s=r[8],
+        talk_s=r[9],
+        agent_id=r[10],
+        outcome=CallOutcome(r[11]) if r[11] else None,
+        escalated=bool(r[12]),
+        escalation_reasons=tuple(json.loads(r[13])),
+        recording_ref=r[14],
+        callback_id=r[15],
+    )
+
+
+def _callback_from_row(r: Sequence[Any]) -> CallbackRecord:
+    return CallbackRecord(
+        id=r[0],
+        kind=CallbackKind(r[1]),
+        number=r[2],
+        ticket_id=r[3],
+        origin_call_id=r[4],
+        created_at=r[5],
+        due_at=r[6],
+        window_start=r[7],
+        window_end=r[8],
+        attempts=r[9],
+        max_attempts=r[10],
+        retry_spacing_s=r[11],
+        status=CallbackStatus(r[12]),
+        outcome=r[13],
+        updated_at=r[14],
+    )
+
+
+def _callback_row(c: CallbackRecord) -> tuple[Any, ...]:
+    return (
+        c.id,
+        c.kind.value,
+        c.number,
+        c.ticket_id,
+        c.origin_call_id,
+        c.created_at,
+        c.due_at,
+        c.window_start,
+        c.window_end,
+        c.attempts,
+        c.max_attempts,
+        c.retry_spacing_s,
+        c.status.value,
+        c.outcome,
+        c.updated_at,
+    )
+
+
+def _runs(stmts: Iterable[_Stmt]) -> list[tuple[_Sql, list[tuple[Any, ...]]]]:
+    """Consecutive statements of the same kind, merged for one ``executemany`` each."""
+    runs: list[tuple[_Sql, list[tuple[Any, ...]]]] = []
+    for sql, params in stmts:
+        if runs and runs[-1][0] is sql:
+            runs[-1][1].append(params)
+        else:
+            runs.append((sql, [params]))
+    return runs
+
+
+def _translate(exc: BaseException) -> StoreError:
+    if isinstance(exc, StoreError):
+        return exc
+    if isinstance(exc, sqlite3.IntegrityError):
+        error: StoreError = StoreIntegrityError(str(exc))
+    else:
+        error = StoreError(f"{type(exc).__name__}: {exc}")
+    error.__cause__ = exc
+    return error
+
+
+class Store:
+    """The hotline's SQLite database (see the module docstring for the API)."""
+
+    def __init__(
+        self,
+        path: Path,
+        writer: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        *,
+        write_timeout_s: float,
+        read_timeout_s: float,
+        max_batch: int,
+    ) -> None:
+        self.path = path
+        self._writer = writer
+        self._reader = reader
+        self._write_timeout_s = write_timeout_s
+        self._read_timeout_s = read_timeout_s
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[_Op | None] = asyncio.Queue()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+        self._next_ticket_id = 0
+        self._next_callback_id = 0
+        self._day_seq: dict[date, int] = {}
+        self.stats = StoreStats()
+        self._log = structlog.get_logger("hotline.store")
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(
+        cls,
+        path: Path | str,
+        *,
+        synchronous: str = "full",
+        busy_timeout_ms: int = 5000,
+        write_timeout_s: float = 30.0,
+        read_timeout_s: float = 30.0,
+        max_batch: int = 2000,
+        close_timeout_s: float = 30.0,
+    ) -> AsyncIterator[Store]:
+        """Open (creating or upgrading) the database; the writer task lives inside the block."""
+        if synchronous not in _SYNCHRONOUS:
+            raise StoreError(f"synchronous must be one of {sorted(_SYNCHRONOUS)}, got {synchronous!r}")
+        db_path = Path(path)
+        try:
+            db_path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{db_path.parent}: cannot create directory ({exc.strerror})") from exc
+        writer = await cls._connect(db_path, busy_timeout_ms)
+        reader: aiosqlite.Connection | None = None
+        try:
+            await writer.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+            await writer.execute("PRAGMA foreign_keys = ON")
+            await migrate(writer, str(db_path))
+            reader = await cls._connect(db_path, busy_timeout_ms)
+            await reader.execute("PRAGMA query_only = ON")
+            store = cls(
+                db_path,
+                writer,
+                reader,
+                write_timeout_s=write_timeout_s,
+                read_timeout_s=read_timeout_s,
+                max_batch=max_batch,
+            )
+            await store._load_counters()
+        except BaseException:
+            if reader is not None:
+                await reader.close()
+            await writer.close()
+            raise
+        store._task = asyncio.create_task(store._run_writer(), name="store-writer")
+        store._log.debug("store.opened", path=str(db_path), schema_version=SCHEMA_VERSION)
+        try:
+            yield store
+        finally:
+            await store._close(close_timeout_s)
+
+    @staticmethod
+    async def _connect(path: Path, busy_timeout_ms: int) -> aiosqlite.Connection:
+        try:
+            conn = await aiosqlite.connect(path, isolation_level=None)
+            cursor = await conn.execute("PRAGMA journal_mode = WAL")
+            row = await cursor.fetchone()
+            if row is None or str(row[0]).lower() != "wal":
+                await conn.close()
+                raise StoreError(f"{path}: cannot switch to WAL journal mode (got {row})")
+            await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open ({exc})") from exc
+        return conn
+
+    async def _load_counters(self) -> None:
+        rows = await self._read("SELECT coalesce(max(id), 0) FROM tickets", ())
+        self._next_ticket_id = max(self._next_ticket_id, int(rows[0][0]) + 1)
+        rows = await self._read("SELECT coalesce(max(id), 0) FROM callbacks", ())
+        self._next_callback_id = max(self._next_callback_id, int(rows[0][0]) + 1)
+
+    async def _close(self, timeout_s: float) -> None:
+        self._closing = True
+        task = self._task
+        try:
+            if task is not None and not task.done():
+                self._queue.put_nowait(None)  # after every queued write: they are committed first
+                try:
+                    async with asyncio.timeout(timeout_s):
+                        await asyncio.shield(task)
+                except TimeoutError:
+                    self._log.error("store.close_timeout", pending=self._queue.qsize(), timeout_s=timeout_s)
+        finally:
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.wait([task])  # does not swallow our own cancellation
+            while not self._queue.empty():
+                op = self._queue.get_nowait()
+                if op is not None and not op.future.done():
+                    op.future.set_exception(StoreClosed("store closed before the write was committed"))
+            await self._reader.close()
+            await self._writer.close()
+        self._log.debug("store.closed", path=str(self.path), commits=self.stats.commits)
+
+    # ---- the writer ----------------------------------------------------------------------------
+
+    async def _run_writer(self) -> None:
+        while True:
+            first = await self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self._max_batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            await self._commit_batch(batch)
+            if stop:
+                return
+
+    async def _commit_batch(self, batch: list[_Op]) -> None:
+        ops = [op for op in batch if not op.future.done()]
+        if not ops:
+            return
+        self.stats.operations += len(ops)
+        self.stats.largest_batch = max(self.stats.largest_batch, len(ops))
+        results: list[BaseException | None]
+        try:
+            await self._run_fast(ops)
+            results = [None] * len(ops)
+        except asyncio.CancelledError:
+            for op in ops:
+                if not op.future.done():
+                    op.future.set_exception(StoreClosed("store writer stopped"))
+            raise
+        except Exception:
+            # Something in the batch failed: replay it one operation at a time so only the
+            # faulty one gets the error.
+            self.stats.replays += 1
+            try:
+                results = await self._run_one_by_one(ops)
+            except Exception as exc:  # the database itself failed (disk full, I/O error, ...)
+                self._log.error("store.commit_failed", error=str(exc), operations=len(ops))
+                results = [_translate(exc)] * len(ops)
+        for op, result in zip(ops, results, strict=True):
+            if op.future.done():
+                continue
+            if result is None:
+                op.future.set_result(None)
+            else:
+                op.future.set_exception(result)
+
+    async def _rollback_quietly(self) -> None:
+        with contextlib.suppress(sqlite3.Error, ValueError):
+            if self._writer.in_transaction:
+                await self._writer.execute("ROLLBACK")
+
+    async def _run_fast(self, ops: list[_Op]) -> None:
+        stmts = sorted((s for op in ops for s in op.stmts), key=lambda s: s[0].rank)
+        await self._writer.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, rows in _runs(stmts):
+                cursor = await self._writer.executemany(sql.text, rows)
+                if sql.checked and cursor.rowcount != len(rows):
+                    raise _Mismatch(sql.table)
+            await self._writer.execute("COMMIT")
+        except BaseException:
+            await self._rollback_quietly()
+            raise
+        self.stats.commits += 1
+
+    async def _run_one_by_one(self, ops: list[_Op]) -> list[BaseException | None]:
+        results: list[BaseException | None] = []
+        await self._writer.execute("BEGIN IMMEDIATE")
+        try:
+            for op in ops:
+                await self._writer.execute("SAVEPOINT op")
+                try:
+                    for sql, params in op.stmts:
+                        cursor = await self._writer.execute(sql.text, params)
+                        if sql.checked and cursor.rowcount != 1:
+                            raise StoreConflict(sql.table, tuple(params[i] for i in sql.key))
+                except (sqlite3.Error, StoreConflict) as exc:
+                    await self._writer.execute("ROLLBACK TO op")
+                    await self._writer.execute("RELEASE op")
+                    results.append(_translate(exc))
+                else:
+                    await self._writer.execute("RELEASE op")
+                    results.append(None)
+            await self._writer.execute("COMMIT")
+        except BaseException:
+            await self._rollback_quietly()
+            raise
+        self.stats.commits += 1
+        return results
+
+    def _enqueue(self, stmts: list[_Stmt]) -> asyncio.Future[None]:
+        if self._closing or self._task is None or self._task.done():
+            raise StoreClosed("the store is closed")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Op(stmts, future))
+        return future
+
+    async def _write(self, stmts: list[_Stmt], what: str) -> None:
+        """Queue one operation and wait until it is committed."""
+        future = self._enqueue(stmts)
+        try:
+            async with asyncio.timeout(self._write_timeout_s):
+                await asyncio.shield(future)
+        except TimeoutError as exc:
+            raise StoreTimeout(what, self._write_timeout_s) from exc
+
+    async def _write_many(self, ops: Sequence[list[_Stmt]], what: str) -> list[StoreError | None]:
+        """Queue several independent operations; each gets its own result (None = committed)."""
+        futures = [self._enqueue(stmts) for stmts in ops]
+        try:
+            async with asyncio.timeout(self._write_timeout_s):
+                done = await asyncio.shield(asyncio.gather(*futures, return_exceptions=True))
+        except TimeoutError as exc:
+            raise StoreTimeout(what, self._write_timeout_s) from exc
+        results: list[StoreError | None] = []
+        for item in done:
+            if item is None:
+                results.append(None)
+            elif isinstance(item, BaseException):
+                results.append(_translate(item))
+            else:  # pragma: no cover - futures resolve to None
+                results.append(None)
+        return results
+
+    # ---- reads ---------------------------------------------------------------------------------
+
+    async def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        try:
+            async with asyncio.timeout(self._read_timeout_s):
+                cursor = await self._reader.execute(sql, params)
+                rows = await cursor.fetchall()
+                await cursor.close()
+        except TimeoutError as exc:
+            raise StoreTimeout("read", self._read_timeout_s) from exc
+        except sqlite3.Error as exc:
+            raise StoreError(f"read failed: {exc}") from exc
+        return list(rows)
+
+    async def schema_version(self) -> int:
+        """The file's ``PRAGMA user_version``."""
+        rows = await self._read("PRAGMA user_version", ())
+        return int(rows[0][0])
+
+    # ---- tickets: writes -----------------------------------------------------------------------
+
+    def _allocate_id(self) -> int:
+        ticket_id = self._next_ticket_id
+        self._next_ticket_id += 1
+        return ticket_id
+
+    async def _allocate_seq(self, day: date) -> int:
+        if day not in self._day_seq:
+            rows = await self._read(
+                "SELECT coalesce(max(day_seq), 0) FROM tickets WHERE accepted_on = ?", (day.isoformat(),)
+            )
+            self._day_seq.setdefault(day, int(rows[0][0]))
+        self._day_seq[day] += 1
+        return self._day_seq[day]
+
+    async def _resync_ids(self) -> None:
+        rows = await self._read("SELECT coalesce(max(id), 0) FROM tickets", ())
+        self._next_ticket_id = max(self._next_ticket_id, int(rows[0][0]) + 1)
+
+    async def _resync_seq(self, day: date) -> None:
+        rows = await self._read(
+            "SELECT coalesce(max(day_seq), 0) FROM tickets WHERE accepted_on = ?", (day.isoformat(),)
+        )
+        self._day_seq[day] = max(self._day_seq.get(day, 0), int(rows[0][0]))
+
+    async def allocate_ticket_identities(self, day: date, count: int) -> list[tuple[int, int]]:
+        """``count`` fresh ``(ticket id, day sequence)`` pairs for tickets accepted on ``day``."""
+        return [(self._allocate_id(), await self._allocate_seq(day)) for _ in range(count)]
+
+    def _change_stmts(self, change: TicketChange) -> tuple[list[_Stmt], CallbackRecord | None]:
+        stmts: list[_Stmt] = []
+        if change.ticket is not None:
+            row = _ticket_row(change.ticket)
+            if change.previous_version is None:
+                stmts.append((_INSERT_TICKET, row))
+            else:
+                stmts.append((_UPDATE_TICKET, (*row[1:], change.ticket.id, change.previous_version)))
+        stmts += [_deadline_stmt(d) for d in change.deadlines]
+        stmts += [(_INSERT_LINK, (k.ticket_id, k.call_id, k.role.value, k.at, k.actor)) for k in change.links]
+        stmts += [(_INSERT_TRANSITION, _transition_row(t)) for t in change.transitions]
+        callback = None
+        if change.follow_up is not None:
+            f = change.follow_up
+            at = change.ticket.updated_at if change.ticket is not None else f.due_at
+            callback = CallbackRecord(
+                id=self._next_callback_id,
+                kind=CallbackKind.FOLLOW_UP,
+                number=f.number,
+                ticket_id=f.ticket_id,
+                origin_call_id=None,
+                created_at=at,
+                due_at=f.due_at,
+                window_start=f.window_start,
+                window_end=f.window_end,
+                attempts=0,
+                max_attempts=f.max_attempts,
+                retry_spacing_s=f.retry_spacing_s,
+                status=CallbackStatus.PENDING,
+                outcome=None,
+                updated_at=at,
+            )
+            self._next_callback_id += 1
+            stmts.append((_INSERT_CALLBACK, _callback_row(callback)))
+        if change.complete_callback is not None:
+            cb_id, status, outcome = change.complete_callback
+            at = change.ticket.updated_at if change.ticket is not None else 0.0
+            stmts.append((_UPDATE_CALLBACK, (0, status, None, outcome, at, cb_id)))
+        return stmts, callback
+
+    async def create_ticket(
+        self, accepted_on: date, build: Callable[[int, int], TicketChange]
+    ) -> TicketChange:
+        """Allocate an id and the day's next sequence number, let ``build(id, day_seq)`` make the
+        rows (ticket, clocks, links, the ``accept`` audit row) and commit them together."""
+        ticket_id: int | None = None
+        day_seq: int | None = None
+        for _ in range(5):
+            if ticket_id is None:
+                ticket_id = self._allocate_id()
+            if day_seq is None:
+                day_seq = await self._allocate_seq(accepted_on)
+            change = build(ticket_id, day_seq)
+            stmts, _callback = self._change_stmts(change)
+            try:
+                await self._write(stmts, "create ticket")
+            except StoreIntegrityError as exc:
+                # Another process took the id or the number: catch up, keep what was not taken.
+                if "tickets.id" in exc.detail:
+                    await self._resync_ids()
+                    ticket_id = None
+                elif "tickets.number" in exc.detail or "tickets.day_seq" in exc.detail:
+                    await self._resync_seq(accepted_on)
+                    day_seq = None
+                else:
+                    raise
+                continue
+            return change
+        raise StoreError(f"could not allocate a ticket number for {accepted_on} (5 clashes)")
+
+    async def save_ticket_change(self, change: TicketChange) -> CallbackRecord | None:
+        """Commit one ticket operation; raises :class:`StoreConflict` when the ticket (or a clock)
+        changed since it was read.  Returns the follow-up callback it scheduled, if any."""
+        stmts, callback = self._change_stmts(change)
+        await self._write(stmts, "save ticket change")
+        return callback
+
+    async def save_ticket_changes(self, changes: Sequence[TicketChange]) -> list[StoreError | None]:
+        """Commit independent ticket operations (group-committed); one result each."""
+        return await self._write_many([self._change_stmts(c)[0] for c in changes], "save ticket changes")
+
+    async def import_changes(self, changes: Sequence[TicketChange]) -> None:
+        """Bulk import in one operation (all or nothing): ids from :meth:`allocate_ticket_identities`."""
+        stmts: list[_Stmt] = []
+        for change in changes:
+            stmts += self._change_stmts(change)[0]
+        await self._write(stmts, "import tickets")
+
+    async def add_link(self, link: TicketLink) -> None:
+        """Link a call to a ticket (one link per ticket and call)."""
+        await self._write(
+            [(_INSERT_LINK, (link.ticket_id, link.call_id, link.role.value, link.at, link.actor))], "add link"
+        )
+
+    async def save_deadlines(self, clocks: Sequence[Deadline]) -> list[StoreError | None]:
+        """Save clocks (version-guarded), each as its own operation; one result per clock."""
+        return await self._write_many([[_deadline_stmt(c)] for c in clocks], "save deadlines")
+
+    # ---- tickets: reads ------------------------------------------------------------------------
+
+    async def get_ticket(self, number: str) -> Ticket | None:
+        """The ticket with this number."""
+        rows = await self._read(f"{_TICKET_SELECT} WHERE number = ?", (number,))
+        return _ticket_from_row(rows[0]) if rows else None
+
+    async def get_ticket_by_id(self, ticket_id: int) -> Ticket | None:
+        """The ticket with this id."""
+        rows = await self._read(f"{_TICKET_SELECT} WHERE id = ?", (ticket_id,))
+        return _ticket_from_row(rows[0]) if rows else None
+
+    async def get_tickets(self, ids: Iterable[int]) -> dict[int, Ticket]:
+        """Tickets by id (missing ids are absent)."""
+        wanted = sorted(set(ids))
+        found: dict[int, Ticket] = {}
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            rows = await self._read(f"{_TICKET_SELECT} WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
+            for row in rows:
+                ticket = _ticket_from_row(row)
+                found[ticket.id] = ticket
+        return found
+
+    async def list_tickets(
+        self,
+        *,
+        state: TicketState | None = None,
+        open_only: bool = False,
+        citizen_number: str | None = None,
+        accepted_on: date | None = None,
+        limit: int = 50,
+    ) -> list[Ticket]:
+        """Newest first, filtered."""
+        where: list[str] = []
+        params: list[Any] = []
+        if state is not None:
+            where.append("state = ?")
+            params.append(state.value)
+        if open_only:
+            where.append("state <> 'closed'")
+        if citizen_number is not None:
+            where.append("citizen_number = ?")
+            params.append(citizen_number)
+        if accepted_on is not None:
+            where.append("accepted_on = ?")
+            params.append(accepted_on.isoformat())
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        rows = await self._read(f"{_TICKET_SELECT}{clause} ORDER BY id DESC LIMIT ?", (*params, limit))
+        return [_ticket_from_row(r) for r in rows]
+
+    async def open_tickets_for_caller(self, citizen_number: str) -> list[Ticket]:
+        """The caller's tickets that are not closed (for duplicate detection and screen pops)."""
+        rows = await self._read(
+            f"{_TICKET_SELECT} WHERE citizen_number = ? AND state <> 'closed' ORDER BY id", (citizen_number,)
+        )
+        return [_ticket_from_row(r) for r in rows]
+
+    async def deadlines(self, ticket_id: int) -> list[Deadline]:
+        """Every clock of a ticket, every round."""
+        rows = await self._read(
+            f"{_DEADLINE_SELECT} WHERE ticket_id = ? ORDER BY round, due_at", (ticket_id,)
+        )
+        return [_deadline_from_row(r) for r in rows]
+
+    async def deadlines_for(self, ticket_ids: Iterable[int]) -> dict[int, list[Deadline]]:
+        """Clocks of several tickets."""
+        wanted = sorted(set(ticket_ids))
+        found: dict[int, list[Deadline]] = {i: [] for i in wanted}
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            rows = await self._read(
+                f"{_DEADLINE_SELECT} WHERE ticket_id IN ({', '.join('?' * len(chunk))})", chunk
+            )
+            for row in rows:
+                clock = _deadline_from_row(row)
+                found[clock.ticket_id].append(clock)
+        return found
+
+    async def transitions(self, ticket_id: int) -> list[Transition]:
+        """The audit trail of a ticket, oldest first."""
+        rows = await self._read(
+            "SELECT ticket_id, seq, at, actor, action, from_state, to_state, reason, detail "
+            "FROM transitions WHERE ticket_id = ? ORDER BY seq",
+            (ticket_id,),
+        )
+        return [_transition_from_row(r) for r in rows]
+
+    async def links(self, ticket_id: int) -> list[TicketLink]:
+        """Calls linked to a ticket, oldest first."""
+        rows = await self._read(
+            "SELECT ticket_id, call_id, role, at, actor FROM ticket_links WHERE ticket_id = ? ORDER BY at",
+            (ticket_id,),
+        )
+        return [
+            TicketLink(ticket_id=r[0], call_id=r[1], role=LinkRole(r[2]), at=r[3], actor=r[4]) for r in rows
+        ]
+
+    async def links_for_call(self, call_id: str) -> list[TicketLink]:
+        """Tickets a call is linked to."""
+        rows = await self._read(
+            "SELECT ticket_id, call_id, role, at, actor FROM ticket_links WHERE call_id = ? ORDER BY at",
+            (call_id,),
+        )
+        return [
+            TicketLink(ticket_id=r[0], call_id=r[1], role=LinkRole(r[2]), at=r[3], actor=r[4]) for r in rows
+        ]
+
+    async def due_deadlines(self, now: float, limit: int) -> list[Deadline]:
+        """Clocks the SLA watcher must look at (``next_check_at <= now``), earliest first."""
+        rows = await self._read(
+            f"{_DEADLINE_SELECT} WHERE next_check_at <= ? ORDER BY next_check_at LIMIT ?", (now, limit)
+        )
+        return [_deadline_from_row(r) for r in rows]
+
+    async def provisional_deadlines(self, limit: int = 100_000) -> list[Deadline]:
+        """Open clocks computed provisionally (a year no calendar knew)."""
+        rows = await self._read(
+            f"{_DEADLINE_SELECT} WHERE provisional = 1 AND met_at IS NULL ORDER BY ticket_id LIMIT ?",
+            (limit,),
+        )
+        return [_deadline_from_row(r) for r in rows]
+
+    # ---- reports -------------------------------------------------------------------------------
+
+    async def ticket_activity(self, start: float, end: float) -> tuple[int, int, dict[str, int]]:
+        """``(opened, closed, opened per classification)`` in ``[start, end)``."""
+        opened = await self._read(
+            "SELECT classification, count(*) FROM tickets WHERE created_at >= ? AND created_at < ? "
+            "GROUP BY classification",
+            (start, end),
+        )
+        closed = await self._read(
+            "SELECT count(*) FROM tickets WHERE closed_at >= ? AND closed_at < ?", (start, end)
+        )
+        per_class = {str(r[0]): int(r[1]) for r in opened}
+        return sum(per_class.values()), int(closed[0][0]), per_class
+
+    async def deadlines_due_between(self, first_day: date, last_day: date) -> list[Deadline]:
+        """Clocks whose due day is in ``[first_day, last_day]``."""
+        rows = await self._read(
+            f"{_DEADLINE_SELECT} WHERE due_on >= ? AND due_on <= ?",
+            (first_day.isoformat(), last_day.isoformat()),
+        )
+        return [_deadline_from_row(r) for r in rows]
+
+    async def satisfaction_between(self, start: float, end: float) -> dict[str, int]:
+        """Evaluations (the ``evaluate`` audit rows) in ``[start, end)`` per satisfaction."""
+        rows = await self._read(
+            "SELECT json_extract(detail, '$.satisfaction'), count(*) FROM transitions "
+            "WHERE action = 'evaluate' AND at >= ? AND at < ? GROUP BY 1",
+            (start, end),
+        )
+        return {str(r[0]): int(r[1]) for r in rows if r[0] is not None}
+
+    # ---- calls ---------------------------------------------------------------------------------
+
+    async def upsert_call(self, record: CallRecord, *, at: float | None = None) -> None:
+        """Insert or replace the call record with this Linkedid (every column is replaced)."""
+        stamp = at if at is not None else (record.ended_at or record.arrived_at or 0.0)
+        await self._write([(_UPSERT_CALL, _call_row(record, stamp))], "upsert call")
+
+    async def get_call(self, call_id: str) -> CallRecord | None:
+        """The call record with this Linkedid."""
+        rows = await self._read(
+            f"SELECT {', '.join(_CALL_COLUMNS)} FROM call_records WHERE call_id = ?", (call_id,)
+        )
+        return _call_from_row(rows[0]) if rows else None
+
+    async def calls_between(self, start: float, end: float) -> list[CallRecord]:
+        """Calls that arrived in ``[start, end)`` (callbacks without an arrival: by ``offered_at``)."""
+        rows = await self._read(
+            f"SELECT {', '.join(_CALL_COLUMNS)} FROM call_records "
+            "WHERE (arrived_at >= ? AND arrived_at < ?) "
+            "OR (arrived_at IS NULL AND offered_at >= ? AND offered_at < ?) "
+            "ORDER BY coalesce(arrived_at, offered_at)",
+            (start, end, start, end),
+        )
+        return [_call_from_row(r) for r in rows]
+
+    # ---- callbacks -----------------------------------------------------------------------------
+
+    async def create_callback(self, new: NewCallback) -> CallbackRecord:
+        """Schedule a callback (status pending, no attempts yet)."""
+        for _ in range(5):
+            record = CallbackRecord(
+                id=self._next_callback_id,
+                kind=new.kind,
+                number=new.number,
+                ticket_id=new.ticket_id,
+                origin_call_id=new.origin_call_id,
+                created_at=new.created_at,
+                due_at=new.due_at,
+                window_start=new.window_start,
+                window_end=new.window_end,
+                attempts=0,
+                max_attempts=new.max_attempts,
+                retry_spacing_s=new.retry_spacing_s,
+                status=CallbackStatus.PENDING,
+                outcome=None,
+                updated_at=new.created_at,
+            )
+            self._next_callback_id += 1
+            try:
+                await self._write([(_INSERT_CALLBACK, _callback_row(record))], "create callback")
+            except StoreIntegrityError as exc:
+                if "callbacks.id" not in exc.detail:
+                    raise
+                await self._load_counters()
+                continue
+            return record
+        raise StoreError("could not allocate a callback id (5 clashes)")
+
+    async def get_callback(self, callback_id: int) -> CallbackRecord | None:
+        """One callback."""
+        rows = await self._read(
+            f"SELECT {', '.join(_CALLBACK_COLUMNS)} FROM callbacks WHERE id = ?", (callback_id,)
+        )
+        return _callback_from_row(rows[0]) if rows else None
+
+    async def pending_callbacks(self) -> list[CallbackRecord]:
+        """Callbacks still to do (pending or in progress), by due time — what a restart reloads."""
+        rows = await self._read(
+            f"SELECT {', '.join(_CALLBACK_COLUMNS)} FROM callbacks "
+            "WHERE status IN ('pending', 'in_progress') ORDER BY due_at, id",
+            (),
+        )
+        return [_callback_from_row(r) for r in rows]
+
+    async def update_callback(
+        self,
+        callback_id: int,
+        *,
+        at: float,
+        status: CallbackStatus | None = None,
+        due_at: float | None = None,
+        outcome: str | None = None,
+        attempt: CallbackAttempt | None = None,
+    ) -> None:
+        """Change a callback's status/due time/outcome; with ``attempt``, append it to the history
+        (and count it in ``attempts`` when ``attempt.counted``).  Raises :class:`StoreConflict`
+        for an unknown id."""
+        increment = 1 if attempt is not None and attempt.counted else 0
+        stmts: list[_Stmt] = [
+            (
+                _UPDATE_CALLBACK,
+                (increment, status.value if status else None, due_at, outcome, at, callback_id),
+            )
+        ]
+        if attempt is not None:
+            stmts.append(
+                (
+                    _INSERT_ATTEMPT,
+                    (
+                        callback_id,
+                        attempt.at,
+                        attempt.outcome,
+                        attempt.dial_status,
+                        attempt.call_id,
+                        int(attempt.counted),
+                    ),
+                )
+            )
+        await self._write(stmts, "update callback")
+
+    async def record_callback_attempt(
+        self,
+        attempt: CallbackAttempt,
+        *,
+        status: CallbackStatus,
+        due_at: float | None = None,
+        outcome: str | None = None,
+    ) -> None:
+        """Shorthand: append ``attempt`` and set the callback's status (and next due time)."""
+        await self.update_callback(
+            attempt.callback_id, at=attempt.at, status=status, due_at=due_at, outcome=outcome, attempt=attempt
+        )
+
+    async def complete_callback(
+        self, callback_id: int, *, status: CallbackStatus, outcome: str, at: float
+    ) -> None:
+        """Final status (done, failed, cancelled) and outcome."""
+        if not status.is_final:
+            raise StoreError(f"complete_callback needs a final status, got {status.value}")
+        await self.update_callback(callback_id, at=at, status=status, outcome=outcome)
+
+    async def callback_attempts(self, callback_id: int) -> list[CallbackAttempt]:
+        """A callback's attempt history, oldest first."""
+        rows = await self._read(
+            "SELECT callback_id, at, outcome, dial_status, call_id, counted FROM callback_attempts "
+            "WHERE callback_id = ? ORDER BY id",
+            (callback_id,),
+        )
+        return [
+            CallbackAttempt(
+                callback_id=r[0], at=r[1], outcome=r[2], dial_status=r[3], call_id=r[4], counted=bool(r[5])
+            )
+            for r in rows
+        ]
+
+    # ---- agents --------------------------------------------------------------------------------
+
+    async def save_agent_state(self, state: StoredAgentState) -> None:
+        """Persist an agent's state (one row per agent)."""
+        await self._write(
+            [(_UPSERT_AGENT, (state.agent_id, state.state, state.reason, state.since))], "save agent state"
+        )
+
+    async def load_agent_states(self) -> list[StoredAgentState]:
+        """Every agent's last persisted state."""
+        rows = await self._read(
+            "SELECT agent_id, state, reason, since FROM agent_states ORDER BY agent_id", ()
+        )
+        return [StoredAgentState(agent_id=r[0], state=r[1], reason=r[2], since=r[3]) for r in rows]
+
+
+async def migrate(conn: aiosqlite.Connection, path: str, target: int = SCHEMA_VERSION) -> int:
+    """Bring the database to schema ``target`` in place; returns the version found before.
+
+    Each migration runs in one transaction with its ``user_version`` update.
+    """
+    cursor = await conn.execute("PRAGMA user_version")
+    row = await cursor.fetchone()
+    found = int(row[0]) if row else 0
+    if found > SCHEMA_VERSION:
+        raise SchemaTooNew(path, found, SCHEMA_VERSION)
+    log = structlog.get_logger("hotline.store")
+    for version in range(found + 1, target + 1):
+        script = MIGRATIONS[version - 1]
+        try:
+            await conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                await conn.execute("ROLLBACK")
+            raise StoreError(f"{path}: migration to schema version {version} failed ({exc})") from exc
+        log.info("store.migrated", path=path, from_version=version - 1, to_version=version)
+    return found

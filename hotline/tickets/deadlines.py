@@ -1,0 +1,178 @@
+"""Deadline arithmetic: which clocks a ticket runs and when each ends.  Pure; time is passed in.
+
+The table (DESIGN section 6, the Liaoning 12345 specification):
+
+=====================================  =====================================================
+consultation, service                  feedback within 5 working days
+help, complaint, report, suggestion    staged feedback within 5, closed within 15 working days
+business-environment complaint         first opinion within 15 working days, closed within
+                                       6 calendar months
+not the department's remit             return request within 2 working days of dispatch
+complex cases                          extension before the deadline; at most 2 per ticket,
+                                       at most 40 working days in total
+=====================================  =====================================================
+
+Counting: the start day never counts; a deadline of N working days ends at 24:00 of the Nth working
+day after the start day.  A deadline of months ends on the same day-of-month N months later (the
+month's last day when shorter) and, when that is not a working day, on the next working day.
+Extension days are working days added after the current due day.
+"""
+
+from __future__ import annotations
+
+import calendar as _stdcalendar
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta, tzinfo
+
+from hotline.tickets.model import Deadline, DeadlineKind, TicketType
+from hotline.tickets.workdays import WorkingCalendar
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineRule:
+    """One clock: ``working_days`` or ``months`` from the start day."""
+
+    kind: DeadlineKind
+    working_days: int | None = None
+    months: int | None = None
+
+
+_FIVE_AND_FIFTEEN = (
+    DeadlineRule(DeadlineKind.STAGED_FEEDBACK, working_days=5),
+    DeadlineRule(DeadlineKind.CLOSING, working_days=15),
+)
+
+#: Which clocks each ticket type runs.
+RULES: Mapping[TicketType, tuple[DeadlineRule, ...]] = {
+    TicketType.CONSULTATION: (DeadlineRule(DeadlineKind.FEEDBACK, working_days=5),),
+    TicketType.SERVICE: (DeadlineRule(DeadlineKind.FEEDBACK, working_days=5),),
+    TicketType.HELP: _FIVE_AND_FIFTEEN,
+    TicketType.COMPLAINT: _FIVE_AND_FIFTEEN,
+    TicketType.REPORT: _FIVE_AND_FIFTEEN,
+    TicketType.SUGGESTION: _FIVE_AND_FIFTEEN,
+    TicketType.BUSINESS_ENVIRONMENT: (
+        DeadlineRule(DeadlineKind.FIRST_OPINION, working_days=15),
+        DeadlineRule(DeadlineKind.CLOSING, months=6),
+    ),
+}
+
+#: Which clocks an action meets.
+MET_BY_STAGED_FEEDBACK = frozenset({DeadlineKind.STAGED_FEEDBACK, DeadlineKind.FIRST_OPINION})
+MET_BY_FEEDBACK = frozenset(DeadlineKind)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowRules:
+    """The limits of returns and extensions (defaults from the specification)."""
+
+    return_window_days: int = 2
+    max_extensions: int = 2
+    max_extension_days: int = 40
+
+
+def add_months(day: date, months: int) -> date:
+    """Same day-of-month ``months`` later, clamped to the month's last day."""
+    total = day.month - 1 + months
+    year, month = day.year + total // 12, total % 12 + 1
+    last = _stdcalendar.monthrange(year, month)[1]
+    return date(year, month, min(day.day, last))
+
+
+@dataclass(frozen=True, slots=True)
+class DueDate:
+    """A computed end day, its warning day and the unknown years that made it provisional."""
+
+    due_on: date
+    warn_on: date
+    unknown_years: frozenset[int]
+
+
+class DeadlineCalculator:
+    """Turns rules into dated clocks with a :class:`WorkingCalendar` and the local time zone."""
+
+    def __init__(self, calendar: WorkingCalendar, tz: tzinfo) -> None:
+        self.calendar = calendar
+        self.tz = tz
+
+    def local_date(self, at: float) -> date:
+        """The local calendar day of an instant."""
+        return datetime.fromtimestamp(at, self.tz).date()
+
+    def start_of(self, day: date) -> float:
+        """The instant the local day begins (00:00)."""
+        return datetime.combine(day, time(0), tzinfo=self.tz).timestamp()
+
+    def end_of(self, day: date) -> float:
+        """The instant the local day ends (24:00, i.e. the next day's 00:00)."""
+        return self.start_of(day + timedelta(days=1))
+
+    def due(
+        self, start_on: date, working_days: int | None, months: int | None, extension_days: int
+    ) -> DueDate:
+        """The last day of a clock started on ``start_on`` (which does not count)."""
+        unknown: set[int] = set()
+        if months is not None:
+            base = self.calendar.on_or_after(add_months(start_on, months))
+            unknown |= base.unknown_years
+            day = base.day
+            if extension_days:
+                ext = self.calendar.add_working_days(day, extension_days)
+                unknown |= ext.unknown_years
+                day = ext.day
+        else:
+            days = (working_days or 0) + extension_days
+            result = self.calendar.add_working_days(start_on, days)
+            unknown |= result.unknown_years
+            day = result.day
+        warn = self.calendar.previous_working_day(day)
+        unknown |= warn.unknown_years
+        warn_on = max(warn.day, start_on)
+        return DueDate(day, warn_on, frozenset(unknown))
+
+    def plan(self, ticket_type: TicketType, ticket_id: int, start_on: date, round_: int) -> list[Deadline]:
+        """The clocks of a new ticket (or of a reopened one's new round), version 1."""
+        clocks = []
+        for rule in RULES[ticket_type]:
+            due = self.due(start_on, rule.working_days, rule.months, 0)
+            clocks.append(
+                Deadline(
+                    ticket_id=ticket_id,
+                    round=round_,
+                    kind=rule.kind,
+                    start_on=start_on,
+                    working_days=rule.working_days,
+                    months=rule.months,
+                    extension_days=0,
+                    due_on=due.due_on,
+                    due_at=self.end_of(due.due_on),
+                    warn_at=self.start_of(due.warn_on),
+                    provisional=bool(due.unknown_years),
+                    unknown_years=tuple(sorted(due.unknown_years)),
+                    version=1,
+                )
+            )
+        return clocks
+
+    def recompute(self, clock: Deadline, extension_days: int | None = None) -> Deadline:
+        """The same clock with its due day computed again (new calendar data, or an extension).
+
+        The returned row has ``version + 1``; marks already made (warned, breached, met) stay.
+        """
+        ext = clock.extension_days if extension_days is None else extension_days
+        due = self.due(clock.start_on, clock.working_days, clock.months, ext)
+        return replace(
+            clock,
+            extension_days=ext,
+            due_on=due.due_on,
+            due_at=self.end_of(due.due_on),
+            warn_at=self.start_of(due.warn_on),
+            provisional=bool(due.unknown_years),
+            unknown_years=tuple(sorted(due.unknown_years)),
+            version=clock.version + 1,
+        )
+
+    def return_window_end(self, dispatched_at: float, rules: WorkflowRules) -> tuple[float, frozenset[int]]:
+        """The instant the return window closes: 24:00 of the 2nd working day after dispatch."""
+        result = self.calendar.add_working_days(self.local_date(dispatched_at), rules.return_window_days)
+        return self.end_of(result.day), result.unknown_years

@@ -1,0 +1,780 @@
+"""The ticket service: the async edge around the pure workflow, deadlines and SLA decisions.
+
+Every operation reads what it needs from the :class:`~hotline.store.Store`, decides with pure code
+(:mod:`hotline.tickets.workflow`, :mod:`hotline.tickets.deadlines`, :mod:`hotline.tickets.sla`)
+and writes one atomic :class:`~hotline.tickets.model.TicketChange`; a concurrent change of the
+same ticket (another task, or another process on the same file) is detected by the store's
+version check and the operation is retried on fresh data.
+
+Log events: ``ticket.created``, ``ticket.duplicate_suspected``, ``ticket.transition``,
+``ticket.linked``, ``ticket.follow_up_scheduled``, ``sla.warning``, ``sla.breached``,
+``sla.sweep``, ``calendar.unknown_year`` (once per year and process), ``calendar.reloaded``,
+``calendar.recomputed``.  Citizens' names and numbers are never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import zoneinfo
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import structlog
+
+from hotline.store.errors import StoreConflict, StoreIntegrityError
+from hotline.store.records import CallbackRecord, CallbackStatus
+from hotline.tickets.deadlines import DeadlineCalculator, WorkflowRules
+from hotline.tickets.duplicates import probable_duplicates
+from hotline.tickets.errors import AlreadyLinked, InvalidTicket, TicketBusy, TicketNotFound
+from hotline.tickets.model import (
+    Action,
+    Channel,
+    Deadline,
+    DeadlineKind,
+    FollowUpRequest,
+    LinkRole,
+    Satisfaction,
+    Ticket,
+    TicketChange,
+    TicketLink,
+    TicketState,
+    TicketType,
+    Transition,
+)
+from hotline.tickets.sla import AlertKind, SlaAlert, due_now
+from hotline.tickets.taxonomy import Level, Taxonomy, load_taxonomy
+from hotline.tickets.workdays import WorkingCalendar, data_fingerprint
+from hotline.tickets.workflow import Command, apply, apply_all
+
+if TYPE_CHECKING:
+    from hotline.settings import Settings
+    from hotline.store.sqlite import Store
+
+_MAX_ATTEMPTS = 5
+SLA_ACTOR = "sla"
+SYSTEM_ACTOR = "system"
+
+
+def project_root() -> Path:
+    """The directory holding ``config/`` and the ``hotline`` package."""
+    return Path(__file__).resolve().parents[2]
+
+
+def resolve_data_path(text: str) -> Path:
+    """A configured path: absolute as is; relative to the working directory when it exists there,
+    else to the project root (where the shipped ``config/`` lives)."""
+    path = Path(text)
+    if path.is_absolute() or path.exists():
+        return path
+    return project_root() / path
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketDraft:
+    """What an agent records for a new ticket."""
+
+    ticket_type: TicketType
+    channel: Channel
+    classification: str  # a responsibility item (level 4) code
+    location: str
+    description: str  # what happened
+    request: str  # what the citizen asks for
+    occurred: str = ""  # when it happened, as told
+    current_situation: str = ""
+    respondent: str = ""  # the party complained about
+    citizen_name: str = field(default="", repr=False)
+    citizen_number: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """A ticket was created."""
+
+    ticket: Ticket
+    deadlines: tuple[Deadline, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateSuspected:
+    """Not created: the caller has open tickets of the same classification; link instead
+    (or create again with ``allow_duplicate=True``, which flags the new ticket)."""
+
+    existing: tuple[Ticket, ...]
+
+
+CreateOutcome = Created | DuplicateSuspected
+
+
+@dataclass(frozen=True, slots=True)
+class TicketView:
+    """A ticket with its clocks, audit trail and linked calls."""
+
+    ticket: Ticket
+    deadlines: tuple[Deadline, ...]
+    transitions: tuple[Transition, ...]
+    links: tuple[TicketLink, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FollowUpPolicy:
+    """How follow-up calls (回访) are scheduled."""
+
+    delay_s: float = 0.0
+    window_start: str = "08:00"
+    window_end: str = "21:00"
+    max_attempts: int = 3
+    retry_spacing_s: float = 900.0
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    """What one SLA sweep did."""
+
+    warnings: int
+    breaches: int
+    supervisions: int
+    conflicts: int  # clocks changed meanwhile: looked at again next sweep
+    seconds: float
+
+
+class KeyedLocks:
+    """One :class:`asyncio.Lock` per key, created on demand and dropped when nobody holds it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        """Hold the key's lock for the block."""
+        lock, users = self._locks.get(key, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+class TicketService:
+    """Tickets over a store: create, transition, link, follow-ups, SLA sweep, calendar refresh."""
+
+    def __init__(
+        self,
+        store: Store,
+        taxonomy: Taxonomy,
+        calendar: WorkingCalendar,
+        *,
+        tz: zoneinfo.ZoneInfo,
+        rules: WorkflowRules | None = None,
+        follow_up: FollowUpPolicy | None = None,
+        number_prefix: str = "12345",
+        duplicate_level: Level = Level.RESPONSIBILITY_ITEM,
+        calendar_dir: Path | None = None,
+        sweep_batch: int = 10_000,
+        clock: Callable[[], float] = time.time,
+        on_callback: Callable[[CallbackRecord], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.taxonomy = taxonomy
+        self.calc = DeadlineCalculator(calendar, tz)
+        self.rules = rules or WorkflowRules()
+        self.follow_up = follow_up or FollowUpPolicy()
+        self.number_prefix = number_prefix
+        self.duplicate_level = duplicate_level
+        self.calendar_dir = calendar_dir
+        self.sweep_batch = sweep_batch
+        self.clock = clock
+        self.on_callback = on_callback
+        self._calendar_fingerprint = data_fingerprint(calendar_dir) if calendar_dir else ()
+        self._reported_years: set[int] = set()
+        self._locks = KeyedLocks()  # in-process writers of one ticket (or one caller) take turns
+        self._log = structlog.get_logger("hotline.tickets")
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        store: Store,
+        *,
+        clock: Callable[[], float] = time.time,
+        on_callback: Callable[[CallbackRecord], None] | None = None,
+    ) -> TicketService:
+        """Build the service from the configuration (taxonomy and calendar data loaded here)."""
+        t = settings.tickets
+        calendar_dir = resolve_data_path(t.calendar_dir)
+        return cls(
+            store,
+            load_taxonomy(resolve_data_path(t.taxonomy_file)),
+            WorkingCalendar.load(calendar_dir),
+            tz=zoneinfo.ZoneInfo(t.timezone),
+            rules=WorkflowRules(
+                return_window_days=t.return_window_days,
+                max_extensions=t.max_extensions,
+                max_extension_days=t.max_extension_days,
+            ),
+            follow_up=FollowUpPolicy(
+                delay_s=t.follow_up_delay_s,
+                window_start=settings.queue.callback_hours_start,
+                window_end=settings.queue.callback_hours_end,
+                max_attempts=settings.queue.callback_max_attempts,
+                retry_spacing_s=settings.queue.callback_retry_spacing_s,
+            ),
+            number_prefix=t.number_prefix,
+            duplicate_level=Level(t.duplicate_match_level),
+            calendar_dir=calendar_dir,
+            sweep_batch=settings.sla.sweep_batch,
+            clock=clock,
+            on_callback=on_callback,
+        )
+
+    @property
+    def calendar(self) -> WorkingCalendar:
+        """The working-day calendar in use."""
+        return self.calc.calendar
+
+    def format_number(self, day_seq: int, accepted_on_text: str) -> str:
+        """``12345-20261128-000042``."""
+        return f"{self.number_prefix}-{accepted_on_text}-{day_seq:06d}"
+
+    def _note_unknown_years(self, years: Iterable[int], ticket: str) -> None:
+        for year in sorted(set(years) - self._reported_years):
+            self._reported_years.add(year)
+            known = sorted(self.calendar.known_years)
+            self._log.warning(
+                "calendar.unknown_year",
+                year=year,
+                ticket_id=ticket,
+                known_until=known[-1] if known else None,
+                hint=f"add config/calendar/{year}.toml; deadlines are provisional (weekends only) meanwhile",
+            )
+
+    # ---- reads ---------------------------------------------------------------------------------
+
+    async def get(self, number: str) -> TicketView:
+        """A ticket with its clocks, audit trail and links; raises :class:`TicketNotFound`."""
+        ticket = await self.store.get_ticket(number)
+        if ticket is None:
+            raise TicketNotFound(number)
+        return TicketView(
+            ticket,
+            tuple(await self.store.deadlines(ticket.id)),
+            tuple(await self.store.transitions(ticket.id)),
+            tuple(await self.store.links(ticket.id)),
+        )
+
+    async def _load(self, number: str) -> tuple[Ticket, list[Deadline]]:
+        ticket = await self.store.get_ticket(number)
+        if ticket is None:
+            raise TicketNotFound(number)
+        return ticket, await self.store.deadlines(ticket.id)
+
+    # ---- create ---------------------------------------------------------------------------------
+
+    async def create(
+        self,
+        draft: TicketDraft,
+        *,
+        actor: str,
+        call_id: str | None = None,
+        allow_duplicate: bool = False,
+        at: float | None = None,
+    ) -> CreateOutcome:
+        """Accept (受理) a new matter.  With ``call_id`` the call is linked with role ``opened``.
+
+        When the caller has an open ticket of the same classification the result is
+        :class:`DuplicateSuspected` (nothing written) unless ``allow_duplicate``, in which case
+        the new ticket records ``duplicate_of``.
+        """
+        if not draft.citizen_number:
+            return await self._create(draft, actor, call_id, allow_duplicate, at)
+        # One caller's creations take turns, so two agents cannot both miss the duplicate.
+        async with self._locks.hold(f"caller:{draft.citizen_number}"):
+            return await self._create(draft, actor, call_id, allow_duplicate, at)
+
+    async def _create(
+        self,
+        draft: TicketDraft,
+        actor: str,
+        call_id: str | None,
+        allow_duplicate: bool,
+        at: float | None,
+    ) -> CreateOutcome:
+        now = self.clock() if at is None else at
+        item = self.taxonomy.item(draft.classification)
+        for name in ("location", "description", "request"):
+            if not getattr(draft, name).strip():
+                raise InvalidTicket(name, "must not be empty")
+        duplicate_of: str | None = None
+        if draft.citizen_number:
+            existing = probable_duplicates(
+                draft.classification,
+                await self.store.open_tickets_for_caller(draft.citizen_number),
+                self.taxonomy,
+                self.duplicate_level,
+            )
+            if existing:
+                numbers = [t.number for t in existing]
+                if not allow_duplicate:
+                    self._log.info(
+                        "ticket.duplicate_suspected",
+                        existing=numbers,
+                        classification=draft.classification,
+                        call_id=call_id,
+                    )
+                    return DuplicateSuspected(tuple(existing))
+                duplicate_of = numbers[0]
+        accepted_on = self.calc.local_date(now)
+        day_text = accepted_on.strftime("%Y%m%d")
+        department = item.department or ""
+
+        def build(ticket_id: int, day_seq: int) -> TicketChange:
+            ticket = Ticket(
+                id=ticket_id,
+                number=self.format_number(day_seq, day_text),
+                accepted_on=accepted_on,
+                day_seq=day_seq,
+                created_at=now,
+                updated_at=now,
+                channel=draft.channel,
+                ticket_type=draft.ticket_type,
+                classification=draft.classification,
+                department=department,
+                occurred=draft.occurred,
+                location=draft.location,
+                description=draft.description,
+                current_situation=draft.current_situation,
+                request=draft.request,
+                respondent=draft.respondent,
+                citizen_name=draft.citizen_name,
+                citizen_number=draft.citizen_number,
+                state=TicketState.ACCEPTED,
+                version=1,
+                duplicate_of=duplicate_of,
+            )
+            clocks = self.calc.plan(draft.ticket_type, ticket_id, accepted_on, 1)
+            ticket = replace(ticket, provisional=any(c.provisional for c in clocks))
+            accept = Transition(
+                ticket_id=ticket_id,
+                seq=1,
+                at=now,
+                actor=actor,
+                action=Action.ACCEPT,
+                from_state=None,
+                to_state=TicketState.ACCEPTED,
+                reason="",
+                detail=(("channel", draft.channel.value), ("type", draft.ticket_type.value)),
+            )
+            links: tuple[TicketLink, ...] = ()
+            if call_id:
+                links = (
+                    TicketLink(
+                        ticket_id=ticket_id, call_id=call_id, role=LinkRole.OPENED, at=now, actor=actor
+                    ),
+                )
+            return TicketChange(ticket=ticket, transitions=(accept,), deadlines=tuple(clocks), links=links)
+
+        change = await self.store.create_ticket(accepted_on, build)
+        assert change.ticket is not None
+        ticket = change.ticket
+        unknown = {y for c in change.deadlines for y in c.unknown_years}
+        self._note_unknown_years(unknown, ticket.number)
+        self._log.info(
+            "ticket.created",
+            ticket_id=ticket.number,
+            type=ticket.ticket_type.value,
+            channel=ticket.channel.value,
+            classification=ticket.classification,
+            department=ticket.department,
+            call_id=call_id,
+            duplicate_of=duplicate_of,
+            provisional=ticket.provisional,
+            due=[f"{c.kind.value}:{c.due_on}" for c in change.deadlines],
+        )
+        return Created(ticket, change.deadlines)
+
+    # ---- transitions -----------------------------------------------------------------------------
+
+    async def transition(
+        self,
+        number: str,
+        action: Action,
+        *,
+        actor: str,
+        reason: str = "",
+        at: float | None = None,
+        days: int | None = None,
+        deadline: DeadlineKind | None = None,
+        department: str | None = None,
+        satisfaction: Satisfaction | None = None,
+    ) -> Ticket:
+        """Apply one workflow action (see :mod:`hotline.tickets.workflow`).
+
+        ``feedback`` also schedules the follow-up call (回访) and moves the ticket to
+        ``callback`` when the citizen left a number.  Raises
+        :class:`~hotline.tickets.errors.IllegalTransition` when the rules refuse.
+        """
+        if action is Action.ACCEPT:
+            raise InvalidTicket("action", "accept happens by creating a ticket")
+        now = self.clock() if at is None else at
+        command = Command(
+            action=action,
+            actor=actor,
+            at=now,
+            reason=reason,
+            days=days,
+            deadline=deadline,
+            department=department,
+            satisfaction=satisfaction,
+        )
+        async with self._locks.hold(number):
+            for _attempt in range(_MAX_ATTEMPTS):
+                ticket, clocks = await self._load(number)
+                commands = [command]
+                follow_up = None
+                if action is Action.FEEDBACK and ticket.citizen_number:
+                    commands.append(
+                        Command(action=Action.START_CALLBACK, actor=SYSTEM_ACTOR, at=now, reason="回访已安排")
+                    )
+                    follow_up = FollowUpRequest(
+                        number=ticket.citizen_number,
+                        ticket_id=ticket.id,
+                        due_at=now + self.follow_up.delay_s,
+                        window_start=self.follow_up.window_start,
+                        window_end=self.follow_up.window_end,
+                        max_attempts=self.follow_up.max_attempts,
+                        retry_spacing_s=self.follow_up.retry_spacing_s,
+                    )
+                new, transitions, changed, unknown = apply_all(
+                    ticket, clocks, commands, self.calc, self.rules
+                )
+                change = TicketChange(
+                    ticket=new,
+                    previous_version=ticket.version,
+                    transitions=tuple(transitions),
+                    deadlines=tuple(changed),
+                    follow_up=follow_up,
+                )
+                try:
+                    callback = await self.store.save_ticket_change(change)
+                except StoreConflict:
+                    continue
+                self._after_change(new, transitions, unknown, callback)
+                return new
+            raise TicketBusy(number, _MAX_ATTEMPTS)
+
+    def _after_change(
+        self,
+        ticket: Ticket,
+        transitions: Sequence[Transition],
+        unknown: Iterable[int],
+        callback: CallbackRecord | None,
+    ) -> None:
+        self._note_unknown_years(unknown, ticket.number)
+        for t in transitions:
+            self._log.info(
+                "ticket.transition",
+                ticket_id=ticket.number,
+                action=t.action.value,
+                from_state=t.from_state.value if t.from_state else None,
+                to_state=t.to_state.value,
+                actor=t.actor,
+                seq=t.seq,
+                **dict(t.detail),
+            )
+        if callback is not None:
+            self._log.info(
+                "ticket.follow_up_scheduled",
+                ticket_id=ticket.number,
+                callback_id=callback.id,
+                due_at=callback.due_at,
+            )
+            if self.on_callback is not None:
+                self.on_callback(callback)
+
+    async def record_follow_up(
+        self,
+        number: str,
+        satisfaction: Satisfaction,
+        *,
+        actor: str,
+        call_id: str | None = None,
+        callback_id: int | None = None,
+        reason: str = "",
+        at: float | None = None,
+    ) -> Ticket:
+        """The follow-up call's outcome moves the ticket on: evaluated, then closed (satisfied,
+        basically satisfied, unreachable) or reopened (not satisfied).  ``call_id`` links the
+        follow-up call; ``callback_id`` marks that callback done (failed when unreachable)."""
+        now = self.clock() if at is None else at
+        async with self._locks.hold(number):
+            for _attempt in range(_MAX_ATTEMPTS):
+                ticket, clocks = await self._load(number)
+                then = Action.REOPEN if satisfaction is Satisfaction.NOT_SATISFIED else Action.CLOSE
+                commands = [
+                    Command(
+                        action=Action.EVALUATE, actor=actor, at=now, reason=reason, satisfaction=satisfaction
+                    ),
+                    Command(
+                        action=then, actor=SYSTEM_ACTOR, at=now, reason=f"回访结果: {satisfaction.value}"
+                    ),
+                ]
+                new, transitions, changed, unknown = apply_all(
+                    ticket, clocks, commands, self.calc, self.rules
+                )
+                links: tuple[TicketLink, ...] = ()
+                if call_id:
+                    existing = {k.call_id for k in await self.store.links(ticket.id)}
+                    if call_id not in existing:
+                        links = (
+                            TicketLink(
+                                ticket_id=ticket.id,
+                                call_id=call_id,
+                                role=LinkRole.FOLLOW_UP,
+                                at=now,
+                                actor=actor,
+                            ),
+                        )
+                complete = None
+                if callback_id is not None:
+                    status = (
+                        CallbackStatus.FAILED
+                        if satisfaction is Satisfaction.UNREACHABLE
+                        else CallbackStatus.DONE
+                    )
+                    complete = (callback_id, status.value, satisfaction.value)
+                change = TicketChange(
+                    ticket=new,
+                    previous_version=ticket.version,
+                    transitions=tuple(transitions),
+                    deadlines=tuple(changed),
+                    links=links,
+                    complete_callback=complete,
+                )
+                try:
+                    await self.store.save_ticket_change(change)
+                except StoreConflict as exc:
+                    if exc.table == "callbacks":
+                        raise InvalidTicket("callback_id", f"no callback {callback_id}") from exc
+                    continue
+                self._after_change(new, transitions, unknown, None)
+                for link in links:
+                    self._log_link(new, link)
+                return new
+            raise TicketBusy(number, _MAX_ATTEMPTS)
+
+    # ---- links ----------------------------------------------------------------------------------
+
+    async def link(
+        self, number: str, call_id: str, role: LinkRole, *, actor: str, at: float | None = None
+    ) -> TicketLink:
+        """Link a call to a ticket (e.g. the citizen calls again: ``repeat``)."""
+        if not call_id.strip():
+            raise InvalidTicket("call_id", "must not be empty")
+        ticket = await self.store.get_ticket(number)
+        if ticket is None:
+            raise TicketNotFound(number)
+        link = TicketLink(
+            ticket_id=ticket.id,
+            call_id=call_id,
+            role=role,
+            at=self.clock() if at is None else at,
+            actor=actor,
+        )
+        try:
+            await self.store.add_link(link)
+        except StoreIntegrityError as exc:
+            raise AlreadyLinked(number, call_id) from exc
+        self._log_link(ticket, link)
+        return link
+
+    def _log_link(self, ticket: Ticket, link: TicketLink) -> None:
+        self._log.info(
+            "ticket.linked",
+            ticket_id=ticket.number,
+            call_id=link.call_id,
+            role=link.role.value,
+            actor=link.actor,
+        )
+
+    # ---- SLA ------------------------------------------------------------------------------------
+
+    async def sla_sweep(self, at: float | None = None) -> SweepResult:
+        """Warn and breach every clock that is due; open supervision on breached tickets.
+
+        Marks are committed before they are logged, so a restart never repeats one.
+        """
+        started = time.perf_counter()
+        now = self.clock() if at is None else at
+        warnings = breaches = supervisions = conflicts = 0
+        seen: set[tuple[int, int, DeadlineKind]] = set()
+        while True:
+            raw = await self.store.due_deadlines(now, self.sweep_batch)
+            clocks = [c for c in raw if (c.ticket_id, c.round, c.kind) not in seen]
+            if not clocks:  # nothing due, or only clocks that conflicted in this sweep
+                break
+            seen.update((c.ticket_id, c.round, c.kind) for c in clocks)
+            w, b, s, c = await self._sweep_batch(clocks, now)
+            warnings, breaches, supervisions, conflicts = (
+                warnings + w,
+                breaches + b,
+                supervisions + s,
+                conflicts + c,
+            )
+            if len(raw) < self.sweep_batch:
+                break
+        result = SweepResult(warnings, breaches, supervisions, conflicts, time.perf_counter() - started)
+        if warnings or breaches or conflicts:
+            self._log.info(
+                "sla.sweep",
+                warnings=warnings,
+                breaches=breaches,
+                supervisions=supervisions,
+                conflicts=conflicts,
+                seconds=round(result.seconds, 3),
+            )
+        return result
+
+    async def _sweep_batch(self, clocks: Sequence[Deadline], now: float) -> tuple[int, int, int, int]:
+        alerts = due_now(clocks, now)
+        if not alerts:
+            return 0, 0, 0, 0
+        by_ticket: dict[int, list[SlaAlert]] = {}
+        for alert in alerts:
+            by_ticket.setdefault(alert.clock.ticket_id, []).append(alert)
+        tickets = await self.store.get_tickets(by_ticket)
+        changes: list[TicketChange] = []
+        plans: list[tuple[Ticket | None, list[SlaAlert], Ticket | None, Transition | None]] = []
+        for ticket_id, items in by_ticket.items():
+            ticket = tickets.get(ticket_id)
+            breached = [a for a in items if a.kind is AlertKind.BREACH]
+            supervised: Ticket | None = None
+            audit: Transition | None = None
+            change = TicketChange(ticket=None, deadlines=tuple(a.clock for a in items))
+            if breached and ticket is not None and ticket.is_open:
+                first = min(breached, key=lambda a: a.clock.due_at).clock
+                applied = apply(
+                    ticket,
+                    [],
+                    Command(
+                        action=Action.SUPERVISE,
+                        actor=SLA_ACTOR,
+                        at=now,
+                        reason=f"{first.kind.value} deadline passed ({first.due_on} 24:00)",
+                        deadline=first.kind,
+                    ),
+                    self.calc,
+                    self.rules,
+                )
+                supervised, audit = applied.ticket, applied.transition
+                change = replace(
+                    change,
+                    ticket=applied.ticket,
+                    previous_version=ticket.version,
+                    transitions=(applied.transition,),
+                )
+            changes.append(change)
+            plans.append((ticket, items, supervised, audit))
+        results = await self.store.save_ticket_changes(changes)
+        warnings = breaches = supervisions = conflicts = 0
+        for (ticket, items, supervised, audit), error in zip(plans, results, strict=True):
+            if error is not None:
+                conflicts += 1
+                continue
+            number = ticket.number if ticket else str(items[0].clock.ticket_id)
+            for alert in items:
+                clock = alert.clock
+                fields = {
+                    "ticket_id": number,
+                    "deadline": clock.kind.value,
+                    "round": clock.round,
+                    "due_on": clock.due_on.isoformat(),
+                    "department": ticket.department if ticket else None,
+                    "state": ticket.state.value if ticket else None,
+                    "provisional": clock.provisional,
+                }
+                if alert.kind is AlertKind.WARNING:
+                    warnings += 1
+                    self._log.warning("sla.warning", **fields)
+                else:
+                    breaches += 1
+                    self._log.warning(
+                        "sla.breached",
+                        supervision=supervised is not None,
+                        warning_suppressed=alert.warning_suppressed,
+                        **fields,
+                    )
+            if supervised is not None and audit is not None:
+                supervisions += 1
+                self._after_change(supervised, [audit], (), None)
+        return warnings, breaches, supervisions, conflicts
+
+    # ---- calendar --------------------------------------------------------------------------------
+
+    async def refresh_calendar(self, *, force: bool = False, at: float | None = None) -> int:
+        """Reload the calendar when its data files changed (a year was added) and recompute the
+        provisional clocks; returns how many clocks were recomputed."""
+        if self.calendar_dir is None:
+            return 0
+        fingerprint = data_fingerprint(self.calendar_dir)
+        if fingerprint == self._calendar_fingerprint and not force:
+            return 0
+        calendar = WorkingCalendar.load(self.calendar_dir)
+        added = sorted(calendar.known_years - self.calendar.known_years)
+        self.calc = DeadlineCalculator(calendar, self.calc.tz)
+        self._calendar_fingerprint = fingerprint
+        self._reported_years -= set(added)
+        self._log.info("calendar.reloaded", added_years=added, files=len(fingerprint))
+        return await self.recompute_provisional(at=at)
+
+    async def recompute_provisional(self, *, at: float | None = None) -> int:
+        """Recompute every open provisional clock with the current calendar."""
+        del at  # recomputing does not depend on the time; kept for a uniform signature
+        total = 0
+        for _attempt in range(_MAX_ATTEMPTS):
+            clocks = await self.store.provisional_deadlines()
+            if not clocks:
+                break
+            by_ticket: dict[int, list[Deadline]] = {}
+            for clock in clocks:
+                by_ticket.setdefault(clock.ticket_id, []).append(clock)
+            tickets = await self.store.get_tickets(by_ticket)
+            all_clocks = await self.store.deadlines_for(by_ticket)
+            changes = []
+            for ticket_id, stale in by_ticket.items():
+                ticket = tickets.get(ticket_id)
+                fresh = {(c.round, c.kind): self.calc.recompute(c) for c in stale}
+                merged = [fresh.get((c.round, c.kind), c) for c in all_clocks.get(ticket_id, [])]
+                new_ticket = None
+                if ticket is not None:
+                    provisional = any(
+                        c.provisional and c.met_at is None and c.round == ticket.round for c in merged
+                    )
+                    if provisional != ticket.provisional:
+                        new_ticket = replace(ticket, provisional=provisional, version=ticket.version)
+                changes.append(
+                    TicketChange(
+                        ticket=new_ticket,
+                        previous_version=ticket.version if new_ticket is not None and ticket else None,
+                        deadlines=tuple(fresh.values()),
+                    )
+                )
+            results = await self.store.save_ticket_changes(changes)
+            total += sum(len(c.deadlines) for c, r in zip(changes, results, strict=True) if r is None)
+            if all(r is None for r in results):
+                break
+        if total:
+            self._log.info("calendar.recomputed", clocks=total)
+        return total

@@ -1,0 +1,308 @@
+"""The store on a real file: schema and migrations, durability, group commit, isolation of a
+failing write, optimistic versions, and the queue's tables (calls, callbacks, agent states)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from hotline.events import Direction
+from hotline.store import (
+    CallbackAttempt,
+    CallbackKind,
+    CallbackStatus,
+    CallOutcome,
+    CallRecord,
+    NewCallback,
+    SchemaTooNew,
+    Store,
+    StoreClosed,
+    StoreConflict,
+    StoredAgentState,
+    StoreIntegrityError,
+)
+from hotline.store.schema import SCHEMA_VERSION
+from hotline.store.sqlite import migrate
+from hotline.tickets.model import LinkRole, TicketLink, TicketState
+from tests.integration.store.conftest import ticket_change
+
+
+def _call(i: int, **changes: object) -> CallRecord:
+    base = CallRecord(
+        call_id=f"1764300000.{i}",
+        direction=Direction.INBOUND,
+        caller_number="13800138000",
+        dnis="12345",
+        arrived_at=1_764_300_000.0 + i,
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+async def test_a_new_file_gets_the_schema_wal_and_foreign_keys(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "hotline.db"
+    async with Store.open(path) as store:
+        assert await store.schema_version() == SCHEMA_VERSION
+        with pytest.raises(StoreIntegrityError):  # a link to a ticket that does not exist
+            await store.add_link(
+                TicketLink(ticket_id=99, call_id="1.1", role=LinkRole.OPENED, at=0.0, actor="t")
+            )
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+async def test_an_older_file_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        await migrate(conn, str(path), target=1)  # what the first release wrote
+        change = ticket_change(1, 1)
+        assert change.ticket is not None
+        columns = (
+            "id, number, accepted_on, day_seq, created_at, updated_at, channel, ticket_type, classification, "
+            "department, occurred, location, description, current_situation, request, respondent, "
+            "citizen_name, citizen_number, state, version, round, provisional, supervision_count, "
+            "extension_count, extension_days"
+        )
+        await conn.execute(
+            f"INSERT INTO tickets ({columns}) VALUES (1, ?, '2026-11-28', 1, 0, 0, 'phone', 'complaint', "
+            "'01010101', 'd', '', 'l', 'x', '', 'r', '', '王小明', '13912345678', 'accepted', "
+            "1, 1, 0, 0, 0, 0)",
+            (change.ticket.number,),
+        )
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
+    async with Store.open(path) as store:
+        assert await store.schema_version() == SCHEMA_VERSION
+        ticket = await store.get_ticket("12345-20261128-000001")
+        assert ticket is not None and ticket.citizen_name == "王小明"
+        callback = await store.create_callback(
+            NewCallback(
+                kind=CallbackKind.FOLLOW_UP,
+                number="13912345678",
+                ticket_id=1,
+                due_at=10.0,
+                window_start="08:00",
+                window_end="21:00",
+                max_attempts=3,
+                retry_spacing_s=900.0,
+                created_at=5.0,
+            )
+        )
+        assert [c.id for c in await store.pending_callbacks()] == [callback.id]
+
+
+async def test_a_newer_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    with sqlite3.connect(path) as raw:
+        raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(SchemaTooNew) as info:
+        async with Store.open(path):
+            pass
+    assert info.value.found == SCHEMA_VERSION + 1
+
+
+async def test_a_write_is_acknowledged_only_once_committed(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    async with Store.open(path) as store:
+        await store.upsert_call(_call(1))
+        # Another connection (as another process would) sees it at once.
+        with sqlite3.connect(path) as raw:
+            assert raw.execute("SELECT count(*) FROM call_records").fetchone()[0] == 1
+
+
+async def test_writes_arriving_together_share_commits(tmp_path: Path) -> None:
+    async with Store.open(tmp_path / "h.db") as store:
+        await asyncio.gather(*(store.upsert_call(_call(i)) for i in range(300)))
+        assert store.stats.operations == 300
+        assert store.stats.commits < 50 and store.stats.largest_batch > 10
+        assert len(await store.calls_between(0.0, 2e9)) == 300
+
+
+async def test_a_failing_write_does_not_take_the_others_down(tmp_path: Path) -> None:
+    async with Store.open(tmp_path / "h.db") as store:
+        bad = store.add_link(TicketLink(ticket_id=42, call_id="x", role=LinkRole.REPEAT, at=0.0, actor="t"))
+        results = await asyncio.gather(
+            *(store.upsert_call(_call(i)) for i in range(20)),
+            bad,
+            *(store.upsert_call(_call(i)) for i in range(20, 40)),
+            return_exceptions=True,
+        )
+        errors = [r for r in results if isinstance(r, BaseException)]
+        assert len(errors) == 1 and isinstance(errors[0], StoreIntegrityError)
+        assert isinstance(errors[0].__cause__, sqlite3.IntegrityError)
+        assert len(await store.calls_between(0.0, 2e9)) == 40
+        assert store.stats.replays >= 1
+
+
+async def test_a_stale_version_is_a_conflict(tmp_path: Path) -> None:
+    async with Store.open(tmp_path / "h.db") as store:
+        created = await store.create_ticket(date(2026, 11, 28), lambda i, s: ticket_change(i, s))
+        ticket = created.ticket
+        assert ticket is not None
+        moved = replace(ticket, state=TicketState.DISPATCHED, version=2)
+        await store.save_ticket_change(
+            replace(created, ticket=moved, previous_version=1, transitions=(), links=())
+        )
+        with pytest.raises(StoreConflict) as info:  # written from the old copy
+            await store.save_ticket_change(
+                replace(created, ticket=moved, previous_version=1, transitions=(), links=())
+            )
+        assert info.value.table == "tickets"
+        stored = await store.get_ticket(ticket.number)
+        assert stored is not None and stored.state is TicketState.DISPATCHED and stored.version == 2
+
+
+async def test_ticket_numbers_per_day_and_two_writers_on_one_file(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    day = date(2026, 11, 28)
+    async with Store.open(path) as one, Store.open(path) as two:
+        first = await asyncio.gather(
+            *(one.create_ticket(day, lambda i, s: ticket_change(i, s)) for _ in range(5))
+        )
+        # ``two`` loaded its counters before ``one`` wrote: its first ids clash and are re-synchronised.
+        second = await asyncio.gather(
+            *(two.create_ticket(day, lambda i, s: ticket_change(i, s)) for _ in range(5))
+        )
+        other_day = await one.create_ticket(
+            date(2026, 11, 29), lambda i, s: ticket_change(i, s, date(2026, 11, 29))
+        )
+    numbers = [c.ticket.number for c in first + second if c.ticket]
+    assert sorted(numbers) == [f"12345-20261128-{n:06d}" for n in range(1, 11)]
+    assert other_day.ticket is not None and other_day.ticket.number == "12345-20261129-000001"
+
+
+async def test_calls_are_upserted_by_linkedid(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    async with Store.open(path) as store:
+        await store.upsert_call(_call(1))
+        await store.upsert_call(
+            _call(
+                1,
+                offered_at=1_764_300_003.0,
+                answered_at=1_764_300_009.0,
+                ended_at=1_764_300_200.0,
+                wait_s=8.0,
+                talk_s=191.0,
+                agent_id="1001",
+                outcome=CallOutcome.ANSWERED,
+                escalated=True,
+                escalation_reasons=("urgent", "sensitive"),
+                recording_ref="rec/2026/11/28/1764300000.1.wav",
+            )
+        )
+        await store.upsert_call(
+            _call(
+                2,
+                direction=Direction.CALLBACK,
+                arrived_at=None,
+                offered_at=1_764_300_100.0,
+                callback_id=7,
+                outcome=CallOutcome.BUSY,
+            )
+        )
+    async with Store.open(path) as store:
+        call = await store.get_call("1764300000.1")
+        assert call is not None
+        assert (call.outcome, call.wait_s, call.agent_id, call.escalation_reasons) == (
+            CallOutcome.ANSWERED,
+            8.0,
+            "1001",
+            ("urgent", "sensitive"),
+        )
+        assert call.recording_ref and call.escalated and call.caller_number == "13800138000"
+        calls = await store.calls_between(1_764_300_000.0, 1_764_300_500.0)
+        assert [c.call_id for c in calls] == ["1764300000.1", "1764300000.2"]
+        assert calls[1].direction is Direction.CALLBACK and calls[1].callback_id == 7
+        assert await store.get_call("nope") is None
+
+
+async def test_callbacks_survive_a_restart_with_their_attempts(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    new = NewCallback(
+        kind=CallbackKind.RETURN_CALL,
+        number="13700001111",
+        origin_call_id="1764300000.9",
+        due_at=1_764_300_060.0,
+        window_start="08:00",
+        window_end="21:00",
+        max_attempts=3,
+        retry_spacing_s=900.0,
+        created_at=1_764_300_000.0,
+    )
+    async with Store.open(path) as store:
+        a = await store.create_callback(new)
+        b = await store.create_callback(replace(new, due_at=1_764_300_030.0))
+        c = await store.create_callback(new)
+        assert a.id < b.id < c.id and a.status is CallbackStatus.PENDING and a.attempts == 0
+        await store.update_callback(a.id, at=1_764_300_061.0, status=CallbackStatus.IN_PROGRESS)
+        await store.record_callback_attempt(
+            CallbackAttempt(
+                callback_id=a.id,
+                at=1_764_300_090.0,
+                outcome="busy",
+                dial_status="BUSY",
+                call_id="1764300090.1",
+            ),
+            status=CallbackStatus.PENDING,
+            due_at=1_764_300_990.0,
+        )
+        await store.record_callback_attempt(  # pre-empted: in the history, not counted
+            CallbackAttempt(
+                callback_id=a.id, at=1_764_301_000.0, outcome="preempted", dial_status="CANCEL", counted=False
+            ),
+            status=CallbackStatus.PENDING,
+        )
+        await store.complete_callback(c.id, status=CallbackStatus.DONE, outcome="reached", at=1_764_300_100.0)
+        with pytest.raises(StoreConflict):
+            await store.update_callback(999, at=0.0, status=CallbackStatus.CANCELLED)
+    async with Store.open(path) as store:
+        pending = await store.pending_callbacks()
+        assert [p.id for p in pending] == [b.id, a.id]  # by due time
+        again = await store.get_callback(a.id)
+        assert again is not None and again.attempts == 1 and again.due_at == 1_764_300_990.0
+        assert again.origin_call_id == "1764300000.9" and again.kind is CallbackKind.RETURN_CALL
+        history = await store.callback_attempts(a.id)
+        assert [(h.outcome, h.dial_status, h.counted) for h in history] == [
+            ("busy", "BUSY", True),
+            ("preempted", "CANCEL", False),
+        ]
+        done = await store.get_callback(c.id)
+        assert done is not None and done.status is CallbackStatus.DONE and done.outcome == "reached"
+        # ids keep growing after a restart
+        d = await store.create_callback(new)
+        assert d.id == c.id + 1
+
+
+async def test_agent_states_are_restored(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    async with Store.open(path) as store:
+        await store.save_agent_state(StoredAgentState(agent_id="1001", state="ready", reason=None, since=1.0))
+        await store.save_agent_state(
+            StoredAgentState(agent_id="1002", state="paused", reason="lunch", since=2.0)
+        )
+        await store.save_agent_state(
+            StoredAgentState(agent_id="1001", state="paused", reason="training", since=3.0)
+        )
+    async with Store.open(path) as store:
+        assert await store.load_agent_states() == [
+            StoredAgentState(agent_id="1001", state="paused", reason="training", since=3.0),
+            StoredAgentState(agent_id="1002", state="paused", reason="lunch", since=2.0),
+        ]
+
+
+async def test_closing_drains_queued_writes_then_refuses_new_ones(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    async with Store.open(path) as store:
+        tasks = [asyncio.create_task(store.upsert_call(_call(i))) for i in range(100)]
+        await asyncio.sleep(0)  # queued, not yet committed
+    await asyncio.gather(*tasks)
+    with pytest.raises(StoreClosed):
+        await store.upsert_call(_call(500))
+    async with Store.open(path) as store:
+        assert len(await store.calls_between(0.0, 2e9)) == 100
