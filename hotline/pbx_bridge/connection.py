@@ -138,7 +138,15 @@ class HotlineAmiProtocol(AMIProtocol):  # type: ignore[misc]
             self._translate(frame, name)
 
     def _translate(self, frame: bytes, name: bytes) -> None:
-        for event in self._translator.feed_frame(frame, name):
+        recoded = self._translator.recoded_frames
+        events = self._translator.feed_frame(frame, name)
+        if self._translator.recoded_frames != recoded:
+            log.warning(
+                "ami.bad_encoding",
+                event_name=name.decode("ascii", "replace"),
+                note="not UTF-8; decoded as GB18030 or with replacement characters",
+            )
+        for event in events:
             if isinstance(event, CallArrived | CallAbandoned | CallEnded):
                 log_call_event(event)
             self._emit(event)

@@ -79,6 +79,8 @@ class AmiTranslator:
         self._calls: dict[str, _Call] = {}
         self._leg_call: dict[str, str] = {}  # Uniqueid -> Linkedid
         self._bridges: dict[str, dict[str, str]] = {}  # bridge id -> {Uniqueid: channel}
+        #: Frames that were not valid UTF-8 (decoded as GB18030 or with replacements).
+        self.recoded_frames = 0
         watched = (dialplan.priority_variable, CALLBACK_ID_VARIABLE, LEGACY_CALLBACK_VARIABLE)
         self._watched_vars = frozenset(watched)
         self._watched_var_bytes = tuple(f"Variable: {v}\r\n".encode() for v in watched)
@@ -114,7 +116,10 @@ class AmiTranslator:
         # VarSet is the commonest event of all; decode only the few variables we watch.
         if name == b"VarSet" and not any(v in frame for v in self._watched_var_bytes):
             return []
-        return list(handler(decode_frame(frame)))
+        message = decode_frame(frame)
+        if message.recoded:
+            self.recoded_frames += 1
+        return list(handler(message))
 
     def feed(self, message: AmiMessage) -> list[DomainEvent]:
         """Translate one decoded message."""

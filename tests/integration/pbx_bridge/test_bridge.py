@@ -295,15 +295,18 @@ async def test_garbage_from_the_pbx_is_survived(settings: Settings, sim: PbxSimu
     inbox = Inbox()
     client = await connected_client(settings, sim, inbox)
     try:
-        sim.send_garbage(
-            b"\xff\xfe\x00 not AMI at all\r\n\r\nEvent: Newchannel\r\nCallerIDName: "
-            + "王五".encode("gbk")
-            + b"\r\n\r\n"
-        )
-        call = sim.place_inbound_call("13800000051", "郑一")
-        arrived = await inbox.wait_for(lambda e: isinstance(e, CallArrived) and e.call_id == call)
+        with capture_logs() as logs:
+            sim.send_garbage(
+                b"\xff\xfe\x00 not AMI at all\r\n\r\nEvent: Newchannel\r\nUniqueid: 1.1\r\nCallerIDName: "
+                + "王五".encode("gbk")
+                + b"\r\n\r\n"
+            )
+            call = sim.place_inbound_call("13800000051", "郑一")
+            arrived = await inbox.wait_for(lambda e: isinstance(e, CallArrived) and e.call_id == call)
         assert arrived.caller_name == "郑一"
         assert client.connections == 1
+        bad = [e for e in logs if e["event"] == "ami.bad_encoding"]
+        assert len(bad) == 1 and bad[0]["event_name"] == "Newchannel"
     finally:
         await client.__aexit__(None, None, None)
 
