@@ -78,10 +78,14 @@ class Harness:
                 await self._task
 
     async def until(self, condition: Callable[[], bool], sim_seconds: float, what: str) -> None:
-        async with asyncio.timeout(sim_seconds / SPEED + 2.0):
-            while not condition():
-                await asyncio.sleep(0.02)
-        assert condition(), what
+        try:
+            async with asyncio.timeout(sim_seconds / SPEED + 2.0):
+                while not condition():
+                    await asyncio.sleep(0.02)
+        except TimeoutError:
+            state = self.service.dispatcher if self.service else None
+            detail = (state.stats, state.snapshot(self.clock.now()), state.callbacks()) if state else None
+            raise AssertionError(f"timed out waiting until {what}: {detail}") from None
 
     @property
     def dispatcher(self):  # type: ignore[no-untyped-def]
