@@ -15,6 +15,9 @@ RUN python -m pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 # Shipped defaults (every key); the site file layered over them is mounted at /etc/hotline/site.
 COPY config /etc/hotline/defaults
 ENV HOTLINE_DEFAULTS=/etc/hotline/defaults/hotline.toml \
+    HOTLINE_TICKETS_TAXONOMY_FILE=/etc/hotline/defaults/taxonomy.csv \
+    HOTLINE_TICKETS_CALENDAR_DIR=/etc/hotline/defaults/calendar \
+    HOTLINE_STORE_PATH=/var/lib/hotline/hotline.db \
     HOTLINE_HEALTH_FILE=/tmp/hotline.health \
     PYTHONUNBUFFERED=1
 USER hotline
