@@ -291,8 +291,13 @@ def _print_summary(result: DemoResult, options: DemoOptions, log_lines: int, log
     print(f"calls abandoned: {s.calls_abandoned}")
     print(f"calls lost: {s.calls_lost}")
     print(f"calls unaccounted for: {result.unaccounted}")
-    sl = f"{level:.1%}" if level is not None else "n/a"
-    print(f"service level (answered within {result.threshold_s:g} s): {sl}")
+    within = s.answered_within_threshold
+    sl = f"{within / s.calls_arrived:.1%}" if s.calls_arrived else "n/a"
+    of_answered = f"{level:.1%}" if level is not None else "n/a"
+    print(
+        f"service level (answered within {result.threshold_s:g} s, of calls offered): {sl} "
+        f"({within} calls; {of_answered} of those answered)"
+    )
     print(f"average speed of answer: {asa:.1f} s" if asa is not None else "average speed of answer: n/a")
     print(f"ring-no-answer: {s.ring_no_answer}")
     print(

@@ -16,7 +16,10 @@ FULL`` by default: the WAL is on disk).  The writer task takes every operation q
 (up to ``max_batch``) and commits them together: statements of one table run as one
 ``executemany``, tables in foreign-key order (parents first), each table's statements in arrival
 order.  If anything in the batch fails, the batch is rolled back and replayed one operation at a
-time, each in its own savepoint, so only the faulty operation gets the error.
+time, each in its own savepoint, so only the faulty operation gets the error.  A write whose
+waiter gives up (``write_timeout_s`` -> :class:`StoreTimeout`, or cancellation) is skipped if the
+writer has not started it yet, and may be committed otherwise.  ``stats`` counts operations,
+commits and replays.
 
 **Optimistic concurrency.**  Tickets and deadlines carry a ``version``; an update names the version
 it read, and a row that changed meanwhile raises :class:`StoreConflict` (re-read, retry).  Ticket
@@ -28,9 +31,11 @@ Public API (instants are float epoch seconds, days ``datetime.date``):
 Tickets (records from :mod:`hotline.tickets.model`)
     ``create_ticket(accepted_on, build) -> TicketChange`` — ``build(ticket_id, day_seq)`` makes the
     rows; ``save_ticket_change(change) -> CallbackRecord | None`` (the follow-up callback, when the
-    change asks for one); ``add_link(link)``; ``save_deadlines(clocks)``;
+    change asks for one); ``save_ticket_changes(changes)`` (independent, one result each);
+    ``save_ticket_changes_together(changes)`` (all or nothing); ``add_link(link)``;
+    ``save_deadlines(clocks)``;
     ``allocate_ticket_identities(day, n)`` + ``import_changes(changes)`` (bulk, one commit);
-    ``get_ticket(number)``, ``get_ticket_by_id(id)``, ``get_tickets(ids)``,
+    ``get_ticket(number)``, ``get_ticket_by_id(id)``, ``get_tickets(ids)``, ``ticket_numbers(ids)``,
     ``list_tickets(state=, open_only=, citizen_number=, accepted_on=, limit=)``,
     ``open_tickets_for_caller(number)``, ``deadlines(ticket_id)``, ``deadlines_for(ids)``,
     ``transitions(ticket_id)``, ``links(ticket_id)``, ``links_for_call(call_id)``,
@@ -43,15 +48,16 @@ Callbacks
     ``create_callback(new) -> CallbackRecord``, ``get_callback(id)``, ``pending_callbacks()``
     (pending and in progress, for a restart), ``update_callback(id, status=, at=, due_at=,
     outcome=, attempt=)`` with an optional :class:`CallbackAttempt` appended to the history and
-    counted in ``attempts`` when ``attempt.counted``; ``complete_callback(id, status, outcome,
-    at)``; ``callback_attempts(id)``.
+    counted in ``attempts`` when ``attempt.counted``; ``record_callback_attempt(attempt, status=,
+    due_at=, outcome=)`` (the same, shorter); ``complete_callback(id, status=, outcome=, at=)``;
+    ``callback_attempts(id)``.
 
 Agents
     ``save_agent_state(state)``, ``load_agent_states()``.
 
 Reports
     ``ticket_activity(start, end)``, ``deadlines_due_between(first_day, last_day)``,
-    ``satisfaction_between(start, end)``.
+    ``satisfaction_between(start, end)``; ``schema_version()``.
 """
 
 from __future__ import annotations
@@ -374,7 +380,7 @@ def _transition_row(t: Transition) -> tuple[Any, ...]:
         t.from_state.value if t.from_state else None,
         t.to_state.value,
         t.reason,
-        json.dumps(dict(t.detail), ensure_ascii=False, sort_keys=True),
+        json.dumps(dict(t.detail), ensure_ascii=False, sort_keys=True) if t.detail else "{}",
     )
 
 
@@ -731,7 +737,8 @@ class Store:
         future = self._enqueue(stmts)
         try:
             async with asyncio.timeout(self._write_timeout_s):
-                await asyncio.shield(future)
+                # A write given up on (timeout, cancellation) is skipped if not yet started.
+                await future
         except TimeoutError as exc:
             raise StoreTimeout(what, self._write_timeout_s) from exc
 
@@ -740,7 +747,7 @@ class Store:
         futures = [self._enqueue(stmts) for stmts in ops]
         try:
             async with asyncio.timeout(self._write_timeout_s):
-                done = await asyncio.shield(asyncio.gather(*futures, return_exceptions=True))
+                done = await asyncio.gather(*futures, return_exceptions=True)
         except TimeoutError as exc:
             raise StoreTimeout(what, self._write_timeout_s) from exc
         results: list[StoreError | None] = []
@@ -758,9 +765,7 @@ class Store:
     async def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
         try:
             async with asyncio.timeout(self._read_timeout_s):
-                cursor = await self._reader.execute(sql, params)
-                rows = await cursor.fetchall()
-                await cursor.close()
+                rows = await self._reader.execute_fetchall(sql, params)  # one trip to the thread
         except TimeoutError as exc:
             raise StoreTimeout("read", self._read_timeout_s) from exc
         except sqlite3.Error as exc:
@@ -883,6 +888,13 @@ class Store:
         """Commit independent ticket operations (group-committed); one result each."""
         return await self._write_many([self._change_stmts(c)[0] for c in changes], "save ticket changes")
 
+    async def save_ticket_changes_together(self, changes: Sequence[TicketChange]) -> None:
+        """Commit several ticket operations as one (all or nothing: a conflict in one fails all)."""
+        stmts: list[_Stmt] = []
+        for change in changes:
+            stmts += self._change_stmts(change)[0]
+        await self._write(stmts, "save ticket changes together")
+
     async def import_changes(self, changes: Sequence[TicketChange]) -> None:
         """Bulk import in one operation (all or nothing): ids from :meth:`allocate_ticket_identities`."""
         stmts: list[_Stmt] = []
@@ -922,6 +934,18 @@ class Store:
             for row in rows:
                 ticket = _ticket_from_row(row)
                 found[ticket.id] = ticket
+        return found
+
+    async def ticket_numbers(self, ids: Iterable[int]) -> dict[int, str]:
+        """Ticket numbers by id (missing ids are absent)."""
+        wanted = sorted(set(ids))
+        found: dict[int, str] = {}
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            rows = await self._read(
+                f"SELECT id, number FROM tickets WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+            )
+            found.update((int(r[0]), str(r[1])) for r in rows)
         return found
 
     async def list_tickets(

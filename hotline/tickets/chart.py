@@ -128,6 +128,7 @@ def _deadlines(ax: Any, r: DayReport, zh: bool) -> None:
     ax.spines[["top", "right"]].set_visible(False)
     if not r.deadlines:
         ax.text(0.5, 0.5, "无" if zh else "none due", ha="center", va="center", transform=ax.transAxes)
+        ax.set_xticks([])
         return
     labels = [_KIND_ZH.get(s.kind.value, s.kind.value) if zh else s.kind.value for s in r.deadlines]
     values = [(s.rate or 0.0) * 100 for s in r.deadlines]
@@ -143,6 +144,8 @@ def _top(ax: Any, r: DayReport, zh: bool) -> None:
     ax.spines[["top", "right"]].set_visible(False)
     if not r.top:
         ax.text(0.5, 0.5, "无" if zh else "none", ha="center", va="center", transform=ax.transAxes)
+        ax.set_xticks([])
+        ax.set_yticks([])
         return
     items = list(reversed(r.top))
     labels = [item.label if zh else item.code for item in items]

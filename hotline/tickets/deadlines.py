@@ -28,6 +28,8 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from hotline.tickets.model import Deadline, DeadlineKind, TicketType
 from hotline.tickets.workdays import WorkingCalendar
 
+_CACHE_LIMIT = 100_000
+
 
 @dataclass(frozen=True, slots=True)
 class DeadlineRule:
@@ -94,6 +96,9 @@ class DeadlineCalculator:
     def __init__(self, calendar: WorkingCalendar, tz: tzinfo) -> None:
         self.calendar = calendar
         self.tz = tz
+        # Many tickets share a day: remember day boundaries and due days (bounded, cleared when full).
+        self._starts: dict[date, float] = {}
+        self._dues: dict[tuple[date, int | None, int | None, int], DueDate] = {}
 
     def local_date(self, at: float) -> date:
         """The local calendar day of an instant."""
@@ -101,7 +106,12 @@ class DeadlineCalculator:
 
     def start_of(self, day: date) -> float:
         """The instant the local day begins (00:00)."""
-        return datetime.combine(day, time(0), tzinfo=self.tz).timestamp()
+        start = self._starts.get(day)
+        if start is None:
+            if len(self._starts) > _CACHE_LIMIT:
+                self._starts.clear()
+            start = self._starts[day] = datetime.combine(day, time(0), tzinfo=self.tz).timestamp()
+        return start
 
     def end_of(self, day: date) -> float:
         """The instant the local day ends (24:00, i.e. the next day's 00:00)."""
@@ -111,6 +121,17 @@ class DeadlineCalculator:
         self, start_on: date, working_days: int | None, months: int | None, extension_days: int
     ) -> DueDate:
         """The last day of a clock started on ``start_on`` (which does not count)."""
+        key = (start_on, working_days, months, extension_days)
+        cached = self._dues.get(key)
+        if cached is None:
+            if len(self._dues) > _CACHE_LIMIT:
+                self._dues.clear()
+            cached = self._dues[key] = self._due(start_on, working_days, months, extension_days)
+        return cached
+
+    def _due(
+        self, start_on: date, working_days: int | None, months: int | None, extension_days: int
+    ) -> DueDate:
         unknown: set[int] = set()
         if months is not None:
             base = self.calendar.on_or_after(add_months(start_on, months))

@@ -137,8 +137,21 @@ class SweepResult:
     warnings: int
     breaches: int
     supervisions: int
-    conflicts: int  # clocks changed meanwhile: looked at again next sweep
+    conflicts: int  # tickets changed meanwhile: looked at again next sweep
     seconds: float
+    more: bool = False  # the sweep hit its limit: more clocks are due
+
+
+@dataclass(frozen=True, slots=True)
+class _SweepPlan:
+    number: str
+    ticket: Ticket | None  # loaded when a clock breached
+    alerts: list[SlaAlert]
+    change: TicketChange
+    audit: Transition | None  # the supervision row
+
+
+_SWEEP_CHUNK = 1000
 
 
 class KeyedLocks:
@@ -183,7 +196,7 @@ class TicketService:
         number_prefix: str = "12345",
         duplicate_level: Level = Level.RESPONSIBILITY_ITEM,
         calendar_dir: Path | None = None,
-        sweep_batch: int = 10_000,
+        sweep_batch: int = 5_000,
         clock: Callable[[], float] = time.time,
         on_callback: Callable[[CallbackRecord], None] | None = None,
     ) -> None:
@@ -199,6 +212,7 @@ class TicketService:
         self.clock = clock
         self.on_callback = on_callback
         self._calendar_fingerprint = data_fingerprint(calendar_dir) if calendar_dir else ()
+        self._calendar_checked = False
         self._reported_years: set[int] = set()
         self._locks = KeyedLocks()  # in-process writers of one ticket (or one caller) take turns
         self._log = structlog.get_logger("hotline.tickets")
@@ -258,7 +272,8 @@ class TicketService:
                 year=year,
                 ticket_id=ticket,
                 known_until=known[-1] if known else None,
-                hint=f"add config/calendar/{year}.toml; deadlines are provisional (weekends only) meanwhile",
+                hint=f"add {self.calendar_dir or 'config/calendar'}/{year}.toml; "
+                "meanwhile its deadlines are provisional (weekends only)",
             )
 
     # ---- reads ---------------------------------------------------------------------------------
@@ -341,6 +356,7 @@ class TicketService:
         department = item.department or ""
 
         def build(ticket_id: int, day_seq: int) -> TicketChange:
+            clocks = self.calc.plan(draft.ticket_type, ticket_id, accepted_on, 1)
             ticket = Ticket(
                 id=ticket_id,
                 number=self.format_number(day_seq, day_text),
@@ -363,9 +379,8 @@ class TicketService:
                 state=TicketState.ACCEPTED,
                 version=1,
                 duplicate_of=duplicate_of,
+                provisional=any(c.provisional for c in clocks),
             )
-            clocks = self.calc.plan(draft.ticket_type, ticket_id, accepted_on, 1)
-            ticket = replace(ticket, provisional=any(c.provisional for c in clocks))
             accept = Transition(
                 ticket_id=ticket_id,
                 seq=1,
@@ -395,13 +410,10 @@ class TicketService:
             "ticket.created",
             ticket_id=ticket.number,
             type=ticket.ticket_type.value,
-            channel=ticket.channel.value,
             classification=ticket.classification,
-            department=ticket.department,
             call_id=call_id,
             duplicate_of=duplicate_of,
             provisional=ticket.provisional,
-            due=[f"{c.kind.value}:{c.due_on}" for c in change.deadlines],
         )
         return Created(ticket, change.deadlines)
 
@@ -575,6 +587,27 @@ class TicketService:
                 return new
             raise TicketBusy(number, _MAX_ATTEMPTS)
 
+    async def record_follow_up_for_callback(
+        self,
+        callback_id: int,
+        satisfaction: Satisfaction,
+        *,
+        actor: str,
+        call_id: str | None = None,
+        at: float | None = None,
+    ) -> Ticket:
+        """:meth:`record_follow_up` for the queue, which knows the callback rather than the ticket:
+        ``satisfaction`` is the citizen's answer, or ``unreachable`` after the last attempt."""
+        callback = await self.store.get_callback(callback_id)
+        if callback is None or callback.ticket_id is None:
+            raise InvalidTicket("callback_id", f"no follow-up callback {callback_id}")
+        ticket = await self.store.get_ticket_by_id(callback.ticket_id)
+        if ticket is None:
+            raise TicketNotFound(str(callback.ticket_id))
+        return await self.record_follow_up(
+            ticket.number, satisfaction, actor=actor, call_id=call_id, callback_id=callback_id, at=at
+        )
+
     # ---- links ----------------------------------------------------------------------------------
 
     async def link(
@@ -611,151 +644,160 @@ class TicketService:
 
     # ---- SLA ------------------------------------------------------------------------------------
 
-    async def sla_sweep(self, at: float | None = None) -> SweepResult:
-        """Warn and breach every clock that is due; open supervision on breached tickets.
+    async def sla_sweep(self, at: float | None = None, *, limit: int | None = None) -> SweepResult:
+        """Warn and breach the clocks that are due (at most ``limit``, default ``sweep_batch``,
+        earliest first); breaches open supervision on their ticket.
 
-        Marks are committed before they are logged, so a restart never repeats one.
+        Marks are committed before they are logged, so a restart never repeats one.  When more
+        clocks are due than the limit, ``SweepResult.more`` is true and the next sweep goes on:
+        each sweep's work is bounded, so the event loop it shares with the dispatcher stays free.
         """
         started = time.perf_counter()
         now = self.clock() if at is None else at
+        limit = limit or self.sweep_batch
+        clocks = await self.store.due_deadlines(now, limit)
         warnings = breaches = supervisions = conflicts = 0
-        seen: set[tuple[int, int, DeadlineKind]] = set()
-        while True:
-            raw = await self.store.due_deadlines(now, self.sweep_batch)
-            clocks = [c for c in raw if (c.ticket_id, c.round, c.kind) not in seen]
-            if not clocks:  # nothing due, or only clocks that conflicted in this sweep
-                break
-            seen.update((c.ticket_id, c.round, c.kind) for c in clocks)
-            w, b, s, c = await self._sweep_batch(clocks, now)
-            warnings, breaches, supervisions, conflicts = (
-                warnings + w,
-                breaches + b,
-                supervisions + s,
-                conflicts + c,
-            )
-            if len(raw) < self.sweep_batch:
-                break
-        result = SweepResult(warnings, breaches, supervisions, conflicts, time.perf_counter() - started)
-        if warnings or breaches or conflicts:
+        if clocks:
+            warnings, breaches, supervisions, conflicts = await self._sweep_clocks(clocks, now)
+        result = SweepResult(
+            warnings, breaches, supervisions, conflicts, time.perf_counter() - started, len(clocks) >= limit
+        )
+        if clocks:
             self._log.info(
                 "sla.sweep",
                 warnings=warnings,
                 breaches=breaches,
                 supervisions=supervisions,
                 conflicts=conflicts,
+                more=result.more,
                 seconds=round(result.seconds, 3),
             )
         return result
 
-    async def _sweep_batch(self, clocks: Sequence[Deadline], now: float) -> tuple[int, int, int, int]:
+    async def _sweep_clocks(self, clocks: Sequence[Deadline], now: float) -> tuple[int, int, int, int]:
         alerts = due_now(clocks, now)
         if not alerts:
             return 0, 0, 0, 0
         by_ticket: dict[int, list[SlaAlert]] = {}
         for alert in alerts:
             by_ticket.setdefault(alert.clock.ticket_id, []).append(alert)
-        tickets = await self.store.get_tickets(by_ticket)
-        changes: list[TicketChange] = []
-        plans: list[tuple[Ticket | None, list[SlaAlert], Ticket | None, Transition | None]] = []
+        breached_ids = [
+            tid for tid, items in by_ticket.items() if any(a.kind is AlertKind.BREACH for a in items)
+        ]
+        tickets = await self.store.get_tickets(breached_ids)  # full rows: supervision updates them
+        numbers = await self.store.ticket_numbers(set(by_ticket) - tickets.keys())
+        plans: list[_SweepPlan] = []
         for ticket_id, items in by_ticket.items():
             ticket = tickets.get(ticket_id)
+            number = ticket.number if ticket is not None else numbers.get(ticket_id, str(ticket_id))
             breached = [a for a in items if a.kind is AlertKind.BREACH]
-            supervised: Ticket | None = None
-            audit: Transition | None = None
             change = TicketChange(ticket=None, deadlines=tuple(a.clock for a in items))
+            audit = None
             if breached and ticket is not None and ticket.is_open:
                 first = min(breached, key=lambda a: a.clock.due_at).clock
-                applied = apply(
-                    ticket,
-                    [],
-                    Command(
-                        action=Action.SUPERVISE,
-                        actor=SLA_ACTOR,
-                        at=now,
-                        reason=f"{first.kind.value} deadline passed ({first.due_on} 24:00)",
-                        deadline=first.kind,
-                    ),
-                    self.calc,
-                    self.rules,
+                command = Command(
+                    action=Action.SUPERVISE,
+                    actor=SLA_ACTOR,
+                    at=now,
+                    reason=f"{first.kind.value} deadline passed ({first.due_on} 24:00)",
+                    deadline=first.kind,
                 )
-                supervised, audit = applied.ticket, applied.transition
-                change = replace(
-                    change,
+                applied = apply(ticket, (), command, self.calc, self.rules)
+                audit = applied.transition
+                change = TicketChange(
                     ticket=applied.ticket,
                     previous_version=ticket.version,
-                    transitions=(applied.transition,),
+                    transitions=(audit,),
+                    deadlines=change.deadlines,
                 )
-            changes.append(change)
-            plans.append((ticket, items, supervised, audit))
-        results = await self.store.save_ticket_changes(changes)
-        warnings = breaches = supervisions = conflicts = 0
-        for (ticket, items, supervised, audit), error in zip(plans, results, strict=True):
-            if error is not None:
-                conflicts += 1
-                continue
-            number = ticket.number if ticket else str(items[0].clock.ticket_id)
-            for alert in items:
+            plans.append(_SweepPlan(number, ticket, items, change, audit))
+        # Chunks commit together; a chunk that meets a concurrent change is redone ticket by ticket.
+        committed: list[_SweepPlan] = []
+        conflicts = 0
+        for i in range(0, len(plans), _SWEEP_CHUNK):
+            chunk = plans[i : i + _SWEEP_CHUNK]
+            try:
+                await self.store.save_ticket_changes_together([p.change for p in chunk])
+            except StoreConflict:
+                results = await self.store.save_ticket_changes([p.change for p in chunk])
+                for plan, error in zip(chunk, results, strict=True):
+                    if error is None:
+                        committed.append(plan)
+                    else:
+                        conflicts += 1  # still due: the next sweep looks at it again
+            else:
+                committed += chunk
+        warnings = breaches = supervisions = 0
+        for plan in committed:
+            for alert in plan.alerts:
                 clock = alert.clock
-                fields = {
-                    "ticket_id": number,
-                    "deadline": clock.kind.value,
-                    "round": clock.round,
-                    "due_on": clock.due_on.isoformat(),
-                    "department": ticket.department if ticket else None,
-                    "state": ticket.state.value if ticket else None,
-                    "provisional": clock.provisional,
-                }
                 if alert.kind is AlertKind.WARNING:
                     warnings += 1
-                    self._log.warning("sla.warning", **fields)
+                    self._log.warning(
+                        "sla.warning",
+                        ticket_id=plan.number,
+                        deadline=clock.kind.value,
+                        due_on=str(clock.due_on),
+                    )
                 else:
                     breaches += 1
                     self._log.warning(
                         "sla.breached",
-                        supervision=supervised is not None,
-                        warning_suppressed=alert.warning_suppressed,
-                        **fields,
+                        ticket_id=plan.number,
+                        deadline=clock.kind.value,
+                        due_on=str(clock.due_on),
+                        department=plan.ticket.department if plan.ticket else None,
+                        supervision=plan.audit is not None,
+                        seq=plan.audit.seq if plan.audit else None,
                     )
-            if supervised is not None and audit is not None:
+            if plan.audit is not None:
                 supervisions += 1
-                self._after_change(supervised, [audit], (), None)
         return warnings, breaches, supervisions, conflicts
 
     # ---- calendar --------------------------------------------------------------------------------
 
-    async def refresh_calendar(self, *, force: bool = False, at: float | None = None) -> int:
+    async def refresh_calendar(self, *, force: bool = False) -> int:
         """Reload the calendar when its data files changed (a year was added) and recompute the
-        provisional clocks; returns how many clocks were recomputed."""
+        provisional clocks; the first call after start recomputes too (a year may have been added
+        while the service was stopped).  Returns how many clocks changed."""
         if self.calendar_dir is None:
             return 0
         fingerprint = data_fingerprint(self.calendar_dir)
-        if fingerprint == self._calendar_fingerprint and not force:
+        changed = fingerprint != self._calendar_fingerprint
+        if not (changed or force or not self._calendar_checked):
             return 0
-        calendar = WorkingCalendar.load(self.calendar_dir)
-        added = sorted(calendar.known_years - self.calendar.known_years)
-        self.calc = DeadlineCalculator(calendar, self.calc.tz)
-        self._calendar_fingerprint = fingerprint
-        self._reported_years -= set(added)
-        self._log.info("calendar.reloaded", added_years=added, files=len(fingerprint))
-        return await self.recompute_provisional(at=at)
+        self._calendar_checked = True
+        if changed or force:
+            calendar = WorkingCalendar.load(self.calendar_dir)
+            added = sorted(calendar.known_years - self.calendar.known_years)
+            self.calc = DeadlineCalculator(calendar, self.calc.tz)
+            self._calendar_fingerprint = fingerprint
+            self._reported_years -= set(added)
+            self._log.info("calendar.reloaded", added_years=added, files=len(fingerprint))
+        return await self.recompute_provisional()
 
-    async def recompute_provisional(self, *, at: float | None = None) -> int:
-        """Recompute every open provisional clock with the current calendar."""
-        del at  # recomputing does not depend on the time; kept for a uniform signature
+    async def recompute_provisional(self) -> int:
+        """Recompute every open provisional clock with the current calendar; returns how many
+        changed (a clock whose year is still unknown stays as it is)."""
         total = 0
         for _attempt in range(_MAX_ATTEMPTS):
-            clocks = await self.store.provisional_deadlines()
-            if not clocks:
+            stale = await self.store.provisional_deadlines()
+            fresh_by_ticket: dict[int, dict[tuple[int, DeadlineKind], Deadline]] = {}
+            for clock in stale:
+                again = self.calc.recompute(clock)
+                if (again.due_on, again.warn_at, again.unknown_years) != (
+                    clock.due_on,
+                    clock.warn_at,
+                    clock.unknown_years,
+                ):
+                    fresh_by_ticket.setdefault(clock.ticket_id, {})[(clock.round, clock.kind)] = again
+            if not fresh_by_ticket:
                 break
-            by_ticket: dict[int, list[Deadline]] = {}
-            for clock in clocks:
-                by_ticket.setdefault(clock.ticket_id, []).append(clock)
-            tickets = await self.store.get_tickets(by_ticket)
-            all_clocks = await self.store.deadlines_for(by_ticket)
+            tickets = await self.store.get_tickets(fresh_by_ticket)
+            all_clocks = await self.store.deadlines_for(fresh_by_ticket)
             changes = []
-            for ticket_id, stale in by_ticket.items():
+            for ticket_id, fresh in fresh_by_ticket.items():
                 ticket = tickets.get(ticket_id)
-                fresh = {(c.round, c.kind): self.calc.recompute(c) for c in stale}
                 merged = [fresh.get((c.round, c.kind), c) for c in all_clocks.get(ticket_id, [])]
                 new_ticket = None
                 if ticket is not None:
@@ -763,11 +805,11 @@ class TicketService:
                         c.provisional and c.met_at is None and c.round == ticket.round for c in merged
                     )
                     if provisional != ticket.provisional:
-                        new_ticket = replace(ticket, provisional=provisional, version=ticket.version)
+                        new_ticket = replace(ticket, provisional=provisional)
                 changes.append(
                     TicketChange(
                         ticket=new_ticket,
-                        previous_version=ticket.version if new_ticket is not None and ticket else None,
+                        previous_version=new_ticket.version if new_ticket is not None else None,
                         deadlines=tuple(fresh.values()),
                     )
                 )

@@ -23,14 +23,18 @@ from hotline.tickets.service import SweepResult, TicketService
 
 
 class SlaWatcher:
-    """Sweeps every ``interval_s``; a failed sweep is logged and tried again next time."""
+    """Sweeps every ``interval_s`` (after ``backlog_pause_s`` while a backlog remains: each sweep
+    handles at most ``sweep_batch`` clocks); a failed sweep is logged and tried again next time."""
 
-    def __init__(self, service: TicketService, *, interval_s: float, timeout_s: float) -> None:
+    def __init__(
+        self, service: TicketService, *, interval_s: float, timeout_s: float, backlog_pause_s: float = 0.2
+    ) -> None:
         if interval_s <= 0:
             raise ValueError(f"interval_s must be positive, got {interval_s}")
         self.service = service
         self.interval_s = interval_s
         self.timeout_s = timeout_s
+        self.backlog_pause_s = min(backlog_pause_s, interval_s)
         self.sweeps = 0
         self.last: SweepResult | None = None
         self._task: asyncio.Task[None] | None = None
@@ -50,11 +54,15 @@ class SlaWatcher:
         self._log.info("sla.watcher_started", interval_s=self.interval_s)
         try:
             while True:
+                delay = self.interval_s
                 try:
-                    await self.run_once()
+                    result = await self.run_once()
                 except (StoreError, TicketError, TimeoutError, OSError) as exc:
                     self._log.error("sla.sweep_failed", error=str(exc), kind=type(exc).__name__)
-                await asyncio.sleep(self.interval_s)
+                else:
+                    if result.more:  # a backlog (e.g. midnight): go on soon, in bounded steps
+                        delay = self.backlog_pause_s
+                await asyncio.sleep(delay)
         finally:
             self._log.info("sla.watcher_stopped", sweeps=self.sweeps)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from hotline.tickets.deadlines import (
     MET_BY_FEEDBACK,
@@ -183,11 +184,13 @@ def apply(
     unknown: frozenset[int] = frozenset()
     detail: list[tuple[str, str]] = []
     current = [c for c in clocks if c.round == ticket.round]
-    new = replace(ticket, state=to_state, version=ticket.version + 1, updated_at=at)
+    # Every field that changes, applied with one ``replace`` at the end.
+    fields: dict[str, Any] = {"state": to_state, "version": ticket.version + 1, "updated_at": at}
 
     if action is Action.DISPATCH:
-        new = replace(new, dispatched_at=at, department=command.department or ticket.department)
-        detail.append(("department", new.department))
+        fields["dispatched_at"] = at
+        fields["department"] = command.department or ticket.department
+        detail.append(("department", fields["department"]))
     elif action is Action.RETURN:
         if ticket.dispatched_at is None:
             raise ReturnWindowClosed(
@@ -212,9 +215,8 @@ def apply(
         extended = replace(extended, warned_at=None)  # a new end: warn again before it
         changed.append(extended)
         unknown = frozenset(extended.unknown_years)
-        new = replace(
-            new, extension_count=ticket.extension_count + 1, extension_days=ticket.extension_days + days
-        )
+        fields["extension_count"] = ticket.extension_count + 1
+        fields["extension_days"] = ticket.extension_days + days
         detail += [
             ("deadline", target.kind.value),
             ("days", str(days)),
@@ -226,23 +228,24 @@ def apply(
     elif action in (Action.FEEDBACK, Action.RESOLVE):
         changed += _meet(current, MET_BY_FEEDBACK, at)
         if action is Action.RESOLVE:
-            new = replace(new, closed_at=at)
+            fields["closed_at"] = at
     elif action is Action.EVALUATE:
         if command.satisfaction is None:
             raise InvalidTicket("satisfaction", "evaluate needs the citizen's satisfaction")
-        new = replace(new, satisfaction=command.satisfaction)
+        fields["satisfaction"] = command.satisfaction
         detail.append(("satisfaction", command.satisfaction.value))
     elif action is Action.CLOSE:
-        new = replace(new, closed_at=at)
+        fields["closed_at"] = at
     elif action is Action.REOPEN:
         fresh = calc.plan(ticket.ticket_type, ticket.id, calc.local_date(at), ticket.round + 1)
         changed += fresh
         for clock in fresh:
             unknown |= frozenset(clock.unknown_years)
-        new = replace(new, round=ticket.round + 1, closed_at=None)
-        detail.append(("round", str(new.round)))
+        fields["round"] = ticket.round + 1
+        fields["closed_at"] = None
+        detail.append(("round", str(ticket.round + 1)))
     elif action is Action.SUPERVISE:
-        new = replace(new, supervision_count=ticket.supervision_count + 1)
+        fields["supervision_count"] = ticket.supervision_count + 1
         if command.deadline is not None:
             detail.append(("deadline", command.deadline.value))
 
@@ -250,7 +253,8 @@ def apply(
         by_key = {(c.round, c.kind): c for c in clocks}
         for clock in changed:
             by_key[(clock.round, clock.kind)] = clock
-        new = replace(new, provisional=_provisional(by_key, new.round))
+        fields["provisional"] = _provisional(by_key, fields.get("round", ticket.round))
+    new = replace(ticket, **fields)
     transition = Transition(
         ticket_id=ticket.id,
         seq=new.version,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from hotline.cli import main
 from hotline.events import Direction
@@ -15,10 +17,11 @@ from hotline.tickets.cli import open_store
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     db = tmp_path / "cli.db"
     monkeypatch.setenv("HOTLINE_STORE_PATH", str(db))
-    return db
+    yield db
+    structlog.reset_defaults()  # main() configured logging onto this test's captured streams
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

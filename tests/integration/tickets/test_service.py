@@ -160,9 +160,10 @@ async def test_not_satisfied_reopens_and_unreachable_closes(tmp_path: Path, taxo
             (2, DeadlineKind.STAGED_FEEDBACK, date(2026, 2, 27)),
             (2, DeadlineKind.CLOSING, date(2026, 3, 12)),
         }
-        unreachable = await service.record_follow_up(
-            b, Satisfaction.UNREACHABLE, actor="system", callback_id=callbacks[1].id, at=at(2026, 2, 14, 20)
+        unreachable = await service.record_follow_up_for_callback(  # as the queue reports it
+            callbacks[1].id, Satisfaction.UNREACHABLE, actor="system", at=at(2026, 2, 14, 20)
         )
+        assert unreachable.number == b
         assert unreachable.state is TicketState.CLOSED
         failed = await service.store.get_callback(callbacks[1].id)
         assert failed is not None and failed.status is CallbackStatus.FAILED
@@ -303,3 +304,20 @@ async def test_not_found(tmp_path: Path, taxonomy: Taxonomy) -> None:
 def test_draft_repr_hides_the_citizen() -> None:
     text = repr(draft()) + repr(replace(draft(), citizen_number="13800138000"))
     assert not any(value in text for value in PERSONAL)
+
+
+async def test_a_year_added_while_stopped_is_applied_at_start(
+    tmp_path: Path, taxonomy: Taxonomy, calendar_dir: Path
+) -> None:
+    path = tmp_path / "h.db"
+    clock = Clock(at(2026, 12, 21, 10))
+    async with open_service(path, taxonomy, clock, calendar_dir) as service:
+        number = (await _create(service)).ticket.number
+    (calendar_dir / "2027.toml").write_text('year = 2027\nholidays = ["2027-01-01"]\n', encoding="utf-8")
+    async with open_service(path, taxonomy, clock, calendar_dir) as service:
+        assert (await service.get(number)).ticket.provisional  # as stored
+        assert await service.refresh_calendar() == 1  # the watcher's first sweep does this
+        view = await service.get(number)
+        assert not view.ticket.provisional
+        assert {c.kind: c.due_on for c in view.deadlines}[DeadlineKind.CLOSING] == date(2027, 1, 12)
+        assert await service.refresh_calendar() == 0

@@ -16,7 +16,7 @@ from tests.integration.tickets.conftest import Clock, at, draft, open_service
 async def _until(condition: Any, limit_s: float = 5.0) -> None:
     """Poll ``condition`` (the watcher has no event to wait on: it is observed from outside)."""
     async with asyncio.timeout(limit_s):
-        while not condition():  # noqa: ASYNC110
+        while not condition():
             await asyncio.sleep(0.005)
 
 
