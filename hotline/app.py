@@ -9,7 +9,7 @@ written, then cancels and awaits every task, and closes AMI and the store.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import structlog
@@ -22,9 +22,12 @@ from hotline.persistence import QueuePersistence
 from hotline.queue.commands import Command
 from hotline.queue.dispatcher import Dispatcher
 from hotline.queue.inputs import QueueInput
+from hotline.queue.work import Callback, CallbackKind, CallbackStatus
 from hotline.runtime import QueueRuntime
 from hotline.settings import Settings
 from hotline.store import Store, StoreError
+from hotline.tickets.errors import TicketError
+from hotline.tickets.model import LinkRole, Satisfaction
 from hotline.tickets.service import TicketService
 from hotline.tickets.watcher import SlaWatcher
 
@@ -49,6 +52,7 @@ class HotlineService:
         #: Called with every input and the commands it produced (the demo watches through it).
         self.observer: Callable[[QueueInput, list[Command]], None] | None = None
         self.started = asyncio.Event()
+        self.callback_intake_interval_s = CALLBACK_INTAKE_INTERVAL_S
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set."""
@@ -68,6 +72,7 @@ class HotlineService:
             log.info("service.restored", agents=len(agents), callbacks=len(callbacks))
             inbox = self.inbox
             tickets = TicketService.from_settings(s, store, clock=self.clock.now)
+            persistence.on_closed = _follow_up_outcome(tickets)
             watcher = SlaWatcher(tickets, interval_s=s.sla.sweep_interval_s, timeout_s=s.sla.sweep_timeout_s)
             async with AmiClient(s.ami, s.dialplan, inbox.put_nowait) as client:
                 runtime = QueueRuntime(
@@ -86,7 +91,10 @@ class HotlineService:
                             keep_health_file(Path(s.health.file), s.health.interval_s, client.connected),
                             name="health-file",
                         ),
-                        tasks.create_task(_callback_intake(persistence, inbox), name="callback-intake"),
+                        tasks.create_task(
+                            _callback_intake(persistence, inbox, self.callback_intake_interval_s),
+                            name="callback-intake",
+                        ),
                         tasks.create_task(watcher.run(), name="sla-watcher"),
                     ]
                     self.started.set()
@@ -102,7 +110,33 @@ class HotlineService:
         log.info("service.stopped")
 
 
-async def _callback_intake(persistence: QueuePersistence, inbox: asyncio.Queue[QueueInput]) -> None:
+def _follow_up_outcome(tickets: TicketService) -> Callable[[Callback, int], Awaitable[None]]:
+    """A closed follow-up callback (回访) moves its ticket on.
+
+    Reached: the follow-up call is linked to the ticket (the agent then records the citizen's
+    satisfaction). Failed after every attempt: the ticket is evaluated as unreachable and closed.
+    """
+
+    async def closed(callback: Callback, store_id: int) -> None:
+        if callback.kind is not CallbackKind.FOLLOW_UP or callback.ticket_id is None:
+            return
+        try:
+            if callback.status is CallbackStatus.FAILED:
+                await tickets.record_follow_up_for_callback(store_id, Satisfaction.UNREACHABLE, actor="queue")
+            elif callback.status is CallbackStatus.REACHED and callback.history:
+                call_id = callback.history[-1].call_id
+                ticket = await tickets.store.get_ticket_by_id(int(callback.ticket_id))
+                if call_id and ticket is not None:
+                    await tickets.link(ticket.number, call_id, LinkRole.FOLLOW_UP, actor="queue")
+        except (TicketError, StoreError, ValueError) as exc:
+            log.error("follow_up.ticket_update_failed", callback_id=callback.callback_id, error=str(exc))
+
+    return closed
+
+
+async def _callback_intake(
+    persistence: QueuePersistence, inbox: asyncio.Queue[QueueInput], interval_s: float
+) -> None:
     """Hand the dispatcher the callbacks the ticket workflow scheduled in the store."""
     while True:
         try:
@@ -110,7 +144,7 @@ async def _callback_intake(persistence: QueuePersistence, inbox: asyncio.Queue[Q
                 inbox.put_nowait(schedule)
         except StoreError as exc:
             log.error("callback_intake.failed", error=str(exc))
-        await asyncio.sleep(CALLBACK_INTAKE_INTERVAL_S)
+        await asyncio.sleep(interval_s)
 
 
 async def run_service(settings: Settings, stop: asyncio.Event) -> None:

@@ -8,6 +8,7 @@ appends only the attempts the store has not seen, and converts statuses and call
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from hotline.events import Direction
@@ -64,6 +65,7 @@ def queue_callback_id(store_id: int) -> str:
 class _Known:
     store_id: int
     attempts_written: int = 0
+    closed: bool = False
 
 
 @dataclass(slots=True)
@@ -73,6 +75,9 @@ class QueuePersistence:
     store: Store
     utc_offset_h: float
     dnis: str
+    #: Called once when a callback is closed (reached, failed, cancelled), with its store id:
+    #: the ticket workflow moves the ticket on from a follow-up call's outcome.
+    on_closed: Callable[[Callback, int], Awaitable[None]] | None = None
     _known: dict[str, _Known] = field(default_factory=dict)
     _store_ids: set[int] = field(default_factory=set)
     _creates: int = 0  # callbacks created by us so far (started)
@@ -216,6 +221,10 @@ class QueuePersistence:
             due_at=callback.due_at,
             outcome=callback.closed_reason or last,
         )
+        if not callback.status.open and not known.closed:
+            known.closed = True
+            if self.on_closed is not None:
+                await self.on_closed(callback, known.store_id)
 
     def _call(self, record: CallRecord) -> StoredCall:
         answered = record.answered_at

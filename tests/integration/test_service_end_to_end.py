@@ -27,6 +27,8 @@ from hotline.queue.inputs import AgentPause, ScheduleCallback
 from hotline.queue.work import CallbackKind
 from hotline.settings import Settings, load_settings
 from hotline.store import CallbackStatus, Store
+from hotline.tickets.model import Action, Channel, LinkRole, Satisfaction, TicketState, TicketType
+from hotline.tickets.service import Created, TicketDraft, TicketService
 
 SPEED = 50.0
 _CHINA = dt.timezone(dt.timedelta(hours=8))
@@ -59,6 +61,7 @@ class Harness:
         self._stop = asyncio.Event()
         self.service = HotlineService(self.settings, clock=self.clock)
         self.service.observer = self.observer
+        self.service.callback_intake_interval_s = 0.1
         self._task = asyncio.create_task(self.service.run(self._stop), name="test-service")
         await asyncio.wait_for(self.service.started.wait(), 5)
         assert self.service.client is not None
@@ -256,3 +259,58 @@ async def test_restart_restores_agents_callbacks_and_waiting_calls(harness: Harn
     async with Store.open(h.settings.store.path) as store:
         pending = await store.pending_callbacks()
     assert [p.status for p in pending] == [CallbackStatus.PENDING]
+
+
+@pytest.mark.parametrize(("number", "reached"), [("13912345678", True), ("13900000404", False)])
+async def test_a_follow_up_call_from_a_ticket_moves_the_ticket_on(
+    harness: Harness, number: str, reached: bool
+) -> None:
+    """The ticket workflow (another process, like the CLI) schedules the 回访; the running queue
+    picks it up from the store, calls, and the outcome reaches the ticket."""
+    h = harness
+    queue = dataclasses.replace(h.base.queue, callback_max_attempts=1)
+    h.base = dataclasses.replace(h.base, queue=queue)
+    _talk(h, 20.0)
+    await h.start()
+    service_settings = h.settings
+    async with Store.open(service_settings.store.path) as store:
+        tickets = TicketService.from_settings(service_settings, store, clock=h.clock.now)
+        created = await tickets.create(
+            TicketDraft(
+                ticket_type=TicketType.COMPLAINT,
+                channel=Channel.PHONE,
+                classification="01010101",
+                occurred="今天上午",
+                location="沈阳市和平区中华路",
+                description="共享单车大量堆放在人行道上",
+                current_situation="仍然堵塞",
+                request="尽快清理",
+                respondent="某共享单车公司",
+                citizen_name="王小明",
+                citizen_number=number,
+            ),
+            actor="1001",
+        )
+        assert isinstance(created, Created)
+        ticket_number = created.ticket.number
+        for action in (Action.DISPATCH, Action.START, Action.FEEDBACK):
+            await tickets.transition(ticket_number, action, actor="区城市管理局")
+
+        async def ticket() -> Any:
+            return (await tickets.get(ticket_number)).ticket
+
+        expected = TicketState.CALLBACK if reached else TicketState.CLOSED
+        async with asyncio.timeout(20):
+            while not (
+                h.dispatcher.stats.callbacks_reached + h.dispatcher.stats.callbacks_failed >= 1
+                and not h.dispatcher.callbacks()
+            ):
+                await asyncio.sleep(0.05)
+            await h.stop()
+        final = await ticket()
+        assert final.state is expected
+        view = await tickets.get(ticket_number)
+        if reached:
+            assert [link.role for link in view.links] == [LinkRole.FOLLOW_UP]
+        else:
+            assert final.satisfaction is Satisfaction.UNREACHABLE
