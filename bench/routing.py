@@ -113,7 +113,9 @@ def decide_call_arrives(router: AnyRouter, work: Workload, i: int) -> int:
     return elapsed
 
 
-def measure(decide: Callable[[AnyRouter, Workload, int], int], router: AnyRouter, work: Workload, reps: int) -> list[int]:
+def measure(
+    decide: Callable[[AnyRouter, Workload, int], int], router: AnyRouter, work: Workload, reps: int
+) -> list[int]:
     for i in range(min(reps, 50)):  # warm caches and lazy-deletion debt
         decide(router, work, i)
     gc.collect()
@@ -130,7 +132,7 @@ def p99(samples: list[int]) -> float:
 
 
 def naive_reps(n_items: int, quick: bool) -> int:
-    budget = 1_000_000 if quick else 3_000_000  # items sorted per cell (about 1 us each)
+    budget = 500_000 if quick else 1_500_000  # items sorted per cell (about 1 us each)
     return max(5, min(2000, budget // max(n_items, 1)))
 
 

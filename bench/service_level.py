@@ -72,7 +72,9 @@ def erlang_c(c: int, a: float) -> float:
     return c * b / (c - a * (1 - b))
 
 
-def erlang_c_figures(lam: float, mu: float, c: int, thresholds: tuple[float, ...]) -> tuple[list[float], float]:
+def erlang_c_figures(
+    lam: float, mu: float, c: int, thresholds: tuple[float, ...]
+) -> tuple[list[float], float]:
     """Share answered within each threshold, and mean wait, for M/M/c (FCFS)."""
     prob_wait = erlang_c(c, lam / mu)
     rate = c * mu - lam
@@ -214,8 +216,10 @@ class SimulatedPbx:
             self.waiting.discard(command.call_id)
             answer = now + model.agent_answer_s
             end = answer + rnd.expovariate(1 / model.handle_s)
-            self.busy_s += end - now
-            self.at(answer, "event", AgentDialEnded(command.call_id, command.device, "ANSWER", Direction.INBOUND))
+            self.busy_s += end - now + model.wrap_up_s  # wrap-up is work too
+            self.at(
+                answer, "event", AgentDialEnded(command.call_id, command.device, "ANSWER", Direction.INBOUND)
+            )
             self.at(end, "event", CallEnded(command.call_id, 16, "Normal Clearing"))
         elif isinstance(command, StartCallback):
             self.start_callback(command)
@@ -243,6 +247,7 @@ class SimulatedPbx:
         if draw < citizens.reach:
             answer = up + rnd.uniform(*citizens.ring_s)
             end = answer + rnd.expovariate(1 / (citizens.talk_s or model.handle_s))
+            self.busy_s += model.wrap_up_s
             self.at(answer, "cb", CitizenDialEnded(call_id, "ANSWER"))
         elif draw < citizens.reach + citizens.busy:
             end = up + 1.0
@@ -355,7 +360,12 @@ def erlang_c_scenario(days: float, seed: int) -> None:
     mean = sum(r.wait_s or 0.0 for r in res.inbound) / len(res.inbound)
     row("mean wait", f"{mean:8.1f} s", f"{wait:8.1f} s", f"{mean - wait:+.1f} s")
     waited = sum(1 for r in res.inbound if (r.wait_s or 0) > 0) / len(res.inbound)
-    row("had to wait", pct(waited), pct(erlang_c(35, lam / mu)), f"{100 * (waited - erlang_c(35, lam / mu)):+.1f} pts")
+    row(
+        "had to wait",
+        pct(waited),
+        pct(erlang_c(35, lam / mu)),
+        f"{100 * (waited - erlang_c(35, lam / mu)):+.1f} pts",
+    )
 
 
 def erlang_a_scenario(days: float, seed: int) -> None:
@@ -385,22 +395,30 @@ def priority_scenario(days: float, seed: int) -> None:
     mean_in = sum(r.wait_s or 0.0 for r in res.inbound) / len(res.inbound)
     mean_cb = sum(r.wait_s or 0.0 for r in res.callbacks) / len(res.callbacks)
     row("inbound mean wait", f"{mean_in:8.1f} s", f"{inbound_w:8.1f} s", f"{mean_in - inbound_w:+.1f} s")
-    row("callback mean wait (from due)", f"{mean_cb:8.1f} s", f"{callback_w:8.1f} s", f"{mean_cb - callback_w:+.1f} s")
+    row(
+        "callback mean wait (from due)",
+        f"{mean_cb:8.1f} s",
+        f"{callback_w:8.1f} s",
+        f"{mean_cb - callback_w:+.1f} s",
+    )
     fifo = erlang_c_figures(10 / 60, 1 / 180, 35, ())[1]
     print(f"  (one FIFO queue for both would give every item {fifo:.1f} s)")
 
 
 def blend_scenario(hours: float, seed: int) -> None:
     citizens = Citizens(reach=0.7, busy=0.1, ring_s=(5.0, 20.0), no_answer_s=30.0, talk_s=120.0)
-    base = dict(agents=35, arrivals_per_min=10, handle_s=180, hours=hours, agent_answer_s=2.0, wrap_up_s=10.0)
+    base = dict(agents=35, arrivals_per_min=8, handle_s=180, hours=hours, agent_answer_s=2.0, wrap_up_s=10.0)
     print()
     print(
-        "4. Blending: 10 inbound calls/min (180 s, 2 s to answer, 10 s wrap-up), 35 agents, plus an unlimited "
+        "4. Blending: 8 inbound calls/min (180 s, 2 s to answer, 10 s wrap-up), 35 agents, plus an unlimited "
         "backlog of callbacks"
     )
-    print("   (citizens: 70 % answer after 5-20 s and talk 120 s on average, 10 % busy, 20 % no answer in 30 s)")
     print(
-        f"  {'policy':<32}{'SL 15 s':>9}{'ASA':>9}{'callbacks':>11}{'per idle':>10}{'pre-empted':>12}{'wall':>7}"
+        "   (citizens: 70 % answer after 5-20 s and talk 120 s on average, 10 % busy, 20 % no answer in 30 s)"
+    )
+    print(
+        f"  {'policy':<32}{'SL 15 s':>9}{'ASA':>9}{'callbacks':>11}"
+        f"{'per idle':>10}{'pre-empted':>12}{'wall':>7}"
     )
     print(f"  {'':<32}{'':>9}{'':>9}{'reached/h':>11}{'agent-h':>10}{'per h':>12}{'':>7}")
     only = SimulatedPbx(Model(**base), seed).run()  # type: ignore[arg-type]
@@ -436,7 +454,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="shorter simulated periods")
     parser.add_argument("--seed", type=int, default=12345)
     args = parser.parse_args()
-    days = 2.0 if args.quick else 10.0
+    days = 2.0 if args.quick else 20.0
     started = time.perf_counter()
     print("service level through the real dispatcher and router, simulated clock")
     erlang_c_scenario(days, args.seed)

@@ -439,7 +439,7 @@ class Dispatcher:
     def _after_event(self) -> None:
         if self._connected:
             self._route()
-        at = self._router.next_callback_at()
+        at = self._router.next_callback_at(self._now)
         if at != self._due_timer_at:
             self._due_timer_at = at
             if at is None:

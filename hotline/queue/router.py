@@ -368,8 +368,13 @@ class Router:
                 self._future_live -= 1
                 self._push_due(self._callbacks[entry[3]])
 
-    def next_callback_at(self) -> float | None:
-        """When the next not-yet-due callback becomes due (for a wake-up timer)."""
+    def next_callback_at(self, now: float) -> float | None:
+        """When the next not-yet-due callback becomes due, after ``now`` (for a wake-up timer).
+
+        Callbacks already due at ``now`` are moved among the due ones first, so the answer is
+        always in the future: a timer armed with it cannot fire again at once.
+        """
+        self._promote(now)
         future = self._future
         while future:
             if self._future_entry_live(future[0]):

@@ -64,7 +64,9 @@ CB = Direction.CALLBACK
 
 
 def arrive(call_id: str, number: str = "13800000003", priority: str = "normal", **kw: object) -> CallArrived:
-    return CallArrived(call_id, f"Local/{number}@caller-sim-0000000{call_id[-1]};1", call_id, number, "李四", priority, **kw)  # type: ignore[arg-type]
+    return CallArrived(
+        call_id, f"Local/{number}@caller-sim-0000000{call_id[-1]};1", call_id, number, "李四", priority, **kw
+    )  # type: ignore[arg-type]
 
 
 def answer_inbound(h: Harness, call_id: str, agent: str) -> None:
@@ -317,7 +319,11 @@ def test_attempts_exhausted_fails_the_callback() -> None:
         if n == 0:
             h.fire("callbacks_due")
     final = one(out, PersistCallback).callback
-    assert (final.status, final.attempts, final.closed_reason) == (CallbackStatus.FAILED, 2, "attempts_exhausted")
+    assert (final.status, final.attempts, final.closed_reason) == (
+        CallbackStatus.FAILED,
+        2,
+        "attempts_exhausted",
+    )
     assert h.dispatcher.callbacks() == []
 
 
@@ -456,10 +462,21 @@ def test_callback_respects_calling_hours() -> None:
     h.now = T0 + 12 * 3600  # 22:00 local
     out = schedule(h)
     assert of(out, StartCallback) == []
-    wake = [c for c in out if isinstance(c, StartTimer) and c.key.startswith("callbacks_due")][0]
+    wake = next(c for c in out if isinstance(c, StartTimer) and c.key.startswith("callbacks_due"))
     assert wake.at == T0 + 22 * 3600  # 08:00 next day
     out = h.fire("callbacks_due")
     assert one(out, StartCallback).callback_id == "cb1"
+
+
+def test_a_callback_falling_due_while_every_agent_is_busy_waits_quietly() -> None:
+    h = Harness("1001")
+    h.feed(arrive("c1"))
+    answer_inbound(h, "c1", "1001")
+    h.feed(ScheduleCallback("cb1", CallbackKind.FOLLOW_UP, "13900000002", h.now + 30))
+    out = h.fire("callbacks_due")
+    assert of(out, StartTimer) == [] and of(out, StartCallback) == []  # no re-arm at "now"
+    h.feed(CallEnded("c1", 16, ""), after=60)
+    assert one(h.fire("wrap_up:1001"), StartCallback).callback_id == "cb1"
 
 
 # -- agents, timers, devices ------------------------------------------------------------------
@@ -609,7 +626,9 @@ def test_restart_restores_agents_and_callbacks() -> None:
         AgentStateRecord("1002", AgentState.BUSY_INBOUND, None, T0 - 100),
         AgentStateRecord("1003", AgentState.LOGGED_OUT, None, T0 - 100),
     ]
-    h = Harness("1001", "1002", "1003", "1004", restored_agents=restored, pending_callbacks=[pending, running])
+    h = Harness(
+        "1001", "1002", "1003", "1004", restored_agents=restored, pending_callbacks=[pending, running]
+    )
     states = {r.agent_id: (r.state, r.pause_reason) for r in h.dispatcher.agents()}
     assert states == {
         "1001": (AgentState.PAUSED, "lunch"),
@@ -676,3 +695,25 @@ def test_priority_class_is_kept_on_the_record() -> None:
     answer_inbound(h, "c1", "1001")
     record = one(h.feed(CallEnded("c1", 16, "")), RecordCall).record
     assert record.priority is PriorityClass.ESCALATED
+
+
+def test_an_internal_error_is_logged_not_raised_unless_strict(monkeypatch: pytest.MonkeyPatch) -> None:
+    dispatcher = Dispatcher(queue_settings(), agent_configs("1001"), ring_timeout_s=20, citizen_timeout_s=30)
+    dispatcher.start(T0)
+
+    def boom(event: object) -> None:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(dispatcher, "_on_call_arrived", boom)
+    out = dispatcher.handle(arrive("c1"), T0)
+    assert [(c.event, c.level) for c in out if isinstance(c, Log)] == [("queue.internal_error", "error")]
+
+
+def test_handle_starts_the_dispatcher_if_needed_and_time_never_steps_back() -> None:
+    dispatcher = Dispatcher(
+        queue_settings(), agent_configs("1001"), ring_timeout_s=20, citizen_timeout_s=30, pbx_connected=True
+    )
+    out = dispatcher.handle(arrive("c1"), T0 + 10)
+    assert of(out, PersistAgentState) and one(out, ConnectCallToAgent).call_id == "c1"
+    out = dispatcher.handle(AgentDialEnded("c1", "Local/1001@agents", "ANSWER", IN), T0 + 5)
+    assert logs(out, "call.answered")[0]["wait_s"] == 0.0

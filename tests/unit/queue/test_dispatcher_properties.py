@@ -25,7 +25,7 @@ from hotline.events import (
     PbxDisconnected,
 )
 from hotline.queue.agents import AgentState
-from hotline.queue.commands import StartCallback
+from hotline.queue.commands import StartCallback, StartTimer
 from hotline.queue.dispatcher import CallPhase
 from hotline.queue.inputs import (
     AgentEndWrapUp,
@@ -39,7 +39,7 @@ from hotline.queue.inputs import (
     TimerFired,
 )
 from hotline.queue.work import CallbackKind
-from tests.unit.queue.helpers import Harness
+from tests.unit.queue.helpers import T0, Harness
 
 AGENTS = ["1001", "1002", "1003"]
 CALLS = ["c1", "c2", "c3", "c4"]
@@ -92,9 +92,10 @@ EVENTS: st.SearchStrategy[QueueInput] = st.one_of(
     st.builds(AgentPause, agent, st.sampled_from(["lunch", ""])),
     st.builds(AgentEndWrapUp, agent),
     st.builds(
-        lambda b, k: ScheduleCallback(b, k, "13900000001", 0.0),
+        lambda b, k, due: ScheduleCallback(b, k, "13900000001", T0 + due),
         cb,
         st.sampled_from(list(CallbackKind)),
+        st.sampled_from([-100.0, 0.0, 30.0, 3600.0, 15 * 3600.0]),
     ),
     st.builds(CancelCallback, cb),
 )
@@ -118,12 +119,15 @@ def test_any_event_sequence_keeps_the_dispatcher_consistent(
             if not h.timers:
                 continue
             key = sorted(h.timers)[int(payload) % len(h.timers)]  # type: ignore[call-overload]
-            h.feed(TimerFired(key))
+            h.now = max(h.now, h.timers.pop(key))  # a timer fires at its time, never early
+            out = h.feed(TimerFired(key))
         else:
             out = h.feed(payload)  # type: ignore[arg-type]
-            for command in out:
-                if isinstance(command, StartCallback):
-                    assert not d._router.may_take_waiting_call(command.agent_id)
+        for command in out:
+            if isinstance(command, StartTimer):  # a timer due now would fire again and again
+                assert command.at > h.now, command
+            if isinstance(command, StartCallback):
+                assert not d._router.may_take_waiting_call(command.agent_id)
         assert d.stats.callbacks_started_while_inbound_waited == 0
         ready = set(d._router.ready_agents())
         for a in d._agents.values():
