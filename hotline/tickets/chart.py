@@ -86,6 +86,9 @@ def _bars(ax: Any, labels: list[str], values: list[float], colors: list[str]) ->
     bars = ax.bar(labels, values, color=colors)
     ax.bar_label(bars, padding=2)
     ax.margins(y=0.15)
+    # Counts: never a negative axis, and whole numbers even on a quiet day.
+    ax.set_ylim(bottom=0, top=max(max(values, default=0) * 1.15, 1))
+    ax.yaxis.get_major_locator().set_params(integer=True)
     ax.spines[["top", "right"]].set_visible(False)
 
 
@@ -152,3 +155,4 @@ def _top(ax: Any, r: DayReport, zh: bool) -> None:
     bars = ax.barh(labels, [item.count for item in items], color="#64B5CD")
     ax.bar_label(bars, padding=2)
     ax.margins(x=0.15)
+    ax.xaxis.get_major_locator().set_params(integer=True)
