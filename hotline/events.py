@@ -31,7 +31,9 @@ class EndReason(enum.StrEnum):
 class CallArrived:
     """An inbound call entered the hotline and waits on hold (the IVR's ``HotlineEnqueue``).
 
-    ``resynced`` is true when the call was found waiting by a resync, not seen arriving.
+    ``resynced`` is true when the call was found waiting by a resync, not seen arriving; then
+    ``waited_s`` is how long its channel had existed already (Asterisk's ``Duration``), so the
+    caller's wait is not restarted by our reconnect.
     """
 
     call_id: str
@@ -41,6 +43,7 @@ class CallArrived:
     caller_name: str
     priority: str = "normal"
     resynced: bool = False
+    waited_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,15 @@ def _int(text: str, default: int = 0) -> int:
         return default
 
 
+def _duration_s(text: str) -> float:
+    """Asterisk's ``HH:MM:SS`` channel duration in seconds (0 when absent or odd)."""
+    parts = text.split(":")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        return 0.0
+    hours, minutes, seconds = (int(p) for p in parts)
+    return float(hours * 3600 + minutes * 60 + seconds)
+
+
 @dataclass(slots=True)
 class _Call:
     """What the translator knows of one call (one Linkedid)."""
@@ -188,6 +197,7 @@ class AmiTranslator:
                     caller_name=msg.get("CallerIDName"),
                     priority=call.priority,
                     resynced=True,
+                    waited_s=_duration_s(msg.get("Duration")),
                 )
             )
         return events

@@ -808,7 +808,8 @@ class Dispatcher:
             channel=event.channel,
             caller_number=event.caller_number,
             priority=priority_class_of(event.priority),
-            enqueued_at=self._now,
+            # A call found by a resync has waited since before we saw it: keep its place.
+            enqueued_at=self._now - max(event.waited_s, 0.0),
             caller_name=event.caller_name,
         )
         self._calls[event.call_id] = _InboundCall(call)

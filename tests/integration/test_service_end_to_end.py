@@ -246,6 +246,8 @@ async def test_restart_restores_agents_callbacks_and_waiting_calls(harness: Harn
     service = await h.start()
     await h.until(lambda: len(h.dispatcher.waiting_calls()) == 3, 60, "waiting calls back from the resync")
     assert {c.call_id for c in h.dispatcher.waiting_calls()} == set(waiting)
+    # Their wait goes on from Asterisk's channel age; the restart does not reset it.
+    assert h.dispatcher.snapshot(h.clock.now()).longest_wait_s >= 10.0
     states = {a.agent_id: a for a in h.dispatcher.agents()}
     assert all(
         states[a].state is AgentState.PAUSED and states[a].pause_reason == "training"
