@@ -163,6 +163,9 @@ class QueueRuntime:
             self._inbox.put_nowait(ActionFailed(command, str(exc), permanent=True))
         except AmiError as exc:
             self._inbox.put_nowait(ActionFailed(command, str(exc)))
+        except Exception as exc:  # a bug here must not take the queue down: report it as a failure
+            log.error("pbx.action_crashed", command=type(command).__name__, error=repr(exc))
+            self._inbox.put_nowait(ActionFailed(command, repr(exc), permanent=True))
 
     async def _persist_in_order(self) -> None:
         while True:
