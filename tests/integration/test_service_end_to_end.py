@@ -10,16 +10,20 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import io
+import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
 from hotline.app import HotlineService
 from hotline.clock import ScaledClock
 from hotline.demo import demo_settings
+from hotline.log import configure_logging
 from hotline.pbx_bridge.simulator import AgentBehaviour, CitizenBehaviour, PbxSimulator
 from hotline.queue.agents import AgentState
 from hotline.queue.commands import StartCallback
@@ -316,3 +320,38 @@ async def test_a_follow_up_call_from_a_ticket_moves_the_ticket_on(
             assert [link.role for link in view.links] == [LinkRole.FOLLOW_UP]
         else:
             assert final.satisfaction is Satisfaction.UNREACHABLE
+
+
+async def test_logs_never_show_a_citizens_number_or_name(harness: Harness) -> None:
+    """The real JSON logging, end to end: calls, abandons, return calls, a ticket's follow-up."""
+    h = harness
+    stream = io.StringIO()
+    configure_logging("debug", stream)
+    try:
+        _talk(h, 20.0)
+        service = await h.start()
+        citizens = [("13812345671", "欧阳娜娜"), ("13912345672", "司马光"), ("15012345673", "张伟")]
+        for number, name in citizens:
+            h.sim.place_inbound_call(number, name, patience_s=0.5 if name == "张伟" else 600.0)
+        service.inbox.put_nowait(
+            ScheduleCallback("t-log", CallbackKind.FOLLOW_UP, "18612345674", h.clock.now())
+        )
+        await h.until(
+            lambda: h.dispatcher.stats.calls_answered + h.dispatcher.stats.calls_abandoned == 3,
+            600,
+            "the three calls ended",
+        )
+        await h.until(
+            lambda: h.dispatcher.stats.callbacks_reached >= 2, 900, "follow-up and return call made"
+        )
+        await h.stop()
+    finally:
+        structlog.reset_defaults()
+    text = stream.getvalue()
+    assert "call.enqueued" in text and "callback.result" in text
+    for number, name in [*citizens, ("18612345674", "")]:
+        assert number not in text
+        assert number[:3] + "****" + number[-4:] in text
+        if name:
+            assert name not in text
+    assert not re.search(r"(?<![\d.])1[3-9]\d{9}(?![\d.])", text)
