@@ -112,10 +112,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _config_first(argv: list[str]) -> list[str]:
+    """Accept ``--config PATH`` after the subcommand too (``hotline serve --config site.toml``)."""
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            return [arg, argv[i + 1], *argv[:i], *argv[i + 2 :]]
+        if arg.startswith("--config="):
+            return [arg, *argv[:i], *argv[i + 1 :]]
+    return argv
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hotline`` console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_config_first(list(sys.argv[1:] if argv is None else argv)))
     try:
         settings = load_settings(args.config)
     except SettingsError as exc:
