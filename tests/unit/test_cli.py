@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from hotline.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    # main() configures structlog to write to this test's captured stdout; undo that after.
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.mark.parametrize("where", ["before", "after", "equals"])
