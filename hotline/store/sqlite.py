@@ -1,25 +1,26 @@
-"""The store: one SQLite file through aiosqlite — the only module of the service that speaks SQL.
+"""The store: one SQLite file (sqlite3 and aiosqlite) — the only module of the service that speaks SQL.
 
 Opening::
 
     async with Store.open(path) as store:
         ...
 
-opens two connections (a writer and a read-only reader; WAL lets them work side by side), turns
-foreign keys on, upgrades the schema in place (``PRAGMA user_version``, see
-:mod:`hotline.store.schema`) and starts the owned writer task; leaving the block drains the
-queued writes, stops the task and closes both connections.
+upgrades the schema in place (``PRAGMA user_version``, see :mod:`hotline.store.schema`), opens two
+connections (a writer with foreign keys on, on a thread of its own, and a read-only reader through
+aiosqlite; WAL lets them work side by side) and starts the owned writer task; leaving the block
+drains the queued writes, stops the task and closes both connections.
 
 **Group commit.**  Every write method queues an operation (a few statements) and awaits its
 acknowledgement, which comes only after the transaction holding it is committed (``synchronous =
 FULL`` by default: the WAL is on disk).  The writer task takes every operation queued at that moment
-(up to ``max_batch``) and commits them together: statements of one table run as one
-``executemany``, tables in foreign-key order (parents first), each table's statements in arrival
-order.  If anything in the batch fails, the batch is rolled back and replayed one operation at a
-time, each in its own savepoint, so only the faulty operation gets the error.  A write whose
-waiter gives up (``write_timeout_s`` -> :class:`StoreTimeout`, or cancellation) is skipped if the
-writer has not started it yet, and may be committed otherwise.  ``stats`` counts operations,
-commits and replays.
+(up to ``max_batch``) and commits them together: statements of one table run together (plain
+inserts as multi-row ``INSERT`` statements, others as one ``executemany``), tables in foreign-key
+order (parents first), each table's statements in arrival order, the whole transaction in one call
+on the writer's thread.  If anything in the batch fails, the batch is rolled back and replayed one
+operation at a time, each in its own savepoint, so only the faulty operation gets the error.  A
+write whose waiter gives up (``write_timeout_s`` -> :class:`StoreTimeout`, or cancellation) is
+skipped if the writer has not started it yet, and may be committed otherwise.  ``stats`` counts
+operations, commits and replays.
 
 **Optimistic concurrency.**  Tickets and deadlines carry a ``version``; an update names the version
 it read, and a row that changed meanwhile raises :class:`StoreConflict` (re-read, retry).  Ticket
@@ -63,14 +64,16 @@ Reports
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 import structlog
@@ -111,21 +114,38 @@ from hotline.tickets.model import (
 )
 
 _SYNCHRONOUS = {"off", "normal", "full", "extra"}
+_T = TypeVar("_T")
+_DETAIL_CACHE_LIMIT = 4096
 
 
 @dataclass(frozen=True, slots=True)
 class _Sql:
     """One statement kind: its text, the table's rank in the commit order, and whether every
-    parameter row must change exactly one row (``key`` = parameter positions naming it)."""
+    parameter row must change exactly one row (``key`` = parameter positions naming it).
+
+    A plain ``INSERT`` also has ``many``: its text for several rows at once (``(rows, text)``,
+    largest first)."""
 
     text: str
     table: str
     rank: int
     checked: bool = False
     key: tuple[int, ...] = ()
+    many: tuple[tuple[int, str], ...] = ()
 
 
 _Stmt = tuple[_Sql, tuple[Any, ...]]
+
+#: Rows per multi-row INSERT: a few fixed sizes, so their statements stay prepared.
+_MANY_ROWS = (256, 128, 64, 32, 16, 8, 4, 2)
+
+
+def _insert(table: str, columns: Sequence[str], rank: int) -> _Sql:
+    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+    values = f"({', '.join('?' * len(columns))})"
+    many = tuple((n, head + ", ".join([values] * n)) for n in _MANY_ROWS)
+    return _Sql(head + values, table, rank, many=many)
+
 
 # ---- tickets --------------------------------------------------------------------------------
 
@@ -136,11 +156,7 @@ _TICKET_COLUMNS = (
     "dispatched_at satisfaction closed_at"
 ).split()
 _TICKET_SELECT = f"SELECT {', '.join(_TICKET_COLUMNS)} FROM tickets"
-_INSERT_TICKET = _Sql(
-    f"INSERT INTO tickets ({', '.join(_TICKET_COLUMNS)}) VALUES ({', '.join('?' * len(_TICKET_COLUMNS))})",
-    "tickets",
-    1,
-)
+_INSERT_TICKET = _insert("tickets", _TICKET_COLUMNS, 1)
 _UPDATE_TICKET = _Sql(
     "UPDATE tickets SET "
     + ", ".join(f"{c} = ?" for c in _TICKET_COLUMNS[1:])
@@ -156,12 +172,7 @@ _DEADLINE_COLUMNS = (
     "unknown_years met_at warned_at breached_at next_check_at version"
 ).split()
 _DEADLINE_SELECT = f"SELECT {', '.join(_DEADLINE_COLUMNS)} FROM deadlines"
-_INSERT_DEADLINE = _Sql(
-    f"INSERT INTO deadlines ({', '.join(_DEADLINE_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(_DEADLINE_COLUMNS))})",
-    "deadlines",
-    2,
-)
+_INSERT_DEADLINE = _insert("deadlines", _DEADLINE_COLUMNS, 2)
 _UPDATE_DEADLINE = _Sql(
     "UPDATE deadlines SET "
     + ", ".join(f"{c} = ?" for c in _DEADLINE_COLUMNS[3:])
@@ -171,15 +182,10 @@ _UPDATE_DEADLINE = _Sql(
     checked=True,
     key=(len(_DEADLINE_COLUMNS) - 3, len(_DEADLINE_COLUMNS) - 2, len(_DEADLINE_COLUMNS) - 1),
 )
-_INSERT_LINK = _Sql(
-    "INSERT INTO ticket_links (ticket_id, call_id, role, at, actor) VALUES (?, ?, ?, ?, ?)",
-    "ticket_links",
-    3,
-)
-_INSERT_TRANSITION = _Sql(
-    "INSERT INTO transitions (ticket_id, seq, at, actor, action, from_state, to_state, reason, detail) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+_INSERT_LINK = _insert("ticket_links", ("ticket_id", "call_id", "role", "at", "actor"), 3)
+_INSERT_TRANSITION = _insert(
     "transitions",
+    ("ticket_id", "seq", "at", "actor", "action", "from_state", "to_state", "reason", "detail"),
     4,
 )
 
@@ -199,12 +205,7 @@ _CALLBACK_COLUMNS = (
     "id kind number ticket_id origin_call_id created_at due_at window_start window_end attempts "
     "max_attempts retry_spacing_s status outcome updated_at"
 ).split()
-_INSERT_CALLBACK = _Sql(
-    f"INSERT INTO callbacks ({', '.join(_CALLBACK_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(_CALLBACK_COLUMNS))})",
-    "callbacks",
-    5,
-)
+_INSERT_CALLBACK = _insert("callbacks", _CALLBACK_COLUMNS, 5)
 #: The one statement every callback change goes through (so their order is kept in a batch).
 _UPDATE_CALLBACK = _Sql(
     "UPDATE callbacks SET attempts = attempts + ?, status = coalesce(?, status), "
@@ -214,11 +215,8 @@ _UPDATE_CALLBACK = _Sql(
     checked=True,
     key=(5,),
 )
-_INSERT_ATTEMPT = _Sql(
-    "INSERT INTO callback_attempts (callback_id, at, outcome, dial_status, call_id, counted) "
-    "VALUES (?, ?, ?, ?, ?, ?)",
-    "callback_attempts",
-    6,
+_INSERT_ATTEMPT = _insert(
+    "callback_attempts", ("callback_id", "at", "outcome", "dial_status", "call_id", "counted"), 6
 )
 _UPSERT_AGENT = _Sql(
     "INSERT INTO agent_states (agent_id, state, reason, since) VALUES (?, ?, ?, ?) "
@@ -333,7 +331,7 @@ def _deadline_row(d: Deadline) -> tuple[Any, ...]:
         d.due_at,
         d.warn_at,
         int(d.provisional),
-        ",".join(str(y) for y in d.unknown_years),
+        ",".join(map(str, d.unknown_years)) if d.unknown_years else "",
         d.met_at,
         d.warned_at,
         d.breached_at,
@@ -370,7 +368,12 @@ def _deadline_stmt(d: Deadline) -> _Stmt:
     return (_UPDATE_DEADLINE, (*row[3:], d.ticket_id, d.round, d.kind.value, d.version - 1))
 
 
-def _transition_row(t: Transition) -> tuple[Any, ...]:
+def _detail_json(detail: tuple[tuple[str, str], ...]) -> str:
+    return json.dumps(dict(detail), ensure_ascii=False, sort_keys=True) if detail else "{}"
+
+
+def _transition_row(t: Transition, detail: str) -> tuple[Any, ...]:
+    """The row of an audit entry whose details are ``detail`` (``_detail_json(t.detail)``)."""
     return (
         t.ticket_id,
         t.seq,
@@ -380,7 +383,7 @@ def _transition_row(t: Transition) -> tuple[Any, ...]:
         t.from_state.value if t.from_state else None,
         t.to_state.value,
         t.reason,
-        json.dumps(dict(t.detail), ensure_ascii=False, sort_keys=True) if t.detail else "{}",
+        detail,
     )
 
 
@@ -493,6 +496,13 @@ def _runs(stmts: Iterable[_Stmt]) -> list[tuple[_Sql, list[tuple[Any, ...]]]]:
     return runs
 
 
+def _fail(waiting: dict[str, list[asyncio.Future[list[Ticket]]]], error: StoreError) -> None:
+    for futures in waiting.values():
+        for future in futures:
+            if not future.done():
+                future.set_exception(error)
+
+
 def _translate(exc: BaseException) -> StoreError:
     if isinstance(exc, StoreError):
         return exc
@@ -504,13 +514,138 @@ def _translate(exc: BaseException) -> StoreError:
     return error
 
 
+def _rank(stmt: _Stmt) -> int:
+    return stmt[0].rank
+
+
+def _rollback_quietly(conn: sqlite3.Connection) -> None:
+    with contextlib.suppress(sqlite3.Error):
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+
+
+def _commit_together(conn: sqlite3.Connection, stmts: list[_Stmt]) -> None:
+    """One transaction (on the writer's thread): the statements of a table together, tables
+    parents first, each table's statements in arrival order."""
+    stmts.sort(key=_rank)  # stable: arrival order within a table
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for sql, rows in _runs(stmts):
+            if sql.many:
+                _insert_rows(conn, sql, rows)
+                continue
+            cursor = conn.executemany(sql.text, rows)
+            if sql.checked and cursor.rowcount != len(rows):
+                raise _Mismatch(sql.table)
+        conn.execute("COMMIT")
+    except BaseException:
+        _rollback_quietly(conn)
+        raise
+
+
+def _insert_rows(conn: sqlite3.Connection, sql: _Sql, rows: list[tuple[Any, ...]]) -> None:
+    """Insert ``rows`` (in order) with multi-row statements.
+
+    ``executemany`` steps once per row, and the sqlite3 module lets go of the GIL around every
+    step: taking it back waits for the event loop's thread (up to the switch interval) whenever
+    that is busy, so the writer would crawl exactly under load.  A multi-row statement binds its
+    rows at once and runs them in one step."""
+    limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // max(len(rows[0]), 1)
+    done = 0
+    for size, text in sql.many:
+        if size > limit:
+            continue
+        while len(rows) - done >= size:
+            conn.execute(text, [value for row in rows[done : done + size] for value in row])
+            done += size
+    if done < len(rows):
+        conn.executemany(sql.text, rows[done:])
+
+
+def _commit_one_by_one(conn: sqlite3.Connection, ops: list[list[_Stmt]]) -> list[StoreError | None]:
+    """One transaction (on the writer's thread), each operation in its own savepoint: one
+    result per operation (``None``: committed)."""
+    results: list[StoreError | None] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for stmts in ops:
+            conn.execute("SAVEPOINT op")
+            try:
+                for sql, params in stmts:
+                    cursor = conn.execute(sql.text, params)
+                    if sql.checked and cursor.rowcount != 1:
+                        raise StoreConflict(sql.table, tuple(params[i] for i in sql.key))
+            except (sqlite3.Error, StoreConflict) as exc:
+                conn.execute("ROLLBACK TO op")
+                conn.execute("RELEASE op")
+                results.append(_translate(exc))
+            else:
+                conn.execute("RELEASE op")
+                results.append(None)
+        conn.execute("COMMIT")
+    except BaseException:
+        _rollback_quietly(conn)
+        raise
+    return results
+
+
+def _connect_writer(path: Path, busy_timeout_ms: int, synchronous: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=256)
+    try:
+        row = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        if row is None or str(row[0]).lower() != "wal":
+            raise StoreError(f"{path}: cannot switch to WAL journal mode (got {row})")
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+        conn.execute("PRAGMA foreign_keys = ON")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+class _Writer:
+    """The writer's connection (plain :mod:`sqlite3`) on a thread of its own, where a whole
+    transaction runs as one call: one trip from the event loop per batch, not one per statement
+    (each trip waits for the loop's turn, which under load costs more than the statements)."""
+
+    def __init__(self, pool: ThreadPoolExecutor, conn: sqlite3.Connection) -> None:
+        self._pool = pool
+        self._conn = conn
+
+    @classmethod
+    async def connect(cls, path: Path, busy_timeout_ms: int, synchronous: str) -> _Writer:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
+        try:
+            conn = await asyncio.get_running_loop().run_in_executor(
+                pool, _connect_writer, path, busy_timeout_ms, synchronous
+            )
+        except BaseException as exc:
+            pool.shutdown(wait=False)
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"{path}: cannot open ({exc})") from exc
+            raise
+        return cls(pool, conn)
+
+    async def run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        """``fn(connection)`` on the writer's thread (calls run one at a time, in order)."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, self._conn)
+
+    async def close(self) -> None:
+        """Close after the calls already handed over."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._pool, self._conn.close)
+        finally:
+            self._pool.shutdown(wait=False)
+
+
 class Store:
     """The hotline's SQLite database (see the module docstring for the API)."""
 
     def __init__(
         self,
         path: Path,
-        writer: aiosqlite.Connection,
+        writer: _Writer,
         reader: aiosqlite.Connection,
         *,
         write_timeout_s: float,
@@ -529,6 +664,13 @@ class Store:
         self._next_ticket_id = 0
         self._next_callback_id = 0
         self._day_seq: dict[date, int] = {}
+        # Callers' open tickets asked for meanwhile, served together by the next query.
+        self._caller_lookups: dict[str, list[asyncio.Future[list[Ticket]]]] = {}
+        self._caller_lane: asyncio.Task[None] | None = None
+        self._details: dict[tuple[tuple[str, str], ...], str] = {}  # audit details as JSON
+        # Writes being waited for, oldest first: (give up at, future, what); one timer for all.
+        self._waits: collections.deque[tuple[float, asyncio.Future[None], str]] = collections.deque()
+        self._wait_timer: asyncio.TimerHandle | None = None
         self.stats = StoreStats()
         self._log = structlog.get_logger("hotline.store")
 
@@ -555,12 +697,15 @@ class Store:
             db_path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"{db_path.parent}: cannot create directory ({exc.strerror})") from exc
-        writer = await cls._connect(db_path, busy_timeout_ms)
+        migrator = await cls._connect(db_path, busy_timeout_ms)
+        try:
+            await migrator.execute("PRAGMA foreign_keys = ON")
+            await migrate(migrator, str(db_path))
+        finally:
+            await migrator.close()
+        writer = await _Writer.connect(db_path, busy_timeout_ms, synchronous)
         reader: aiosqlite.Connection | None = None
         try:
-            await writer.execute(f"PRAGMA synchronous = {synchronous.upper()}")
-            await writer.execute("PRAGMA foreign_keys = ON")
-            await migrate(writer, str(db_path))
             reader = await cls._connect(db_path, busy_timeout_ms)
             await reader.execute("PRAGMA query_only = ON")
             store = cls(
@@ -623,6 +768,12 @@ class Store:
                 op = self._queue.get_nowait()
                 if op is not None and not op.future.done():
                     op.future.set_exception(StoreClosed("store closed before the write was committed"))
+            if self._wait_timer is not None:
+                self._wait_timer.cancel()
+                self._wait_timer = None
+            lane = self._caller_lane
+            if lane is not None and not lane.done():
+                await asyncio.wait([lane])  # lookups already asked for are answered (reads are bounded)
             await self._reader.close()
             await self._writer.close()
         self._log.debug("store.closed", path=str(self.path), commits=self.stats.commits)
@@ -655,7 +806,7 @@ class Store:
             return
         self.stats.operations += len(ops)
         self.stats.largest_batch = max(self.stats.largest_batch, len(ops))
-        results: list[BaseException | None]
+        results: list[StoreError | None]
         try:
             await self._run_fast(ops)
             results = [None] * len(ops)
@@ -681,47 +832,14 @@ class Store:
             else:
                 op.future.set_exception(result)
 
-    async def _rollback_quietly(self) -> None:
-        with contextlib.suppress(sqlite3.Error, ValueError):
-            if self._writer.in_transaction:
-                await self._writer.execute("ROLLBACK")
-
     async def _run_fast(self, ops: list[_Op]) -> None:
-        stmts = sorted((s for op in ops for s in op.stmts), key=lambda s: s[0].rank)
-        await self._writer.execute("BEGIN IMMEDIATE")
-        try:
-            for sql, rows in _runs(stmts):
-                cursor = await self._writer.executemany(sql.text, rows)
-                if sql.checked and cursor.rowcount != len(rows):
-                    raise _Mismatch(sql.table)
-            await self._writer.execute("COMMIT")
-        except BaseException:
-            await self._rollback_quietly()
-            raise
+        stmts = [s for op in ops for s in op.stmts]
+        await self._writer.run(lambda conn: _commit_together(conn, stmts))
         self.stats.commits += 1
 
-    async def _run_one_by_one(self, ops: list[_Op]) -> list[BaseException | None]:
-        results: list[BaseException | None] = []
-        await self._writer.execute("BEGIN IMMEDIATE")
-        try:
-            for op in ops:
-                await self._writer.execute("SAVEPOINT op")
-                try:
-                    for sql, params in op.stmts:
-                        cursor = await self._writer.execute(sql.text, params)
-                        if sql.checked and cursor.rowcount != 1:
-                            raise StoreConflict(sql.table, tuple(params[i] for i in sql.key))
-                except (sqlite3.Error, StoreConflict) as exc:
-                    await self._writer.execute("ROLLBACK TO op")
-                    await self._writer.execute("RELEASE op")
-                    results.append(_translate(exc))
-                else:
-                    await self._writer.execute("RELEASE op")
-                    results.append(None)
-            await self._writer.execute("COMMIT")
-        except BaseException:
-            await self._rollback_quietly()
-            raise
+    async def _run_one_by_one(self, ops: list[_Op]) -> list[StoreError | None]:
+        stmts = [op.stmts for op in ops]
+        results = await self._writer.run(lambda conn: _commit_one_by_one(conn, stmts))
         self.stats.commits += 1
         return results
 
@@ -733,14 +851,38 @@ class Store:
         return future
 
     async def _write(self, stmts: list[_Stmt], what: str) -> None:
-        """Queue one operation and wait until it is committed."""
+        """Queue one operation and wait until it is committed (at most ``write_timeout_s``:
+        :class:`StoreTimeout`).  A write given up on (timeout, cancellation) is skipped if the
+        writer has not started it yet."""
         future = self._enqueue(stmts)
-        try:
-            async with asyncio.timeout(self._write_timeout_s):
-                # A write given up on (timeout, cancellation) is skipped if not yet started.
-                await future
-        except TimeoutError as exc:
-            raise StoreTimeout(what, self._write_timeout_s) from exc
+        self._watch(future, what)
+        await future
+
+    def _watch(self, future: asyncio.Future[None], what: str) -> None:
+        """Fail ``future`` with :class:`StoreTimeout` unless it is done within ``write_timeout_s``.
+
+        Every write waits equally long, so give-up times come in queue order: one timer, set for
+        the oldest write still waited for, serves them all (a timer per write costs more than
+        the rest of the wait)."""
+        loop = asyncio.get_running_loop()
+        waits = self._waits
+        while waits and waits[0][1].done():
+            waits.popleft()
+        waits.append((loop.time() + self._write_timeout_s, future, what))
+        if self._wait_timer is None:
+            self._wait_timer = loop.call_at(waits[0][0], self._expire_writes, waits[0][0])
+
+    def _expire_writes(self, due: float) -> None:
+        """The timer: fail the writes due by ``due`` that are not done, then wait for the next."""
+        self._wait_timer = None
+        waits = self._waits
+        while waits and (waits[0][0] <= due or waits[0][1].done()):
+            _, future, what = waits.popleft()
+            if not future.done():
+                future.set_exception(StoreTimeout(what, self._write_timeout_s))
+        if waits:
+            when = waits[0][0]
+            self._wait_timer = asyncio.get_running_loop().call_at(when, self._expire_writes, when)
 
     async def _write_many(self, ops: Sequence[list[_Stmt]], what: str) -> list[StoreError | None]:
         """Queue several independent operations; each gets its own result (None = committed)."""
@@ -807,6 +949,16 @@ class Store:
         """``count`` fresh ``(ticket id, day sequence)`` pairs for tickets accepted on ``day``."""
         return [(self._allocate_id(), await self._allocate_seq(day)) for _ in range(count)]
 
+    def _detail(self, detail: tuple[tuple[str, str], ...]) -> str:
+        """An audit entry's details as JSON; the few usual ones (channel and type of an
+        ``accept``, ...) are encoded once."""
+        text = self._details.get(detail)
+        if text is None:
+            if len(self._details) >= _DETAIL_CACHE_LIMIT:
+                self._details.clear()
+            text = self._details[detail] = _detail_json(detail)
+        return text
+
     def _change_stmts(self, change: TicketChange) -> tuple[list[_Stmt], CallbackRecord | None]:
         stmts: list[_Stmt] = []
         if change.ticket is not None:
@@ -817,7 +969,9 @@ class Store:
                 stmts.append((_UPDATE_TICKET, (*row[1:], change.ticket.id, change.previous_version)))
         stmts += [_deadline_stmt(d) for d in change.deadlines]
         stmts += [(_INSERT_LINK, (k.ticket_id, k.call_id, k.role.value, k.at, k.actor)) for k in change.links]
-        stmts += [(_INSERT_TRANSITION, _transition_row(t)) for t in change.transitions]
+        stmts += [
+            (_INSERT_TRANSITION, _transition_row(t, self._detail(t.detail))) for t in change.transitions
+        ]
         callback = None
         if change.follow_up is not None:
             f = change.follow_up
@@ -976,11 +1130,50 @@ class Store:
         return [_ticket_from_row(r) for r in rows]
 
     async def open_tickets_for_caller(self, citizen_number: str) -> list[Ticket]:
-        """The caller's tickets that are not closed (for duplicate detection and screen pops)."""
-        rows = await self._read(
-            f"{_TICKET_SELECT} WHERE citizen_number = ? AND state <> 'closed' ORDER BY id", (citizen_number,)
-        )
-        return [_ticket_from_row(r) for r in rows]
+        """The caller's tickets that are not closed (for duplicate detection and screen pops),
+        oldest first.
+
+        Lookups made at the same time share one query (one trip to the reader thread), and a
+        lookup is only ever answered by a query that started after it was made: never staler than
+        a read of its own.
+        """
+        future: asyncio.Future[list[Ticket]] = asyncio.get_running_loop().create_future()
+        self._caller_lookups.setdefault(citizen_number, []).append(future)
+        if self._caller_lane is None or self._caller_lane.done():
+            self._caller_lane = asyncio.create_task(self._serve_caller_lookups(), name="store-caller-lookups")
+        return list(await future)
+
+    async def _serve_caller_lookups(self) -> None:
+        """Answer the waiting lookups, one query per round, until none are left."""
+        batch: dict[str, list[asyncio.Future[list[Ticket]]]] = {}
+        try:
+            while self._caller_lookups:
+                batch, self._caller_lookups = self._caller_lookups, {}  # later ones: next round
+                try:
+                    rows = await self._read(
+                        f"{_TICKET_SELECT} WHERE citizen_number IN (SELECT value FROM json_each(?)) "
+                        "AND state <> 'closed' ORDER BY id",
+                        (json.dumps(list(batch)),),
+                    )
+                except Exception as exc:  # StoreError, or the reader closed under us
+                    _fail(batch, _translate(exc))
+                    continue
+                found: dict[str, list[Ticket]] = {}
+                for row in rows:
+                    ticket = _ticket_from_row(row)
+                    found.setdefault(ticket.citizen_number, []).append(ticket)
+                for number, futures in batch.items():
+                    tickets = found.get(number, [])
+                    for future in futures:
+                        if not future.done():
+                            future.set_result(tickets)
+                batch = {}
+        except BaseException:
+            error = StoreClosed("store closed before the read was answered")
+            _fail(batch, error)
+            _fail(self._caller_lookups, error)
+            self._caller_lookups = {}
+            raise
 
     async def deadlines(self, ticket_id: int) -> list[Deadline]:
         """Every clock of a ticket, every round."""

@@ -90,6 +90,20 @@ class DueDate:
     unknown_years: frozenset[int]
 
 
+@dataclass(frozen=True, slots=True)
+class _PlannedClock:
+    """A new clock without its ticket: the same for every ticket of a type accepted on a day."""
+
+    kind: DeadlineKind
+    working_days: int | None
+    months: int | None
+    due_on: date
+    due_at: float
+    warn_at: float
+    provisional: bool
+    unknown_years: tuple[int, ...]
+
+
 class DeadlineCalculator:
     """Turns rules into dated clocks with a :class:`WorkingCalendar` and the local time zone."""
 
@@ -99,6 +113,8 @@ class DeadlineCalculator:
         # Many tickets share a day: remember day boundaries and due days (bounded, cleared when full).
         self._starts: dict[date, float] = {}
         self._dues: dict[tuple[date, int | None, int | None, int], DueDate] = {}
+        # What a new ticket's clocks share with every ticket of its type accepted that day.
+        self._plans: dict[tuple[TicketType, date, int], tuple[_PlannedClock, ...]] = {}
 
     def local_date(self, at: float) -> date:
         """The local calendar day of an instant."""
@@ -153,27 +169,43 @@ class DeadlineCalculator:
 
     def plan(self, ticket_type: TicketType, ticket_id: int, start_on: date, round_: int) -> list[Deadline]:
         """The clocks of a new ticket (or of a reopened one's new round), version 1."""
-        clocks = []
-        for rule in RULES[ticket_type]:
-            due = self.due(start_on, rule.working_days, rule.months, 0)
-            clocks.append(
-                Deadline(
-                    ticket_id=ticket_id,
-                    round=round_,
-                    kind=rule.kind,
-                    start_on=start_on,
-                    working_days=rule.working_days,
-                    months=rule.months,
-                    extension_days=0,
-                    due_on=due.due_on,
-                    due_at=self.end_of(due.due_on),
-                    warn_at=self.start_of(due.warn_on),
-                    provisional=bool(due.unknown_years),
-                    unknown_years=tuple(sorted(due.unknown_years)),
-                    version=1,
-                )
+        key = (ticket_type, start_on, round_)
+        planned = self._plans.get(key)
+        if planned is None:
+            if len(self._plans) > _CACHE_LIMIT:
+                self._plans.clear()
+            planned = self._plans[key] = tuple(self._planned(rule, start_on) for rule in RULES[ticket_type])
+        return [
+            Deadline(
+                ticket_id=ticket_id,
+                round=round_,
+                kind=p.kind,
+                start_on=start_on,
+                working_days=p.working_days,
+                months=p.months,
+                extension_days=0,
+                due_on=p.due_on,
+                due_at=p.due_at,
+                warn_at=p.warn_at,
+                provisional=p.provisional,
+                unknown_years=p.unknown_years,
+                version=1,
             )
-        return clocks
+            for p in planned
+        ]
+
+    def _planned(self, rule: DeadlineRule, start_on: date) -> _PlannedClock:
+        due = self.due(start_on, rule.working_days, rule.months, 0)
+        return _PlannedClock(
+            kind=rule.kind,
+            working_days=rule.working_days,
+            months=rule.months,
+            due_on=due.due_on,
+            due_at=self.end_of(due.due_on),
+            warn_at=self.start_of(due.warn_on),
+            provisional=bool(due.unknown_years),
+            unknown_years=tuple(sorted(due.unknown_years)),
+        )
 
     def recompute(self, clock: Deadline, extension_days: int | None = None) -> Deadline:
         """The same clock with its due day computed again (new calendar data, or an extension).

@@ -15,11 +15,11 @@ Log events: ``ticket.created``, ``ticket.duplicate_suspected``, ``ticket.transit
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import zoneinfo
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -154,28 +154,56 @@ class _SweepPlan:
 _SWEEP_CHUNK = 1000
 
 
+class _KeyLock:
+    """A key's lock and how many tasks hold it or wait for it."""
+
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
+
+
+class _Hold:
+    """``async with`` one key's lock (a plain class: this runs for every ticket created)."""
+
+    __slots__ = ("_entries", "_entry", "_key")
+
+    def __init__(self, entries: dict[str, _KeyLock], key: str) -> None:
+        self._entries = entries
+        self._key = key
+
+    async def __aenter__(self) -> None:
+        entry = self._entries.get(self._key)
+        if entry is None:
+            entry = self._entries[self._key] = _KeyLock()
+        entry.users += 1
+        self._entry = entry
+        try:
+            await self._entry.lock.acquire()
+        except BaseException:
+            self._leave()
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._entry.lock.release()
+        self._leave()
+
+    def _leave(self) -> None:
+        self._entry.users -= 1
+        if self._entry.users == 0:
+            del self._entries[self._key]
+
+
 class KeyedLocks:
     """One :class:`asyncio.Lock` per key, created on demand and dropped when nobody holds it."""
 
     def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._locks: dict[str, _KeyLock] = {}
 
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        """Hold the key's lock for the block."""
-        lock, users = self._locks.get(key, (None, 0))
-        if lock is None:
-            lock = asyncio.Lock()
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+    def hold(self, key: str) -> _Hold:
+        """Hold the key's lock for the block (``async with locks.hold(key): ...``)."""
+        return _Hold(self._locks, key)
 
     def __len__(self) -> int:
         return len(self._locks)
@@ -214,6 +242,7 @@ class TicketService:
         self._calendar_fingerprint = data_fingerprint(calendar_dir) if calendar_dir else ()
         self._calendar_checked = False
         self._reported_years: set[int] = set()
+        self._last_day_text: tuple[date | None, str] = (None, "")
         self._locks = KeyedLocks()  # in-process writers of one ticket (or one caller) take turns
         self._log = structlog.get_logger("hotline.tickets")
 
@@ -258,6 +287,15 @@ class TicketService:
     def calendar(self) -> WorkingCalendar:
         """The working-day calendar in use."""
         return self.calc.calendar
+
+    def _day_text(self, day: date) -> str:
+        """``20261128``: the day in a ticket number (the last one is kept: nearly every ticket
+        is accepted today)."""
+        last_day, text = self._last_day_text
+        if day != last_day:
+            text = day.strftime("%Y%m%d")
+            self._last_day_text = (day, text)
+        return text
 
     def format_number(self, day_seq: int, accepted_on_text: str) -> str:
         """``12345-20261128-000042``."""
@@ -334,11 +372,11 @@ class TicketService:
                 raise InvalidTicket(name, "must not be empty")
         duplicate_of: str | None = None
         if draft.citizen_number:
-            existing = probable_duplicates(
-                draft.classification,
-                await self.store.open_tickets_for_caller(draft.citizen_number),
-                self.taxonomy,
-                self.duplicate_level,
+            open_tickets = await self.store.open_tickets_for_caller(draft.citizen_number)
+            existing = (
+                probable_duplicates(draft.classification, open_tickets, self.taxonomy, self.duplicate_level)
+                if open_tickets
+                else []
             )
             if existing:
                 numbers = [t.number for t in existing]
@@ -352,7 +390,7 @@ class TicketService:
                     return DuplicateSuspected(tuple(existing))
                 duplicate_of = numbers[0]
         accepted_on = self.calc.local_date(now)
-        day_text = accepted_on.strftime("%Y%m%d")
+        day_text = self._day_text(accepted_on)
         department = item.department or ""
 
         def build(ticket_id: int, day_seq: int) -> TicketChange:
@@ -404,8 +442,8 @@ class TicketService:
         change = await self.store.create_ticket(accepted_on, build)
         assert change.ticket is not None
         ticket = change.ticket
-        unknown = {y for c in change.deadlines for y in c.unknown_years}
-        self._note_unknown_years(unknown, ticket.number)
+        if ticket.provisional:  # a clock counted a year no calendar knows
+            self._note_unknown_years({y for c in change.deadlines for y in c.unknown_years}, ticket.number)
         self._log.info(
             "ticket.created",
             ticket_id=ticket.number,

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 import pytest
@@ -26,10 +28,11 @@ from hotline.store import (
     StoreConflict,
     StoredAgentState,
     StoreIntegrityError,
+    StoreTimeout,
 )
 from hotline.store.schema import SCHEMA_VERSION
 from hotline.store.sqlite import migrate
-from hotline.tickets.model import LinkRole, TicketLink, TicketState
+from hotline.tickets.model import LinkRole, TicketChange, TicketLink, TicketState
 from tests.integration.store.conftest import ticket_change
 
 
@@ -306,3 +309,144 @@ async def test_closing_drains_queued_writes_then_refuses_new_ones(tmp_path: Path
         await store.upsert_call(_call(500))
     async with Store.open(path) as store:
         assert len(await store.calls_between(0.0, 2e9)) == 100
+
+
+def _for_caller(
+    ticket_id: int, day_seq: int, number: str, state: TicketState = TicketState.ACCEPTED
+) -> TicketChange:
+    change = ticket_change(ticket_id, day_seq)
+    assert change.ticket is not None
+    return replace(change, ticket=replace(change.ticket, citizen_number=number, state=state))
+
+
+async def test_callers_asking_at_once_share_one_query(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    day = date(2026, 11, 28)
+    async with Store.open(tmp_path / "h.db") as store:
+        first = await store.create_ticket(day, lambda i, s: _for_caller(i, s, "13912345678"))
+        second = await store.create_ticket(day, lambda i, s: _for_caller(i, s, "13912345678"))
+        other = await store.create_ticket(day, lambda i, s: _for_caller(i, s, "13800138000"))
+        await store.create_ticket(day, lambda i, s: _for_caller(i, s, "13800138000", TicketState.CLOSED))
+        queries: list[str] = []
+        read = store._read
+
+        async def counted(sql: str, params: Sequence[Any]) -> list[Any]:
+            queries.append(sql)
+            return await read(sql, params)
+
+        monkeypatch.setattr(store, "_read", counted)
+        found = await asyncio.gather(
+            *(
+                store.open_tickets_for_caller(n)
+                for n in ("13912345678", "13800138000", "13700001111", "13912345678")
+            )
+        )
+        assert len(queries) == 1
+        ids = [[t.id for t in tickets] for tickets in found]
+        assert first.ticket and second.ticket and other.ticket
+        assert ids == [
+            [first.ticket.id, second.ticket.id],  # oldest first
+            [other.ticket.id],  # not the closed one
+            [],
+            [first.ticket.id, second.ticket.id],
+        ]
+        assert found[0] is not found[3]  # each caller gets a list of its own
+
+
+async def test_a_lookup_is_never_answered_by_a_query_older_than_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    day = date(2026, 11, 28)
+    async with Store.open(tmp_path / "h.db") as store:
+        read = store._read
+        gate = asyncio.Event()
+        answered = asyncio.Event()
+
+        async def slow_first(sql: str, params: Sequence[Any]) -> list[Any]:
+            rows = await read(sql, params)  # the query has run: its snapshot is taken
+            if not answered.is_set():
+                answered.set()
+                await gate.wait()
+            return rows
+
+        monkeypatch.setattr(store, "_read", slow_first)
+        early = asyncio.create_task(store.open_tickets_for_caller("13912345678"))
+        await answered.wait()
+        # Committed after the first query ran but before its answer is handed out:
+        created = await store.create_ticket(day, lambda i, s: _for_caller(i, s, "13912345678"))
+        late = asyncio.create_task(store.open_tickets_for_caller("13912345678"))
+        await asyncio.sleep(0.01)
+        gate.set()
+        assert await early == []
+        assert created.ticket is not None
+        assert [t.id for t in await late] == [created.ticket.id]
+
+
+async def test_a_write_that_cannot_commit_in_time_is_a_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    async with Store.open(path, write_timeout_s=0.2) as store:
+        await store.upsert_call(_call(0))
+        blocker = sqlite3.connect(path, isolation_level=None)
+        try:
+            blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+            results = await asyncio.gather(
+                *(store.upsert_call(_call(i)) for i in range(1, 4)), return_exceptions=True
+            )
+            assert all(isinstance(r, StoreTimeout) for r in results)
+            with pytest.raises(StoreTimeout):
+                await store.upsert_call(_call(4))  # one later, after the timer fired: timed too
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        await store.upsert_call(_call(5))  # the writer goes on once the lock is free
+        assert _call(5).call_id in {c.call_id for c in await store.calls_between(0.0, 2e9)}
+
+
+async def test_many_rows_of_a_table_in_one_commit_keep_their_order_and_values(tmp_path: Path) -> None:
+    day = date(2026, 11, 28)
+    async with Store.open(tmp_path / "h.db") as store:
+        created = await asyncio.gather(
+            *(
+                store.create_ticket(day, lambda i, s: ticket_change(i, s, call_id=f"c.{i}"))
+                for _ in range(300)
+            )
+        )
+        assert store.stats.largest_batch > 100  # multi-row statements were used
+        tickets = [c.ticket for c in created if c.ticket is not None]
+        stored = await store.get_tickets(t.id for t in tickets)
+        assert [stored[t.id] for t in tickets] == tickets
+        for change in created[::37]:
+            assert change.ticket is not None
+            assert await store.transitions(change.ticket.id) == list(change.transitions)
+            assert await store.links(change.ticket.id) == list(change.links)
+
+        ticket = tickets[0]
+        links = [
+            TicketLink(ticket_id=ticket.id, call_id=f"r.{i}", role=LinkRole.REPEAT, at=float(i), actor="t")
+            for i in range(200)
+        ]
+        bad = TicketLink(ticket_id=99_999, call_id="x", role=LinkRole.REPEAT, at=0.0, actor="t")
+        results = await asyncio.gather(
+            *(store.add_link(k) for k in links[:100]),
+            store.add_link(bad),
+            *(store.add_link(k) for k in links[100:]),
+            return_exceptions=True,
+        )
+        errors = [r for r in results if isinstance(r, BaseException)]
+        assert len(errors) == 1 and isinstance(errors[0], StoreIntegrityError)
+        assert [k for k in await store.links(ticket.id) if k.role is LinkRole.REPEAT] == links
+
+
+@pytest.mark.parametrize(("synchronous", "level"), [("full", 2), ("normal", 1)])
+async def test_the_writer_commits_with_the_asked_durability(
+    tmp_path: Path, synchronous: str, level: int
+) -> None:
+    async with Store.open(tmp_path / "h.db", synchronous=synchronous) as store:
+        pragmas = await store._writer.run(
+            lambda conn: [
+                conn.execute(f"PRAGMA {name}").fetchone()[0]
+                for name in ("synchronous", "foreign_keys", "journal_mode")
+            ]
+        )
+        assert pragmas == [level, 1, "wal"]

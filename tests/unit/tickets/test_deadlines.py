@@ -79,6 +79,18 @@ def test_warning_day_is_the_working_day_before(calc: DeadlineCalculator) -> None
     assert clock.warn_at == calc.start_of(date(2026, 2, 14))  # the swapped Saturday before it
 
 
+def test_plans_of_one_day_share_their_dates_but_not_their_ticket(calc: DeadlineCalculator) -> None:
+    first = calc.plan(T.COMPLAINT, 1, date(2025, 9, 26), 1)
+    again = calc.plan(T.COMPLAINT, 2, date(2025, 9, 26), 1)  # from the calculator's cache
+    reopened = calc.plan(T.COMPLAINT, 1, date(2025, 9, 26), 2)
+    assert [c.ticket_id for c in again] == [2, 2]
+    assert [replace(c, ticket_id=1) for c in again] == first
+    assert [c.round for c in reopened] == [2, 2]
+    assert [replace(c, round=1) for c in reopened] == first
+    fresh = DeadlineCalculator(calc.calendar, calc.tz).plan(T.COMPLAINT, 2, date(2025, 9, 26), 1)
+    assert again == fresh
+
+
 def test_add_months_clamps() -> None:
     assert add_months(date(2025, 8, 31), 6) == date(2026, 2, 28)
     assert add_months(date(2024, 8, 31), 6) == date(2025, 2, 28)
