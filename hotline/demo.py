@@ -25,7 +25,7 @@ from typing import TextIO
 from hotline.app import HotlineService
 from hotline.clock import ScaledClock
 from hotline.log import configure_logging
-from hotline.pbx_bridge.simulator import AgentBehaviour, PbxSimulator
+from hotline.pbx_bridge.simulator import SHIPPED_CHANNELVARS, AgentBehaviour, PbxSimulator
 from hotline.queue.commands import Command, ConnectCallToAgent, StartCallback
 from hotline.queue.dispatcher import DispatcherStats, QueueSnapshot
 from hotline.queue.inputs import QueueInput, ScheduleCallback
@@ -231,6 +231,7 @@ async def _run(
         time_scale=1.0 / options.speed,
         dialplan=settings.dialplan,
         seed=options.seed,
+        channelvars=SHIPPED_CHANNELVARS,
     )
     async with sim:
         service = HotlineService(demo_settings(settings, sim.port, workdir), clock=clock)

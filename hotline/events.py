@@ -33,7 +33,8 @@ class CallArrived:
 
     ``resynced`` is true when the call was found waiting by a resync, not seen arriving; then
     ``waited_s`` is how long its channel had existed already (Asterisk's ``Duration``), so the
-    caller's wait is not restarted by our reconnect.
+    caller's wait is not restarted by our reconnect.  ``ringing_agent`` (resync only) names the
+    agent whose device the call was found dialling (it was in the connect context, not bridged).
     """
 
     call_id: str
@@ -44,6 +45,7 @@ class CallArrived:
     priority: str = "normal"
     resynced: bool = False
     waited_s: float = 0.0
+    ringing_agent: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ appends only the attempts the store has not seen, and converts statuses and call
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -56,6 +57,11 @@ def _minutes(text: str) -> int:
     return int(hours) * 60 + int(mins or 0)
 
 
+#: Closed callbacks remembered for the call records that may still name them (a reached
+#: callback's call record is written after the callback closed).
+_CLOSED_MEMORY = 10_000
+
+
 def queue_callback_id(store_id: int) -> str:
     """The queue's name for a callback the store numbered."""
     return f"cb-{store_id}"
@@ -78,10 +84,12 @@ class QueuePersistence:
     #: Called once when a callback is closed (reached, failed, cancelled), with its store id:
     #: the ticket workflow moves the ticket on from a follow-up call's outcome.
     on_closed: Callable[[Callback, int], Awaitable[None]] | None = None
-    _known: dict[str, _Known] = field(default_factory=dict)
-    _store_ids: set[int] = field(default_factory=set)
+    _known: dict[str, _Known] = field(default_factory=dict)  # open callbacks
+    _closed: OrderedDict[str, _Known] = field(default_factory=OrderedDict)  # the latest closed ones
+    _store_ids: set[int] = field(default_factory=set)  # store ids of the open ones
     _creates: int = 0  # callbacks created by us so far (started)
     _creating: int = 0  # ... and not yet finished
+    _closes: int = 0  # callbacks closed by us so far
 
     # -- start-up ------------------------------------------------------------------------
 
@@ -99,17 +107,18 @@ class QueuePersistence:
 
     async def new_callbacks(self) -> list[ScheduleCallback]:
         """Callbacks another process (the ticket workflow) put in the store since we last looked."""
-        creates_before = self._creates
+        creates_before, closes_before = self._creates, self._closes
         pending = await self.store.pending_callbacks()
-        if self._creating or self._creates != creates_before:
-            # One of our own creations may be in this listing before we learnt its id; the
-            # next look will tell them apart.
+        if self._creating or self._creates != creates_before or self._closes != closes_before:
+            # One of our own creations may be in this listing before we learnt its id, or a
+            # callback closed meanwhile may still be listed as pending; the next look will
+            # tell them apart.
             return []
         fresh: list[ScheduleCallback] = []
         for record in pending:
             if record.id in self._store_ids:
                 continue
-            qid = queue_callback_id(record.id)
+            qid = record.queue_id or queue_callback_id(record.id)
             self._remember(qid, record.id)
             fresh.append(
                 ScheduleCallback(
@@ -136,9 +145,11 @@ class QueuePersistence:
         )
 
     def _from_store(self, record: CallbackRecord) -> Callback:
-        qid = queue_callback_id(record.id)
+        qid = record.queue_id or queue_callback_id(record.id)
         self._remember(qid, record.id)
-        # An attempt that was under way when the service stopped died with it: due again.
+        # An attempt under way when the service stopped stays in progress: the dispatcher holds
+        # it until the PBX's channel listing says whether its call still runs.
+        in_progress = record.status is StoredStatus.IN_PROGRESS
         return Callback(
             callback_id=qid,
             kind=CallbackKind(record.kind.value),
@@ -149,7 +160,7 @@ class QueuePersistence:
             max_attempts=record.max_attempts,
             retry_spacing_s=record.retry_spacing_s,
             attempts=record.attempts,
-            status=CallbackStatus.PENDING,
+            status=CallbackStatus.IN_PROGRESS if in_progress else CallbackStatus.PENDING,
             ticket_id=str(record.ticket_id) if record.ticket_id is not None else None,
             origin_call_id=record.origin_call_id,
         )
@@ -174,7 +185,7 @@ class QueuePersistence:
             await self.store.upsert_call(self._call(command.record))
 
     async def _save_callback(self, callback: Callback) -> None:
-        known = self._known.get(callback.callback_id)
+        known = self._known.get(callback.callback_id) or self._closed.get(callback.callback_id)
         if known is None:
             hours = callback.calling_hours
             self._creates += 1
@@ -194,6 +205,7 @@ class QueuePersistence:
                         else None,
                         origin_call_id=callback.origin_call_id,
                         created_at=callback.created_at,
+                        queue_id=callback.callback_id,
                     )
                 )
             finally:
@@ -223,14 +235,25 @@ class QueuePersistence:
         )
         if not callback.status.open and not known.closed:
             known.closed = True
+            self._forget(callback.callback_id, known)
             if self.on_closed is not None:
                 await self.on_closed(callback, known.store_id)
+
+    def _forget(self, qid: str, known: _Known) -> None:
+        """A closed callback leaves the open set; the latest few stay for late call records."""
+        self._closes += 1
+        self._known.pop(qid, None)
+        self._store_ids.discard(known.store_id)
+        self._closed[qid] = known
+        if len(self._closed) > _CLOSED_MEMORY:
+            self._closed.popitem(last=False)
 
     def _call(self, record: CallRecord) -> StoredCall:
         answered = record.answered_at
         callback_store_id = None
-        if record.callback_id is not None and record.callback_id in self._known:
-            callback_store_id = self._known[record.callback_id].store_id
+        if record.callback_id is not None:
+            known = self._known.get(record.callback_id) or self._closed.get(record.callback_id)
+            callback_store_id = known.store_id if known is not None else None
         escalated = record.priority is PriorityClass.ESCALATED
         return StoredCall(
             call_id=record.call_id,

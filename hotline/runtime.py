@@ -18,7 +18,7 @@ import structlog
 from hotline.clock import Clock
 from hotline.pbx_bridge.actions import InvalidDialTargetError, PbxActions
 from hotline.pbx_bridge.codec import HeaderInjectionError
-from hotline.pbx_bridge.errors import AmiError
+from hotline.pbx_bridge.errors import ActionTimeoutError, AmiError, ConnectionLostError
 from hotline.queue.commands import (
     CancelCallbackDial,
     CancelTimer,
@@ -161,7 +161,10 @@ class QueueRuntime:
                 await self._actions.hangup(command.channel)
         except (InvalidDialTargetError, HeaderInjectionError) as exc:
             self._inbox.put_nowait(ActionFailed(command, str(exc), permanent=True))
-        except AmiError as exc:
+        except (ActionTimeoutError, ConnectionLostError) as exc:
+            # Sent, but no answer: Asterisk may have done it.  Never re-send blindly.
+            self._inbox.put_nowait(ActionFailed(command, str(exc), uncertain=True))
+        except AmiError as exc:  # not connected (nothing sent) or refused: certainly not done
             self._inbox.put_nowait(ActionFailed(command, str(exc)))
         except Exception as exc:  # a bug here must not take the queue down: report it as a failure
             log.error("pbx.action_crashed", command=type(command).__name__, error=repr(exc))

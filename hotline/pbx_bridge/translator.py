@@ -57,6 +57,15 @@ def _int(text: str, default: int = 0) -> int:
         return default
 
 
+def _channel_variable(msg: AmiMessage, name: str) -> str:
+    """A ``ChanVariable: NAME=value`` header's value (manager.conf ``channelvars``), or ''."""
+    wanted = name + "="
+    for value in msg.get_all("ChanVariable"):
+        if value.startswith(wanted):
+            return value[len(wanted) :]
+    return ""
+
+
 def _duration_s(text: str) -> float:
     """Asterisk's ``HH:MM:SS`` channel duration in seconds (0 when absent or odd)."""
     parts = text.split(":")
@@ -146,8 +155,12 @@ class AmiTranslator:
     def resync(self, channels: Iterable[AmiMessage]) -> list[DomainEvent]:
         """Rebuild the picture from a ``CoreShowChannels`` listing taken after a (re)connect.
 
-        Calls we knew that are gone end with ``lost_during_disconnect``; calls found waiting
-        on hold are reported as arrived (``resynced=True``) so the queue can take them (again).
+        Events come in this order: calls we knew that are gone end (``lost_during_disconnect``);
+        our callbacks' legs are named (``CallbackLegCreated``, from the ``HOTLINE_CALLBACK_ID``
+        that manager.conf ``channelvars`` shows); inbound calls found on hold, or found dialling
+        an agent and not yet bridged, are reported as arrived (``resynced=True``, with the agent
+        they ring); every bridge of two or more channels is reported as ``CallBridged``, so a
+        call answered while we were away is known as answered.
         """
         previous = self._calls
         self._calls = {}
@@ -155,6 +168,7 @@ class AmiTranslator:
         self._bridges = {}
         events: list[DomainEvent] = []
         waiting: list[tuple[str, AmiMessage]] = []
+        callback_legs: list[CallbackLegCreated] = []
         for msg in channels:
             uniqueid = msg.get("Uniqueid")
             linkedid = msg.get("Linkedid") or uniqueid
@@ -165,29 +179,43 @@ class AmiTranslator:
             if call is None:
                 call = _Call()
                 if old is not None:
-                    call.callback, call.priority, call.bridged = old.callback, old.priority, old.bridged
+                    call.callback, call.priority = old.callback, old.priority
+                    call.first_cause, call.first_cause_text = old.first_cause, old.first_cause_text
                 self._calls[linkedid] = call
             call.legs.add(uniqueid)
             self._leg_call[uniqueid] = linkedid
             bridge_id = msg.get_any("BridgeId", "BridgeID")
             if bridge_id:
                 self._bridges.setdefault(bridge_id, {})[uniqueid] = msg.get("Channel")
-            if (
-                msg.get("Context") == self._dialplan.inbound_context
-                and msg.get("Exten") == self._dialplan.hold_exten
-            ):
+            callback_id = _channel_variable(msg, CALLBACK_ID_VARIABLE)
+            if callback_id and not any(leg.call_id == linkedid for leg in callback_legs):
+                call.callback = True
+                callback_legs.append(CallbackLegCreated(linkedid, callback_id, msg.get("Channel")))
+            context = msg.get("Context")
+            if context == self._dialplan.inbound_context and msg.get("Exten") == self._dialplan.hold_exten:
                 waiting.append((linkedid, msg))
-        for bridge in self._bridges.values():
-            for uniqueid in bridge:
-                self._calls[self._leg_call[uniqueid]].bridged = len(bridge) >= 2
+            elif context == self._dialplan.connect_context and self._agent_of_connect_exten(msg.get("Exten")):
+                waiting.append((linkedid, msg))
+        bridged: list[tuple[str, str, tuple[str, str]]] = []
+        for bridge_id, members in self._bridges.items():
+            if len(members) >= 2:
+                first, second = list(members.values())[:2]
+                linkedid = self._leg_call[next(iter(members))]
+                self._calls[linkedid].bridged = True
+                bridged.append((linkedid, bridge_id, (first, second)))
         for linkedid in previous:
             if linkedid not in self._calls:
                 events.append(CallEnded(linkedid, 0, "", EndReason.LOST_DURING_DISCONNECT))
+        events.extend(callback_legs)
         for linkedid, msg in waiting:
             call = self._calls[linkedid]
-            call.bridged = False
+            if call.bridged or call.callback:
+                continue  # a connect-context caller already talking to its agent
             call.waiting_channel = msg.get("Channel")
             call.waiting_uniqueid = msg.get("Uniqueid")
+            ringing = ""
+            if msg.get("Context") == self._dialplan.connect_context:
+                ringing = self._agent_of_connect_exten(msg.get("Exten"))
             events.append(
                 CallArrived(
                     call_id=linkedid,
@@ -198,9 +226,19 @@ class AmiTranslator:
                     priority=call.priority,
                     resynced=True,
                     waited_s=_duration_s(msg.get("Duration")),
+                    ringing_agent=ringing,
                 )
             )
+        for linkedid, bridge_id, pair in bridged:
+            events.append(CallBridged(linkedid, bridge_id, pair))
         return events
+
+    def _agent_of_connect_exten(self, exten: str) -> str:
+        """``agent-1005`` -> ``1005`` by the dialplan's template; '' when it does not match."""
+        prefix, _, suffix = self._dialplan.connect_exten_template.partition("{agent}")
+        if len(exten) > len(prefix) + len(suffix) and exten.startswith(prefix) and exten.endswith(suffix):
+            return exten[len(prefix) : len(exten) - len(suffix)]
+        return ""
 
     # -- handlers ------------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ class AgentTrigger(enum.StrEnum):
     RELEASE = "release"  # the work ended without a conversation (pre-empted, citizen not reached)
     ATTACH_INBOUND = "attach_inbound"  # found bridged to an inbound call (after a restart/resync)
     ATTACH_CALLBACK = "attach_callback"
+    ATTACH_RINGING = "attach_ringing"  # found ringing for an inbound call (after a restart/resync)
     DEVICE_LOST = "device_lost"
     DEVICE_BACK = "device_back"  # back to ready
     DEVICE_BACK_PAUSED = "device_back_paused"  # back to the pause it had
@@ -91,6 +92,9 @@ TRANSITIONS: dict[tuple[AgentState, AgentTrigger], AgentState] = {
     (S.PAUSED, T.ATTACH_CALLBACK): S.BUSY_CALLBACK,
     (S.WRAP_UP, T.ATTACH_CALLBACK): S.BUSY_CALLBACK,
     (S.OFFERED, T.ATTACH_CALLBACK): S.BUSY_CALLBACK,
+    (S.READY, T.ATTACH_RINGING): S.OFFERED,
+    (S.PAUSED, T.ATTACH_RINGING): S.OFFERED,
+    (S.WRAP_UP, T.ATTACH_RINGING): S.OFFERED,
     (S.READY, T.DEVICE_LOST): S.DEVICE_UNAVAILABLE,
     (S.PAUSED, T.DEVICE_LOST): S.DEVICE_UNAVAILABLE,
     (S.WRAP_UP, T.DEVICE_LOST): S.DEVICE_UNAVAILABLE,

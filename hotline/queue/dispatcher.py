@@ -158,6 +158,7 @@ class _Attempt:
     cancel_requested: str | None = None
     give_up: str | None = None  # close the callback as failed whatever the outcome
     agent_done: bool = False  # the agent has left this attempt
+    uncertain: bool = False  # the Originate got no answer: it may or may not have dialled
 
 
 @dataclass(slots=True)
@@ -274,6 +275,9 @@ class Dispatcher:
             self._by_token[agent.agent_id] = agent
         self._restored = {record.agent_id: record for record in restored_agents}
         self._restored_callbacks = list(pending_callbacks)
+        #: Callbacks the store says were under way when we stopped: held off the queue until
+        #: the PBX's channel listing says whether their call still runs (CallbackLegCreated).
+        self._unsettled: dict[str, Callback] = {}
         self._calls: dict[str, _InboundCall] = {}
         self._callbacks: dict[str, Callback] = {}  # open callbacks (pending or in progress)
         self._attempts: dict[str, _Attempt] = {}
@@ -475,6 +479,7 @@ class Dispatcher:
                 self._on_device_state(event)
             case PbxConnected():
                 self._connected = True
+                self._release_unsettled()
                 self._log(
                     "queue.pbx_connected", channels=event.channels, waiting_inbound=self._router.waiting_count
                 )
@@ -588,20 +593,44 @@ class Dispatcher:
         for callback in self._restored_callbacks:
             if not callback.status.open or callback.callback_id in self._callbacks:
                 continue
-            if callback.status is CallbackStatus.IN_PROGRESS:
-                # The attempt was cut by the restart: it does not count.
-                aborted = CallbackAttempt(self._now, self._now, "", AttemptOutcome.ABORTED, "restart")
-                callback = replace(
-                    callback, status=CallbackStatus.PENDING, history=(*callback.history, aborted)
-                )
-                self._emit(PersistCallback(callback))
+            if not _DIALLABLE_RE.match(callback.number):
+                self._reject_callback(callback)
+                continue
             self._callbacks[callback.callback_id] = callback
             if callback.kind is CallbackKind.RETURN_CALL:
                 self._return_by_number[callback.number] = callback.callback_id
-            self._router.add_callback(callback, self._now)
+            if callback.status is CallbackStatus.IN_PROGRESS:
+                self._unsettled[callback.callback_id] = callback
+            else:
+                self._router.add_callback(callback, self._now)
         self._restored_callbacks = []
+        if self._connected:
+            self._release_unsettled()
         if self._settings.snapshot_interval_s > 0:
             self._arm("snapshot", "", self._now + self._settings.snapshot_interval_s)
+
+    def _release_unsettled(self) -> None:
+        """The PBX has listed its channels: a restored callback whose call was not found died
+        with the restart.  That attempt does not count; the callback is due again."""
+        for callback in self._unsettled.values():
+            aborted = CallbackAttempt(self._now, self._now, "", AttemptOutcome.ABORTED, "restart")
+            callback = replace(callback, status=CallbackStatus.PENDING, history=(*callback.history, aborted))
+            self._callbacks[callback.callback_id] = callback
+            self._emit(PersistCallback(callback))
+            self._router.add_callback(callback, self._now)
+            self._log(
+                "callback.resumed", callback_id=callback.callback_id, why="its call ended with the restart"
+            )
+        self._unsettled.clear()
+
+    def _reject_callback(self, callback: Callback) -> None:
+        """A callback that cannot be dialled is closed as failed, so its ticket moves on."""
+        callback = replace(callback, status=CallbackStatus.FAILED, closed_reason="invalid_number")
+        self._stats.callbacks_failed += 1
+        self._emit(PersistCallback(callback))
+        self._log(
+            "callback.rejected", "warning", callback_id=callback.callback_id, why="number cannot be dialled"
+        )
 
     def _on_agent_command(
         self, command: AgentLogin | AgentLogout | AgentReady | AgentPause | AgentEndWrapUp
@@ -787,18 +816,11 @@ class Dispatcher:
     # -- inbound calls -------------------------------------------------------------------
 
     def _on_call_arrived(self, event: CallArrived) -> None:
+        ringing = self._agent_for_token(event.ringing_agent) if event.ringing_agent else None
         live = self._calls.get(event.call_id)
         if live is not None:
-            if event.resynced and live.phase is CallPhase.OFFERED:
-                # Found back on hold after a disconnect: the offer is over, no one's fault.
-                self._withdraw_offer(live, AgentTrigger.OFFER_WITHDRAWN)
-                self._requeue(live, "resync")
-            elif event.resynced and live.phase is CallPhase.ANSWERED:
-                agent = self._agents.get(live.agent_id or "")
-                if agent is not None and agent.work == live.call.call_id:
-                    self._release(agent, AgentTrigger.CALL_ENDED)
-                live.answered_at = None
-                self._requeue(live, "resync")
+            if event.resynced:
+                self._on_call_found(live, ringing)
             return
         if event.call_id in self._finished or event.call_id in self._attempt_by_call:
             self._ignore(event, "call already handled", call_id=event.call_id)
@@ -812,9 +834,53 @@ class Dispatcher:
             enqueued_at=self._now - max(event.waited_s, 0.0),
             caller_name=event.caller_name,
         )
-        self._calls[event.call_id] = _InboundCall(call)
-        self._router.add_call(call)
+        live = self._calls[event.call_id] = _InboundCall(call)
         self._stats.calls_arrived += 1
+        if ringing is None or not self._attach_ringing(live, ringing):
+            self._router.add_call(call)
+
+    def _on_call_found(self, live: _InboundCall, ringing: Agent | None) -> None:
+        """A resync found a call we know unbridged: on hold, or dialling ``ringing``."""
+        call_id = live.call.call_id
+        match live.phase:
+            case CallPhase.OFFERED:
+                if ringing is not None and live.agent_id == ringing.agent_id:
+                    return  # still ringing the agent it was offered to: the offer stands
+                # Found back on hold (or ringing someone else): the offer is over, no one's fault.
+                self._withdraw_offer(live, AgentTrigger.OFFER_WITHDRAWN)
+            case CallPhase.ANSWERED:
+                agent = self._agents.get(live.agent_id or "")
+                if agent is not None and agent.work == call_id:
+                    self._release(agent, AgentTrigger.CALL_ENDED)
+                live.answered_at = None
+            case CallPhase.WAITING:
+                if ringing is None:
+                    return
+                self._router.remove_call(call_id)
+            case CallPhase.HELD_BACK:
+                if ringing is None:
+                    return
+                self._disarm("retry", call_id)
+        if ringing is not None and self._attach_ringing(live, ringing):
+            return
+        self._requeue(live, "resync")
+
+    def _attach_ringing(self, live: _InboundCall, agent: Agent) -> bool:
+        """Treat a call found dialling ``agent`` as offered to it (it rings there now)."""
+        if agent.work is not None or not agent.can(AgentTrigger.ATTACH_RINGING):
+            return False
+        call_id = live.call.call_id
+        live.phase, live.agent_id, live.agent_channel, live.offered_at = (
+            CallPhase.OFFERED,
+            agent.agent_id,
+            None,
+            self._now,
+        )
+        agent.work = call_id
+        self._transition(agent, AgentTrigger.ATTACH_RINGING)
+        self._arm("offer", call_id, self._now + self._ring_timeout_s + self._settings.pbx_grace_s)
+        self._log("call.attached", call_id=call_id, agent_id=agent.agent_id, ringing=True)
+        return True
 
     def _requeue(self, live: _InboundCall, why: str) -> None:
         live.call = replace(live.call, returned=True)
@@ -1062,29 +1128,24 @@ class Dispatcher:
         if event.callback_id in self._callbacks:
             self._ignore(event, "callback already pending", callback_id=event.callback_id)
             return
-        if not _DIALLABLE_RE.match(event.number.strip()):
-            self._log(
-                "callback.rejected", "warning", callback_id=event.callback_id, why="number cannot be dialled"
-            )
-            return
         settings = self._settings
-        self._add_callback(
-            Callback(
-                callback_id=event.callback_id,
-                kind=event.kind,
-                number=event.number.strip(),
-                due_at=event.due_at,
-                created_at=self._now,
-                calling_hours=event.calling_hours or self._calling_hours,
-                max_attempts=event.max_attempts or settings.callback_max_attempts,
-                retry_spacing_s=(
-                    settings.callback_retry_spacing_s
-                    if event.retry_spacing_s is None
-                    else event.retry_spacing_s
-                ),
-                ticket_id=event.ticket_id,
-            )
+        callback = Callback(
+            callback_id=event.callback_id,
+            kind=event.kind,
+            number=event.number.strip(),
+            due_at=event.due_at,
+            created_at=self._now,
+            calling_hours=event.calling_hours or self._calling_hours,
+            max_attempts=event.max_attempts or settings.callback_max_attempts,
+            retry_spacing_s=(
+                settings.callback_retry_spacing_s if event.retry_spacing_s is None else event.retry_spacing_s
+            ),
+            ticket_id=event.ticket_id,
         )
+        if not _DIALLABLE_RE.match(callback.number):
+            self._reject_callback(callback)
+            return
+        self._add_callback(callback)
 
     def _schedule_return_call(self, call: WaitingCall) -> None:
         number = call.caller_number.strip()
@@ -1150,7 +1211,8 @@ class Dispatcher:
         callback = self._callbacks.get(event.callback_id)
         if callback is None:
             self._ignore(event, "no open callback", callback_id=event.callback_id)
-        elif callback.status is CallbackStatus.PENDING:
+        elif callback.status is CallbackStatus.PENDING or event.callback_id in self._unsettled:
+            self._unsettled.pop(event.callback_id, None)
             self._cancel_pending(callback, event.reason)
         else:
             attempt = self._attempts.get(self._current_attempt.get(event.callback_id, ""))
@@ -1191,6 +1253,14 @@ class Dispatcher:
 
     def _on_callback_leg_created(self, event: CallbackLegCreated) -> None:
         attempt = self._attempts.get(self._current_attempt.get(event.callback_id, ""))
+        if attempt is None and event.callback_id in self._unsettled:
+            self._resume_attempt(event, self._unsettled[event.callback_id])
+            return
+        if attempt is None and not self._agent_busy_on(event.channel):
+            # A callback's call we have no attempt for, on a free agent's device: one that was
+            # already answered (closed in the store) when we restarted.  Follow it to its end.
+            self._resume_attempt(event, None)
+            return
         if attempt is None:
             # Also what the captures' TICKET_ID marker gives: the agent's ringing links it.
             self._ignore(event, "no callback attempt with this id", callback_id=event.callback_id)
@@ -1199,6 +1269,64 @@ class Dispatcher:
             self._ignore(event, "attempt already has a call", callback_id=event.callback_id)
             return
         self._link_call(attempt, event.call_id, event.channel)
+
+    def _agent_busy_on(self, channel: str) -> bool:
+        agent = self._agent_for_device(channel)
+        return agent is None or agent.work is not None
+
+    def _resume_attempt(self, event: CallbackLegCreated, callback: Callback | None) -> None:
+        """A callback's call still runs after a restart (a resync found its leg): take it up.
+
+        ``callback`` is the restored open callback, or None for one already closed as reached.
+        """
+        agent = self._agent_for_device(event.channel)
+        if agent is None or agent.work is not None or not agent.can(AgentTrigger.ATTACH_CALLBACK):
+            self._ignore(event, "no free agent of ours on this leg", callback_id=event.callback_id)
+            return
+        if event.call_id in self._attempt_by_call or event.call_id in self._finished:
+            self._ignore(event, "call already handled", callback_id=event.callback_id)
+            return
+        if callback is not None:
+            del self._unsettled[callback.callback_id]
+            attempt = _Attempt(
+                f"{callback.callback_id}#{len(callback.history) + 1}",
+                callback.callback_id,
+                callback.number,
+                callback.kind,
+                callback.ticket_id,
+                callback.due_at,
+                agent.agent_id,
+                self._now,
+            )
+            self._current_attempt[callback.callback_id] = attempt.attempt_id
+        else:
+            attempt = _Attempt(
+                f"{event.callback_id}#resumed",
+                event.callback_id,
+                "",  # the citizen's number went with the closed callback
+                CallbackKind.FOLLOW_UP,
+                None,
+                self._now,
+                agent.agent_id,
+                self._now,
+            )
+        attempt.phase = AttemptPhase.CITIZEN_DIALING  # the agent leg exists: answered, or about to be
+        self._attempts[attempt.attempt_id] = attempt
+        agent.work = attempt.attempt_id
+        self._transition(agent, AgentTrigger.ATTACH_CALLBACK)
+        self._link_call(attempt, event.call_id, event.channel)
+        self._arm(
+            "attempt",
+            attempt.attempt_id,
+            self._now + self._ring_timeout_s + self._citizen_timeout_s + self._settings.pbx_grace_s,
+        )
+        self._log(
+            "callback.attached",
+            callback_id=event.callback_id,
+            agent_id=agent.agent_id,
+            call_id=event.call_id,
+            known=callback is not None,
+        )
 
     def _on_callback_originated(self, event: CallbackOriginated) -> None:
         attempt = self._attempts.get(self._current_attempt.get(event.callback_id, ""))
@@ -1448,7 +1576,19 @@ class Dispatcher:
         if not self._connected:  # the PBX cannot tell us now; ask again later
             self._arm("offer", call_id, self._now + self._settings.pbx_grace_s)
             return
-        self._log("call.offer_timeout", "warning", call_id=call_id, agent_id=live.agent_id)
+        self._log(
+            "call.offer_timeout",
+            "warning",
+            call_id=call_id,
+            agent_id=live.agent_id,
+            agent_rang=live.agent_channel is not None,
+        )
+        if live.agent_channel is None:
+            # The agent's device was never seen ringing: the Redirect did not take effect
+            # (or its answer was lost).  Not the agent's fault: offer the call again.
+            self._withdraw_offer(live, AgentTrigger.OFFER_WITHDRAWN)
+            self._requeue(live, "offer_not_carried_out")
+            return
         self._ring_no_answer(live, "NOANSWER")
 
     def _on_attempt_timeout(self, attempt_id: str) -> None:
@@ -1462,7 +1602,10 @@ class Dispatcher:
             "callback.attempt_timeout", "warning", callback_id=attempt.callback_id, agent_id=attempt.agent_id
         )
         if attempt.outcome is None:
-            if attempt.phase is AttemptPhase.STARTING:
+            if attempt.phase is AttemptPhase.STARTING and attempt.uncertain and attempt.call_id is None:
+                # An Originate with no answer and no channel since: it never dialled.
+                self._resolve_attempt(attempt, AttemptOutcome.ABORTED, "ORIGINATE_UNANSWERED")
+            elif attempt.phase is AttemptPhase.STARTING:
                 self._callback_agent_failed(attempt, "NOANSWER")
             else:
                 # Counted, so a PBX that never reports cannot make a callback retry forever.
@@ -1476,7 +1619,21 @@ class Dispatcher:
 
     def _on_action_failed(self, event: ActionFailed) -> None:
         command = event.command
-        self._log("queue.action_failed", "warning", command=type(command).__name__, error=event.error)
+        self._log(
+            "queue.action_failed",
+            "warning",
+            command=type(command).__name__,
+            error=event.error,
+            uncertain=event.uncertain,
+        )
+        if event.uncertain:
+            # Asterisk may have carried it out: wait for its events (or a resync); the offer
+            # and attempt timers settle what never shows.  Re-sending could dial twice.
+            if isinstance(command, StartCallback):
+                attempt = self._attempts.get(self._current_attempt.get(command.callback_id, ""))
+                if attempt is not None:
+                    attempt.uncertain = True
+            return
         match command:
             case ConnectCallToAgent():
                 live = self._calls.get(command.call_id)

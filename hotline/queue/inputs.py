@@ -101,11 +101,15 @@ class ActionFailed:
     """A command's PBX action failed (Asterisk said Error, it timed out, or nothing was sent).
 
     ``permanent``: retrying cannot help (e.g. a number that cannot be dialled safely).
+    ``uncertain``: the action was sent but its response never came (timeout, connection lost):
+    Asterisk may have carried it out, so it must not be sent again blindly; the PBX's events,
+    a resync or the dispatcher's own timers settle it.
     """
 
     command: Command
     error: str
     permanent: bool = False
+    uncertain: bool = False
 
 
 QueueInput = (

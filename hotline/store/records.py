@@ -81,6 +81,8 @@ class NewCallback:
     ticket_id: int | None = None
     origin_call_id: str | None = None
     created_at: float
+    #: The queue's name for it, when the queue scheduled it (the id its calls carry).
+    queue_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -102,6 +104,7 @@ class CallbackRecord:
     status: CallbackStatus
     outcome: str | None
     updated_at: float
+    queue_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -155,6 +155,12 @@ CREATE TABLE agent_states (
 );
 """
 
+#: The queue's own name for a callback it scheduled (the ``HOTLINE_CALLBACK_ID`` its calls
+#: carry), so a restart can recognise a callback's call still running on the PBX.
+V3_CALLBACK_QUEUE_ID = """
+ALTER TABLE callbacks ADD COLUMN queue_id TEXT;
+"""
+
 #: Migration N is ``MIGRATIONS[N - 1]``.
-MIGRATIONS: tuple[str, ...] = (V1_TICKETS, V2_QUEUE)
+MIGRATIONS: tuple[str, ...] = (V1_TICKETS, V2_QUEUE, V3_CALLBACK_QUEUE_ID)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -203,7 +203,7 @@ _UPSERT_CALL = _Sql(
 )
 _CALLBACK_COLUMNS = (
     "id kind number ticket_id origin_call_id created_at due_at window_start window_end attempts "
-    "max_attempts retry_spacing_s status outcome updated_at"
+    "max_attempts retry_spacing_s status outcome updated_at queue_id"
 ).split()
 _INSERT_CALLBACK = _insert("callbacks", _CALLBACK_COLUMNS, 5)
 #: The one statement every callback change goes through (so their order is kept in a batch).
@@ -462,6 +462,7 @@ def _callback_from_row(r: Sequence[Any]) -> CallbackRecord:
         status=CallbackStatus(r[12]),
         outcome=r[13],
         updated_at=r[14],
+        queue_id=r[15],
     )
 
 
@@ -482,6 +483,7 @@ def _callback_row(c: CallbackRecord) -> tuple[Any, ...]:
         c.status.value,
         c.outcome,
         c.updated_at,
+        c.queue_id,
     )
 
 
@@ -1318,6 +1320,7 @@ class Store:
                 status=CallbackStatus.PENDING,
                 outcome=None,
                 updated_at=new.created_at,
+                queue_id=new.queue_id,
             )
             self._next_callback_id += 1
             try:

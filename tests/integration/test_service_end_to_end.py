@@ -23,14 +23,15 @@ from structlog.testing import capture_logs
 from hotline.app import HotlineService
 from hotline.clock import ScaledClock
 from hotline.demo import demo_settings
+from hotline.events import Direction
 from hotline.log import configure_logging
-from hotline.pbx_bridge.simulator import AgentBehaviour, CitizenBehaviour, PbxSimulator
+from hotline.pbx_bridge.simulator import SHIPPED_CHANNELVARS, AgentBehaviour, CitizenBehaviour, PbxSimulator
 from hotline.queue.agents import AgentState
 from hotline.queue.commands import StartCallback
-from hotline.queue.inputs import AgentPause, ScheduleCallback
+from hotline.queue.inputs import AgentPause, AgentReady, ScheduleCallback
 from hotline.queue.work import CallbackKind
 from hotline.settings import Settings, load_settings
-from hotline.store import CallbackStatus, Store
+from hotline.store import CallbackStatus, CallOutcome, Store
 from hotline.tickets.model import Action, Channel, LinkRole, Satisfaction, TicketState, TicketType
 from hotline.tickets.service import Created, TicketDraft, TicketService
 
@@ -103,7 +104,13 @@ class Harness:
 @pytest.fixture
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     settings = load_settings(environ={})
-    sim = PbxSimulator(port=0, time_scale=1.0 / SPEED, dialplan=settings.dialplan, seed=7)
+    sim = PbxSimulator(
+        port=0,
+        time_scale=1.0 / SPEED,
+        dialplan=settings.dialplan,
+        seed=7,
+        channelvars=SHIPPED_CHANNELVARS,  # as the shipped manager.conf
+    )
     await sim.start()
     h = Harness(settings, sim, tmp_path)
     try:
@@ -171,19 +178,26 @@ async def test_sixty_calls_and_twenty_callbacks_all_accounted_for(harness: Harne
 
 async def test_ring_no_answer_goes_back_to_the_head_and_pauses_the_agent(harness: Harness) -> None:
     h = harness
-    _talk(h, 60.0)
-    for agent in ("1001", "1002", "1003", "1004", "1005"):
-        h.sim.set_agent_behaviour(agent, AgentBehaviour.never_answering())
-    await h.start()
-    call = h.sim.place_inbound_call("13800001111", "张三", patience_s=900.0)
-    await h.until(lambda: h.dispatcher.stats.ring_no_answer >= 1, 200, "a ring-no-answer happened")
-    paused = [a for a in h.dispatcher.agents() if a.state is AgentState.PAUSED]
-    assert paused and paused[0].pause_reason == "no_answer"
-    h.sim.set_agent_behaviour("1005", AgentBehaviour.answering(after_s=1.0, talk_s=10.0))
-    for agent in ("1001", "1002", "1003", "1004"):
-        h.sim.set_agent_behaviour(agent, AgentBehaviour.answering(after_s=1.0, talk_s=10.0))
-    await h.until(lambda: h.dispatcher.stats.calls_answered == 1, 600, "the call was answered in the end")
-    assert call in h.sim.live_calls() or h.dispatcher.stats.calls_answered == 1
+    h.sim.set_agent_behaviour("1001", AgentBehaviour.never_answering())
+    service = await h.start()
+    for agent in ("1002", "1003", "1004", "1005"):
+        service.inbox.put_nowait(AgentPause(agent, "meeting"))
+    await h.until(lambda: sum(a.state is AgentState.PAUSED for a in h.dispatcher.agents()) == 4, 60, "paused")
+    with capture_logs() as logs:
+        first = h.sim.place_inbound_call("13800001111", "张三", patience_s=900.0)
+        await h.until(lambda: any(e["event"] == "call.offered" for e in logs), 60, "first call offered")
+        second = h.sim.place_inbound_call("13800001112", "李四", patience_s=900.0)
+        await h.until(lambda: h.dispatcher.stats.ring_no_answer == 1, 200, "a ring-no-answer happened")
+        agent = h.dispatcher.agent("1001")
+        assert agent is not None and (agent.state, agent.pause_reason) == (AgentState.PAUSED, "no_answer")
+        h.sim.set_agent_behaviour("1001", AgentBehaviour.answering(after_s=1.0, talk_s=10.0))
+        service.inbox.put_nowait(AgentReady("1001"))
+        await h.until(lambda: h.dispatcher.stats.calls_answered == 1, 120, "a call was answered")
+    answered = [e for e in logs if e["event"] == "call.answered"]
+    # The unanswered call kept its place at the head (ahead of the later one) and its wait.
+    assert [e["call_id"] for e in answered] == [first]
+    assert answered[0]["wait_s"] >= 20.0 and answered[0]["offers"] == 2
+    assert [c.call_id for c in h.dispatcher.waiting_calls()] == [second]
 
 
 async def test_abandon_while_ringing_schedules_a_return_call(harness: Harness) -> None:
@@ -244,15 +258,19 @@ async def test_restart_restores_agents_callbacks_and_waiting_calls(harness: Harn
         60,
         "three waiting, one callback",
     )
-    await asyncio.sleep(0.3)  # let the writes reach the store
+    await asyncio.sleep(20.0 / SPEED)  # the callers wait 20 s more before the crash
+    assert service.runtime is not None
+    await service.runtime.drain_records()  # what the queue handed out is in the store
     await h.kill()
 
     service = await h.start()
     await h.until(lambda: len(h.dispatcher.waiting_calls()) == 3, 60, "waiting calls back from the resync")
     assert {c.call_id for c in h.dispatcher.waiting_calls()} == set(waiting)
     # Their wait goes on from Asterisk's channel age; the restart does not reset it.
-    assert h.dispatcher.snapshot(h.clock.now()).longest_wait_s >= 10.0
+    assert h.dispatcher.snapshot(h.clock.now()).longest_wait_s >= 18.0
     states = {a.agent_id: a for a in h.dispatcher.agents()}
+    # 1005 is still talking to the caller: the resync found the bridge and gave it back the call.
+    assert states["1005"].state is AgentState.BUSY_INBOUND
     assert all(
         states[a].state is AgentState.PAUSED and states[a].pause_reason == "training"
         for a in ("1001", "1002", "1003", "1004")
@@ -265,6 +283,65 @@ async def test_restart_restores_agents_callbacks_and_waiting_calls(harness: Harn
     async with Store.open(h.settings.store.path) as store:
         pending = await store.pending_callbacks()
     assert [p.status for p in pending] == [CallbackStatus.PENDING]
+
+
+@pytest.mark.parametrize("killed_while", ["citizen_ringing", "talking"])
+async def test_a_callback_under_way_at_a_restart_is_taken_up_again_not_dialled_twice(
+    harness: Harness, killed_while: str
+) -> None:
+    h = harness
+    _talk(h, 600.0)
+    service = await h.start()
+    for agent in ("1002", "1003", "1004", "1005"):
+        service.inbox.put_nowait(AgentPause(agent, "meeting"))
+    ringing = killed_while == "citizen_ringing"
+    answer_after_s = 25.0 if ringing else 1.0  # the dialplan gives the citizen 30 s
+    h.sim.set_citizen_behaviour("13900006666", CitizenBehaviour.answer(after_s=answer_after_s, talk_s=5000.0))
+    service.inbox.put_nowait(ScheduleCallback("t-now", CallbackKind.FOLLOW_UP, "13900006666", h.clock.now()))
+    if ringing:
+        await h.until(
+            lambda: (a := h.dispatcher.agent("1001")) is not None and a.state is AgentState.BUSY_CALLBACK,
+            60,
+            "the agent answered, the citizen's phone rings",
+        )
+        assert h.dispatcher.stats.callbacks_reached == 0
+    else:
+        await h.until(lambda: h.dispatcher.stats.callbacks_reached == 1, 120, "the citizen answered")
+    assert service.runtime is not None
+    await service.runtime.drain_records()
+    await h.kill()
+
+    def originates() -> int:
+        return sum(1 for a in h.sim.actions_received if a.get("Action").lower() == "originate")
+
+    assert originates() == 1
+    await h.start()
+    await h.until(
+        lambda: (a := h.dispatcher.agent("1001")) is not None and a.state is AgentState.BUSY_CALLBACK,
+        60,
+        "1001 is given back its callback",
+    )
+    await h.until(lambda: h.dispatcher.stats.callbacks_reached == 1 or not ringing, 60, "reached")
+    (call_id,) = h.sim.live_calls()
+    h.sim.hangup_call(call_id)
+    await h.until(lambda: not h.sim.live_calls(), 60, "the call ended")
+    await h.until(
+        lambda: (a := h.dispatcher.agent("1001")) is not None and a.state is not AgentState.BUSY_CALLBACK,
+        60,
+        "1001 left the call",
+    )
+    await h.stop()
+    assert originates() == 1  # the restart did not dial the citizen again
+    async with Store.open(h.settings.store.path) as store:
+        assert await store.pending_callbacks() == []
+        record = await store.get_call(call_id)
+        assert record is not None and record.direction is Direction.CALLBACK
+        assert (record.outcome, record.agent_id) == (CallOutcome.ANSWERED, "1001")
+        if ringing:  # the callback was still open at the restart: the call is linked to it
+            assert record.callback_id is not None
+            callback = await store.get_callback(record.callback_id)
+            assert callback is not None
+            assert (callback.status, callback.attempts) == (CallbackStatus.DONE, 1)
 
 
 @pytest.mark.parametrize(("number", "reached"), [("13912345678", True), ("13900000404", False)])

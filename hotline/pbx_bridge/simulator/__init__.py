@@ -11,11 +11,17 @@ import asyncio
 
 from hotline.pbx_bridge.simulator.behaviour import AgentBehaviour, CitizenBehaviour, CitizenOutcome
 from hotline.pbx_bridge.simulator.model import ChannelInfo
-from hotline.pbx_bridge.simulator.server import DEFAULT_DIALPLAN, PbxSimulator, PbxUnavailableError
+from hotline.pbx_bridge.simulator.server import (
+    DEFAULT_DIALPLAN,
+    SHIPPED_CHANNELVARS,
+    PbxSimulator,
+    PbxUnavailableError,
+)
 from hotline.settings import DialplanSettings, SimulatorSettings
 
 __all__ = [
     "DEFAULT_DIALPLAN",
+    "SHIPPED_CHANNELVARS",
     "AgentBehaviour",
     "ChannelInfo",
     "CitizenBehaviour",
@@ -36,6 +42,7 @@ async def run_simulator(settings: SimulatorSettings, dialplan: DialplanSettings)
         dialplan=dialplan,
         agent_answer_delay_s=settings.agent_answer_delay_s,
         caller_patience_s=settings.caller_patience_s,
+        channelvars=SHIPPED_CHANNELVARS,
     )
     async with simulator:
         await asyncio.Event().wait()

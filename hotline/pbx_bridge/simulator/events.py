@@ -53,8 +53,12 @@ def callerid_all(ch: Channel) -> str:
 
 
 def snapshot(ch: Channel, prefix: str = "") -> Headers:
-    """The channel block every channel event carries, optionally prefixed (``Dest``...)."""
-    return [
+    """The channel block every channel event carries, optionally prefixed (``Dest``...).
+
+    With manager.conf ``channelvars``, Asterisk ends the block with one ``ChanVariable:
+    NAME=value`` line per configured variable (empty when the channel has not set it).
+    """
+    block = [
         (f"{prefix}Channel", ch.name),
         (f"{prefix}ChannelState", str(int(ch.state))),
         (f"{prefix}ChannelStateDesc", ch.state.desc),
@@ -70,6 +74,9 @@ def snapshot(ch: Channel, prefix: str = "") -> Headers:
         (f"{prefix}Uniqueid", ch.uniqueid),
         (f"{prefix}Linkedid", ch.linkedid),
     ]
+    for name in ch.manager_vars:
+        block.append((f"{prefix}ChanVariable", f"{name}={ch.variables.get(name, '')}"))
+    return block
 
 
 def _channel_event(name: str, privilege: str, ch: Channel, extra: Iterable[tuple[str, str]] = ()) -> Headers:

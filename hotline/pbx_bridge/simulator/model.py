@@ -104,6 +104,8 @@ class Channel:
     app: str = ""
     app_data: str = ""
     variables: dict[str, str] = field(default_factory=dict)
+    #: manager.conf ``channelvars``: shown as ``ChanVariable`` lines in every channel block.
+    manager_vars: tuple[str, ...] = ()
     answered: float | None = None
     peer: Channel | None = None  # the other half of a Local pair
     half: int = 0  # 1 or 2 for Local halves, 0 otherwise

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from hotline.pbx_bridge.simulator import events as ev
 from hotline.pbx_bridge.simulator.behaviour import AgentBehaviour, CitizenBehaviour
@@ -101,8 +101,10 @@ class PbxModel:
         agent_answer_delay_s: float = 0.5,
         caller_patience_s: float | None = None,
         rng: random.Random | None = None,
+        channelvars: Sequence[str] = (),
     ) -> None:
         self._clock = clock
+        self._channelvars = tuple(channelvars)
         self._scheduler = scheduler
         self._emit = emit
         self._dialplan = dialplan
@@ -307,6 +309,7 @@ class PbxModel:
             exten=exten,
             state=state,
             half=half,
+            manager_vars=self._channelvars,
         )
         self.channels[name] = ch
         self._device_channels.setdefault(device, set()).add(ch)

@@ -17,7 +17,7 @@ import hashlib
 import random
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -30,6 +30,7 @@ from hotline.pbx_bridge.simulator.behaviour import AgentBehaviour, CitizenBehavi
 from hotline.pbx_bridge.simulator.dialplan import split_dial_string
 from hotline.pbx_bridge.simulator.model import UNKNOWN, Cancellable, ChannelInfo, Headers, Originate
 from hotline.pbx_bridge.simulator.pbx import DEFAULT_ORIGINATE_TIMEOUT_S, PbxModel
+from hotline.pbx_bridge.translator import CALLBACK_ID_VARIABLE
 from hotline.settings import DialplanSettings
 
 #: The captures' dialplan names (``config/hotline.toml`` ships the same defaults).
@@ -63,6 +64,10 @@ MAX_LINE = 64 * 1024
 #: Actions every authenticated user may run (Asterisk registers them with no authority).
 _UNPRIVILEGED = frozenset({"login", "logoff", "ping", "events", "challenge", "listcommands"})
 _CAUSE_MAX = 127
+
+
+#: The ``channelvars`` of the shipped ``config/asterisk/manager.conf``.
+SHIPPED_CHANNELVARS = (CALLBACK_ID_VARIABLE,)
 
 
 class PbxUnavailableError(RuntimeError):
@@ -669,6 +674,7 @@ class PbxSimulator:
         caller_patience_s: float | None = 120.0,
         auth_timeout_s: float | None = 30.0,
         start_epoch: float | None = None,
+        channelvars: Sequence[str] = (),
     ) -> None:
         """``agents``/``citizens`` override the captures' dialplan per extension or number.
 
@@ -678,7 +684,9 @@ class PbxSimulator:
         no patience (None: forever).  ``auth_timeout_s``: unauthenticated sockets are closed
         after this long (manager.conf ``authtimeout``).  ``start_epoch``: the simulated wall-clock
         time at :meth:`start` (default: the real time then), to share a timeline with a service
-        that runs on a scaled clock too.
+        that runs on a scaled clock too.  ``channelvars``: manager.conf's, shown as ``ChanVariable``
+        lines in channel events (the captures were taken without; the shipped manager.conf sets
+        ``HOTLINE_CALLBACK_ID``).
         """
         if time_scale <= 0:
             raise ValueError(f"time_scale must be > 0, got {time_scale!r}")
@@ -695,6 +703,7 @@ class PbxSimulator:
             self.users[name] = AmiUser(user_secret, writable=False)
         self._agent_delay_s = agent_answer_delay_s
         self._patience_s = caller_patience_s
+        self._channelvars = tuple(channelvars)
         self.auth_timeout_s = auth_timeout_s
         self.log = structlog.get_logger("hotline.pbx_bridge.simulator")
         #: Every raw chunk any client sent, in arrival order.
@@ -946,6 +955,7 @@ class PbxSimulator:
             agent_answer_delay_s=self._agent_delay_s,
             caller_patience_s=self._patience_s,
             rng=self.rng,
+            channelvars=self._channelvars,
         )
 
     def _check_up(self) -> None:

@@ -28,7 +28,7 @@ from hotline.pbx_bridge.actions import PbxActions
 from hotline.pbx_bridge.codec import HeaderInjectionError
 from hotline.pbx_bridge.connection import AmiClient
 from hotline.pbx_bridge.errors import ActionFailedError, ActionTimeoutError, ConnectionLostError
-from hotline.pbx_bridge.simulator import PbxSimulator
+from hotline.pbx_bridge.simulator import SHIPPED_CHANNELVARS, AgentBehaviour, CitizenBehaviour, PbxSimulator
 from hotline.settings import Settings, load_settings
 
 TIME_SCALE = 0.05
@@ -350,3 +350,45 @@ async def test_callback_agent_leg_first_then_citizen(settings: Settings, sim: Pb
         assert busy.dial_status == "BUSY"
     finally:
         await client.__aexit__(None, None, None)
+
+
+async def test_a_resync_reports_ringing_answered_and_callback_calls(settings: Settings) -> None:
+    """What a restarted service must learn from the listing: who rings whom, who talks, which
+    calls are our callbacks (manager.conf ``channelvars``)."""
+    async with PbxSimulator(
+        port=0, time_scale=TIME_SCALE, dialplan=settings.dialplan, channelvars=SHIPPED_CHANNELVARS
+    ) as sim:
+        sim.set_agent_behaviour("1002", AgentBehaviour.never_answering())
+        sim.set_agent_behaviour("1001", AgentBehaviour.answering(after_s=0.5, talk_s=600.0))
+        sim.set_citizen_behaviour("13900000007", CitizenBehaviour.answer(after_s=0.5, talk_s=600.0))
+        inbox = Inbox()
+        client = await connected_client(settings, sim, inbox)
+        actions = PbxActions(client, settings.dialplan)
+        try:
+            talking = sim.place_inbound_call("13800000071", "褚三")
+            ringing = sim.place_inbound_call("13800000072", "卫四")
+            channels = {e.call_id: e.channel for e in [await inbox.wait_type(CallArrived) for _ in range(2)]}
+            await actions.redirect_to_agent(channels[talking], "1001", "Local/1001@agents", ring_timeout_s=60)
+            await actions.redirect_to_agent(channels[ringing], "1002", "Local/1002@agents", ring_timeout_s=60)
+            await actions.originate_callback("cb-77", "Local/1003@agents", "13900000007")
+            leg = await inbox.wait_type(CallbackLegCreated)
+            await inbox.wait_for(lambda e: isinstance(e, CallBridged) and e.call_id == talking)
+            await inbox.wait_for(lambda e: isinstance(e, CallBridged) and e.call_id == leg.call_id)
+            await inbox.wait_for(lambda e: isinstance(e, AgentRinging) and e.call_id == ringing)
+            inbox.seen.clear()
+
+            sim.drop_connections()
+            await inbox.wait_type(PbxDisconnected)
+            await inbox.wait_type(PbxConnected)
+            after = list(inbox.seen)
+        finally:
+            await client.__aexit__(None, None, None)
+    arrived = [e for e in after if isinstance(e, CallArrived)]
+    assert [(e.call_id, e.ringing_agent, e.resynced) for e in arrived] == [(ringing, "1002", True)]
+    bridged = [e.call_id for e in after if isinstance(e, CallBridged)]
+    assert sorted(bridged) == sorted([talking, leg.call_id])
+    legs = [e for e in after if isinstance(e, CallbackLegCreated)]
+    assert [(e.call_id, e.callback_id) for e in legs] == [(leg.call_id, "cb-77")]
+    assert after.index(legs[0]) < next(
+        i for i, e in enumerate(after) if isinstance(e, CallBridged) and e.call_id == leg.call_id
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hotline.events import CallArrived, CallEnded, EndReason
+from hotline.events import CallAbandoned, CallArrived, CallbackLegCreated, CallBridged, CallEnded, EndReason
 from hotline.pbx_bridge.codec import AmiMessage, decode_frame
 from hotline.pbx_bridge.translator import AmiTranslator, device_of
 from hotline.settings import load_settings
@@ -11,12 +11,22 @@ DIALPLAN = load_settings(environ={}).dialplan
 
 
 def listing(
-    channel: str, uniqueid: str, linkedid: str, context: str, exten: str, duration: str, bridge: str = ""
+    channel: str,
+    uniqueid: str,
+    linkedid: str,
+    context: str,
+    exten: str,
+    duration: str,
+    bridge: str = "",
+    callback_id: str | None = None,
 ) -> AmiMessage:
+    # With manager.conf channelvars, Asterisk closes every channel block with ChanVariable lines
+    # (an unset variable shows with an empty value).
+    chanvar = "" if callback_id is None else f"ChanVariable: HOTLINE_CALLBACK_ID={callback_id}\r\n"
     text = (
         f"Event: CoreShowChannel\r\nActionID: x\r\nChannel: {channel}\r\nCallerIDNum: 13800000001\r\n"
         f"CallerIDName: 张三\r\nContext: {context}\r\nExten: {exten}\r\nUniqueid: {uniqueid}\r\n"
-        f"Linkedid: {linkedid}\r\nDuration: {duration}\r\nBridgeId: {bridge}"
+        f"Linkedid: {linkedid}\r\n{chanvar}Duration: {duration}\r\nBridgeId: {bridge}"
     )
     return decode_frame(text.encode())
 
@@ -54,8 +64,53 @@ def test_resync_ends_vanished_calls_and_announces_the_waiting_ones() -> None:
     assert events[0] == CallEnded("9.1", 0, "", EndReason.LOST_DURING_DISCONNECT)
     (arrived,) = [e for e in events if isinstance(e, CallArrived)]
     assert arrived.call_id == "10.1" and arrived.resynced and arrived.waited_s == 125.0
-    assert arrived.caller_name == "张三"
+    assert arrived.caller_name == "张三" and arrived.ringing_agent == ""
     assert translator.live_calls == {"10.1", "11.1"}
+    # The call answered while we were away is reported as bridged, after the arrivals.
+    assert events[-1] == CallBridged(
+        "11.1", "b1", ("Local/13800000002@caller-sim-00000003;1", "Local/1001@agents-00000004;1")
+    )
+
+
+def test_resync_reports_a_call_found_ringing_an_agent_and_its_abandon_later() -> None:
+    translator = AmiTranslator(DIALPLAN)
+    events = translator.resync(
+        [
+            listing(
+                "Local/138@caller-sim-00000003;1", "11.1", "11.1", "hotline-connect", "agent-1005", "00:00:40"
+            ),
+            listing("Local/1005@agents-00000004;1", "11.3", "11.1", "agents", "1005", "00:00:05"),
+        ]
+    )
+    assert len(events) == 1 and isinstance(events[0], CallArrived)
+    assert (events[0].call_id, events[0].ringing_agent, events[0].waited_s) == ("11.1", "1005", 40.0)
+    # The caller hangs up while it rings: still known as the waiting leg.
+    hangup = (
+        b"Event: Hangup\r\nChannel: Local/138@caller-sim-00000003;1\r\n"
+        b"Uniqueid: 11.1\r\nLinkedid: 11.1\r\nCause: 16"
+    )
+    assert isinstance(translator.feed(decode_frame(hangup))[0], CallAbandoned)
+
+
+def test_resync_names_our_callbacks_legs_before_their_bridge() -> None:
+    translator = AmiTranslator(DIALPLAN)
+    events = translator.resync(
+        [
+            listing(
+                "Local/1001@agents-0000000f;1", "20.1", "20.1", "agents", "1001", "00:01:00", "b2", "cb-7"
+            ),
+            listing(
+                "Local/1001@agents-0000000f;2", "20.2", "20.1", "hotline-callback", "139", "00:01:00", "", ""
+            ),
+            listing(
+                "Local/139@caller-sim-00000010;1", "20.3", "20.1", "caller-sim", "139", "00:00:50", "b2", ""
+            ),
+        ]
+    )
+    assert events == [
+        CallbackLegCreated("20.1", "cb-7", "Local/1001@agents-0000000f;1"),
+        CallBridged("20.1", "b2", ("Local/1001@agents-0000000f;1", "Local/139@caller-sim-00000010;1")),
+    ]
 
 
 def test_device_of_strips_asterisks_channel_suffix() -> None:

@@ -451,10 +451,24 @@ def test_cancel_callback() -> None:
     assert one(out, PersistCallback).callback.status is CallbackStatus.CANCELLED
 
 
-def test_callback_with_an_undiallable_number_is_refused() -> None:
+def test_callback_with_an_undiallable_number_is_refused_and_closed_as_failed() -> None:
     h = Harness("1001")
-    out = h.feed(ScheduleCallback("x", CallbackKind.FOLLOW_UP, "12;Action: Hangup", h.now))
-    assert of(out, PersistCallback) == [] and logs(out, "callback.rejected")
+    out = h.feed(ScheduleCallback("x", CallbackKind.FOLLOW_UP, "12;Action: Hangup", h.now, ticket_id="7"))
+    # Closed in the store (so its ticket moves on), never dialled, never queued.
+    closed = one(out, PersistCallback).callback
+    assert (closed.status, closed.closed_reason) == (CallbackStatus.FAILED, "invalid_number")
+    assert of(out, StartCallback) == [] and logs(out, "callback.rejected")
+    assert h.dispatcher.callbacks() == []
+
+
+def test_a_restored_callback_with_an_undiallable_number_is_closed_not_dialled() -> None:
+    bad = Callback("cb-9", CallbackKind.FOLLOW_UP, "1380000;0001", T0, T0 - 60, ticket_id="9")
+    h = Harness("1001", pending_callbacks=[bad])
+    closed = [c.callback for c in of(h.started, PersistCallback)]
+    assert [(c.callback_id, c.status, c.closed_reason) for c in closed] == [
+        ("cb-9", CallbackStatus.FAILED, "invalid_number")
+    ]
+    assert of(h.started, StartCallback) == [] and h.dispatcher.callbacks() == []
 
 
 def test_callback_respects_calling_hours() -> None:
@@ -543,12 +557,21 @@ def test_stale_or_unknown_timers_are_harmless() -> None:
     assert h.feed(TimerFired("garbage")) == []
 
 
-def test_offer_guard_when_the_pbx_never_reports() -> None:
+def test_offer_guard_when_the_pbx_never_reports_the_end_of_the_ringing() -> None:
+    h = Harness("1001", "1002")
+    h.feed(arrive("c1"))
+    h.feed(AgentRinging("c1", "Local/1001@agents", "Local/1001@agents-00000002;1", IN))
+    out = h.fire("offer:c1")
+    assert logs(out, "call.offer_timeout") and h.state("1001") == "paused"  # it rang, unanswered
+    assert one(out, ConnectCallToAgent).agent_id == "1002"
+
+
+def test_offer_guard_when_the_agents_device_never_rang() -> None:
     h = Harness("1001", "1002")
     h.feed(arrive("c1"))
     out = h.fire("offer:c1")
-    assert logs(out, "call.offer_timeout") and h.state("1001") == "paused"
-    assert one(out, ConnectCallToAgent).agent_id == "1002"
+    assert logs(out, "call.offer_timeout") and h.state("1001") == "ready"  # not the agent's fault
+    assert one(out, ConnectCallToAgent).agent_id == "1002"  # the longest idle now
 
 
 def test_snapshot_every_interval() -> None:
@@ -717,3 +740,124 @@ def test_handle_starts_the_dispatcher_if_needed_and_time_never_steps_back() -> N
     assert of(out, PersistAgentState) and one(out, ConnectCallToAgent).call_id == "c1"
     out = dispatcher.handle(AgentDialEnded("c1", "Local/1001@agents", "ANSWER", IN), T0 + 5)
     assert logs(out, "call.answered")[0]["wait_s"] == 0.0
+
+
+# -- actions whose outcome is unknown, and what a resync finds -----------------------------------
+
+
+def test_an_originate_without_an_answer_is_never_sent_again_and_its_events_still_count() -> None:
+    h = Harness("1001")
+    start = one(schedule(h), StartCallback)
+    out = h.feed(ActionFailed(start, "Originate (a1): no response within 10 s", uncertain=True))
+    assert of(out, StartCallback) == [] and of(out, PersistCallback) == []
+    assert h.state("1001") == "offered"  # still on that attempt: its events may come
+    # Asterisk did carry it out: the attempt goes on as usual.
+    start_and_answer_agent_leg(h, "cb1", "cbcall")
+    out = h.feed(CitizenDialEnded("cbcall", "ANSWER"))
+    assert one(out, PersistCallback).callback.status is CallbackStatus.REACHED
+    assert of(h.history, StartCallback) == [start]
+
+
+def test_an_originate_without_an_answer_that_never_dialled_is_not_counted_nor_blamed_on_the_agent() -> None:
+    h = Harness("1001")
+    start = one(schedule(h), StartCallback)
+    h.feed(ActionFailed(start, "connection lost", uncertain=True))
+    out = h.fire("attempt:")
+    callback = of(out, PersistCallback)[0].callback
+    assert (callback.status, callback.attempts) == (CallbackStatus.PENDING, 0)
+    assert callback.history[-1].outcome is AttemptOutcome.ABORTED
+    assert h.state("1001") == "offered"  # the same agent takes it again at once: it was not at fault
+    again = one(out, StartCallback)
+    assert (again.callback_id, again.attempt) == ("cb1", 2)
+
+
+def test_a_redirect_without_an_answer_keeps_the_offer_until_the_pbx_tells() -> None:
+    h = Harness("1001", "1002")
+    connect = one(h.feed(arrive("c1")), ConnectCallToAgent)
+    out = h.feed(ActionFailed(connect, "Redirect (a2): no response within 10 s", uncertain=True))
+    assert of(out, ConnectCallToAgent) == []  # not sent again, not offered elsewhere
+    answer_inbound(h, "c1", connect.agent_id)
+    assert h.state(connect.agent_id) == "busy_inbound"
+
+
+def test_a_redirect_that_never_took_effect_is_offered_again_without_pausing_the_agent() -> None:
+    h = Harness("1001")
+    connect = one(h.feed(arrive("c1")), ConnectCallToAgent)
+    h.feed(ActionFailed(connect, "connection lost", uncertain=True))
+    out = h.fire("offer:")  # the agent's device never rang
+    assert logs(out, "call.offer_timeout")[0]["agent_rang"] is False
+    again = one(out, ConnectCallToAgent)
+    assert (again.call_id, again.agent_id) == ("c1", "1001")
+    assert h.dispatcher.stats.ring_no_answer == 0
+
+
+def test_a_call_found_ringing_an_agent_after_a_restart_is_that_agents_offer() -> None:
+    restored = [AgentStateRecord("1002", AgentState.OFFERED, None, T0 - 5)]
+    h = Harness("1001", "1002", restored_agents=restored, connected=False)
+    assert h.state("1002") == "wrap_up"
+    h.feed(arrive("c1", resynced=True, waited_s=40.0, ringing_agent="1002"))
+    out = h.feed(PbxConnected(channels=3))
+    assert of(out, ConnectCallToAgent) == []  # it rings 1002 already: not redirected elsewhere
+    assert h.state("1002") == "offered" and h.state("1001") == "ready"
+    assert h.dispatcher.waiting_calls() == []
+    # 1002 does not answer: the dialplan reports it, the call goes to 1001.
+    out = h.feed(AgentDialFailed("c1", "1002", "NOANSWER"))
+    assert h.state("1002") == "paused"
+    assert one(out, ConnectCallToAgent).agent_id == "1001"
+
+
+def test_a_resync_leaves_an_offer_that_still_rings_its_agent() -> None:
+    h = Harness("1001", "1002")
+    connect = one(h.feed(arrive("c1")), ConnectCallToAgent)
+    h.feed(PbxDisconnected("ping timeout"))
+    h.feed(arrive("c1", resynced=True, ringing_agent=connect.agent_id))
+    out = h.feed(PbxConnected(channels=3))
+    assert of(out, ConnectCallToAgent) == [] and h.state(connect.agent_id) == "offered"
+    answer_inbound(h, "c1", connect.agent_id)
+    assert h.state(connect.agent_id) == "busy_inbound"
+
+
+def test_a_callback_under_way_at_a_restart_is_taken_up_again_not_dialled_twice() -> None:
+    running = Callback(
+        "cb2", CallbackKind.FOLLOW_UP, "13900000003", T0 - 60, T0 - 600, status=CallbackStatus.IN_PROGRESS
+    )
+    restored = [AgentStateRecord("1001", AgentState.BUSY_CALLBACK, None, T0 - 30)]
+    h = Harness("1001", "1002", restored_agents=restored, pending_callbacks=[running], connected=False)
+    # The resync names the call's legs, then finds it bridged.
+    h.feed(CallbackLegCreated("cbcall", "cb2", "Local/1001@agents-0000000f;1"))
+    out = h.feed(CallBridged("cbcall", "b1", ("Local/1001@agents-0000000f;2", "Local/139@caller-sim-1;1")))
+    assert one(out, PersistCallback).callback.status is CallbackStatus.REACHED
+    out = h.feed(PbxConnected(channels=4))
+    assert of(out, StartCallback) == []
+    assert h.state("1001") == "busy_callback" and h.state("1002") == "ready"
+    record = one(h.feed(CallEnded("cbcall", 16, "")), RecordCall).record
+    assert (record.callback_id, record.outcome, record.agent_id) == ("cb2", CallOutcome.REACHED, "1001")
+    assert h.state("1001") == "wrap_up"
+    assert of(h.history, StartCallback) == []
+
+
+def test_a_callback_whose_call_died_with_the_restart_is_due_again_once_the_pbx_is_listed() -> None:
+    running = Callback(
+        "cb2", CallbackKind.FOLLOW_UP, "13900000003", T0 - 60, T0 - 600, status=CallbackStatus.IN_PROGRESS
+    )
+    h = Harness("1001", pending_callbacks=[running], connected=False)
+    assert of(h.started, StartCallback) == []  # held until the PBX lists its channels
+    out = h.feed(PbxConnected(channels=0))
+    resumed = next(c.callback for c in of(out, PersistCallback) if c.callback.callback_id == "cb2")
+    assert resumed.history[-1].outcome is AttemptOutcome.ABORTED and resumed.attempts == 0
+    assert one(out, StartCallback).callback_id == "cb2"
+
+
+def test_a_callback_call_found_talking_after_a_restart_keeps_its_agent_busy() -> None:
+    # Its callback closed as reached before the restart: only the call is left to follow.
+    h = Harness("1001", "1002", connected=False)
+    h.feed(CallbackLegCreated("cbcall", "t-9", "Local/1001@agents-0000000f;1"))
+    h.feed(CallBridged("cbcall", "b1", ("Local/1001@agents-0000000f;2", "Local/139@caller-sim-1;1")))
+    out = h.feed(PbxConnected(channels=4))
+    assert h.state("1001") == "busy_callback"
+    assert [
+        c.agent_id for c in of(out, ConnectCallToAgent) + of(h.feed(arrive("c1")), ConnectCallToAgent)
+    ] == ["1002"]
+    record = one(h.feed(CallEnded("cbcall", 16, "")), RecordCall).record
+    assert (record.direction, record.callback_id, record.agent_id) == (CB, "t-9", "1001")
+    assert h.state("1001") == "wrap_up" and of(h.history, PersistCallback) == []
