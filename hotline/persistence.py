@@ -91,6 +91,11 @@ class QueuePersistence:
     _creating: int = 0  # ... and not yet finished
     _closes: int = 0  # callbacks closed by us so far
 
+    @property
+    def open_callbacks(self) -> int:
+        """How many open callbacks the adapter is tracking (closed ones are let go)."""
+        return len(self._known)
+
     # -- start-up ------------------------------------------------------------------------
 
     async def restore(self) -> tuple[list[AgentStateRecord], list[Callback]]:
