@@ -84,6 +84,7 @@ class _Call:
     waiting_uniqueid: str = ""
     bridged: bool = False
     callback: bool = False
+    callback_named: bool = False  # a resync reported its CallbackLegCreated
     priority: str = "normal"
     first_cause: int | None = None
     first_cause_text: str = ""
@@ -188,8 +189,8 @@ class AmiTranslator:
             if bridge_id:
                 self._bridges.setdefault(bridge_id, {})[uniqueid] = msg.get("Channel")
             callback_id = _channel_variable(msg, CALLBACK_ID_VARIABLE)
-            if callback_id and not any(leg.call_id == linkedid for leg in callback_legs):
-                call.callback = True
+            if callback_id and not call.callback_named:
+                call.callback = call.callback_named = True
                 callback_legs.append(CallbackLegCreated(linkedid, callback_id, msg.get("Channel")))
             context = msg.get("Context")
             if context == self._dialplan.inbound_context and msg.get("Exten") == self._dialplan.hold_exten:
