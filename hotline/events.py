@@ -10,7 +10,7 @@ a call by its ``Uniqueid``.  Devices are the dial target without Asterisk's per-
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class Direction(enum.StrEnum):
@@ -40,8 +40,8 @@ class CallArrived:
     call_id: str
     channel: str
     uniqueid: str
-    caller_number: str
-    caller_name: str
+    caller_number: str = field(repr=False)  # personal data: never in a repr
+    caller_name: str = field(repr=False)
     priority: str = "normal"
     resynced: bool = False
     waited_s: float = 0.0

@@ -11,19 +11,40 @@ import contextlib
 import time
 from pathlib import Path
 
+import structlog
+
+log = structlog.get_logger("hotline.health")
+
 
 async def keep_health_file(path: Path, interval_s: float, connected: asyncio.Event) -> None:
-    """Touch ``path`` every ``interval_s`` while ``connected`` is set; remove it otherwise."""
+    """Touch ``path`` every ``interval_s`` while ``connected`` is set; remove it otherwise.
+
+    A file that cannot be written or removed (a missing directory, a full disk, permissions)
+    never stops the loop: ``health.write_failed`` is logged once when a run of failures starts
+    and ``health.write_recovered`` when it ends; meanwhile the file just goes stale, which is
+    what the check reports.
+    """
+    failing = False
     try:
         while True:
             # A few bytes on a local file: cheaper than a thread hop, never worth awaiting.
-            if connected.is_set():
-                _touch(path)
+            try:
+                if connected.is_set():
+                    _touch(path)
+                else:
+                    _remove(path)
+            except OSError as exc:
+                if not failing:
+                    log.warning("health.write_failed", path=str(path), error=str(exc))
+                    failing = True
             else:
-                _remove(path)
+                if failing:
+                    log.info("health.write_recovered", path=str(path))
+                    failing = False
             await asyncio.sleep(interval_s)
     finally:
-        _remove(path)
+        with contextlib.suppress(OSError):
+            _remove(path)
 
 
 def _touch(path: Path) -> None:

@@ -54,7 +54,7 @@ class StartCallback:
     attempt: int
     agent_id: str
     device: str
-    number: str
+    number: str = field(repr=False)  # the citizen's: never in a repr
     kind: CallbackKind
     ticket_id: str | None
     ring_timeout_s: int

@@ -20,7 +20,7 @@ import enum
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from hotline.events import (
     AgentDialEnded,
@@ -141,7 +141,7 @@ class _InboundCall:
 class _Attempt:
     attempt_id: str
     callback_id: str
-    number: str
+    number: str = field(repr=False)  # the citizen's: never in a repr
     kind: CallbackKind
     ticket_id: str | None
     due_at: float

@@ -6,7 +6,7 @@ the tickets workflow, action outcomes from the runner executing commands.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hotline.events import DomainEvent
 from hotline.queue.commands import Command
@@ -68,7 +68,7 @@ class ScheduleCallback:
 
     callback_id: str
     kind: CallbackKind
-    number: str
+    number: str = field(repr=False)  # the citizen's: never in a repr
     due_at: float
     ticket_id: str | None = None
     max_attempts: int | None = None

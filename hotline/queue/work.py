@@ -9,7 +9,7 @@ given with every event.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hotline.events import Direction, EndReason
 
@@ -45,10 +45,10 @@ class WaitingCall:
 
     call_id: str
     channel: str
-    caller_number: str
+    caller_number: str = field(repr=False)  # personal data: never in a repr
     priority: PriorityClass = PriorityClass.NORMAL
     enqueued_at: float = 0.0
-    caller_name: str = ""
+    caller_name: str = field(default="", repr=False)
     skill: str | None = None
     returned: bool = False
     offers: int = 0
@@ -192,7 +192,7 @@ class Callback:
 
     callback_id: str
     kind: CallbackKind
-    number: str
+    number: str = field(repr=False)  # the citizen's: never in a repr
     due_at: float
     created_at: float
     calling_hours: CallingHours = CallingHours()
@@ -234,7 +234,7 @@ class CallRecord:
 
     call_id: str
     direction: Direction
-    number: str
+    number: str = field(repr=False)  # the citizen's: never in a repr
     started_at: float
     ended_at: float
     outcome: CallOutcome
