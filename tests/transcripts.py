@@ -1,4 +1,10 @@
-"""Where the real Asterisk captures live, and how to read them as they arrived."""
+"""Where the real Asterisk captures live, and how to read them as they arrived.
+
+The captures are read from ``../shared/ami-transcripts`` (or ``$HOTLINE_TRANSCRIPTS``) when that
+folder exists, so a capture dropped there is picked up without code changes; ``tests/captures``
+holds a copy of them, so a clone on its own (CI) replays them too.  A capture in the shared folder
+wins over the copy of the same name.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +13,37 @@ from pathlib import Path
 
 import pytest
 
-_DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "ami-transcripts"
-TRANSCRIPTS = Path(os.environ.get("HOTLINE_TRANSCRIPTS", _DEFAULT))
+_SHARED = Path(__file__).resolve().parents[2] / "shared" / "ami-transcripts"
+#: The shared folder of captures (may not exist on a machine with only the repository).
+TRANSCRIPTS = Path(os.environ.get("HOTLINE_TRANSCRIPTS", _SHARED))
+#: The copy kept in the repository.
+VENDORED = Path(__file__).resolve().parent / "captures"
+
+
+def _folders() -> list[Path]:
+    return [folder for folder in (TRANSCRIPTS, VENDORED) if folder.is_dir()]
+
+
+def capture(name: str) -> Path:
+    """The file ``name`` (``03-inbound-to-agent.recv.ami``...) from the first folder that has it."""
+    for folder in _folders():
+        if (folder / name).exists():
+            return folder / name
+    pytest.skip(f"no capture {name} in {TRANSCRIPTS} or {VENDORED}")
 
 
 def transcript_files() -> list[Path]:
-    """Every ``*.recv.ami`` capture; a new one dropped in the folder is picked up."""
-    return sorted(TRANSCRIPTS.glob("*.recv.ami"))
+    """Every ``*.recv.ami`` capture, each name once; a new one dropped in a folder is picked up."""
+    found: dict[str, Path] = {}
+    for folder in _folders():
+        for path in sorted(folder.glob("*.recv.ami")):
+            found.setdefault(path.name, path)
+    return [found[name] for name in sorted(found)]
 
 
 def require_transcripts() -> None:
     if not transcript_files():
-        pytest.skip(f"no AMI captures at {TRANSCRIPTS} (set HOTLINE_TRANSCRIPTS)")
+        pytest.skip(f"no AMI captures at {TRANSCRIPTS} or {VENDORED} (set HOTLINE_TRANSCRIPTS)")
 
 
 def recv_chunks(path: Path) -> list[bytes]:

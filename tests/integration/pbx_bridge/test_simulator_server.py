@@ -17,7 +17,7 @@ from hotline.pbx_bridge.simulator import (
     PbxSimulator,
     PbxUnavailableError,
 )
-from tests.transcripts import TRANSCRIPTS, require_transcripts
+from tests.transcripts import capture, require_transcripts
 
 SCALE = 0.02  # 50 times faster than real time
 STORY = ("Newchannel", "DialBegin", "DialEnd", "BridgeEnter", "Hangup", "UserEvent", "OriginateResponse")
@@ -301,9 +301,7 @@ async def test_inbound_call_tells_the_same_story_as_capture_02(sim: PbxSimulator
     citizen = next(c.name for c in sim.live_channels() if c.name.endswith(";2"))
     await ami.response(ami.send("Hangup", ("Channel", citizen)))
     await ami.event("Hangup", Channel=waiting_channel_name(linkedid, citizen))
-    real = [
-        decode_frame(f) for f in AmiFramer().feed((TRANSCRIPTS / "02-inbound-enqueue.recv.ami").read_bytes())
-    ]
+    real = [decode_frame(f) for f in AmiFramer().feed(capture("02-inbound-enqueue.recv.ami").read_bytes())]
     assert [m.event for m in ami.seen if m.event in STORY] == [m.event for m in real if m.event in STORY]
     enqueue = next(m for m in ami.seen if m.event == "UserEvent")
     assert len(enqueue.get_all("Channel")) == len(enqueue.get_all("Uniqueid")) == 2

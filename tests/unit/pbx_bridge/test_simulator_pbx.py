@@ -14,7 +14,8 @@ from hotline.pbx_bridge.simulator import AgentBehaviour, CitizenBehaviour
 from hotline.pbx_bridge.simulator.model import UNKNOWN, Channel, Originate
 from hotline.pbx_bridge.simulator.server import _originate_variables, _parse_callerid
 from hotline.pbx_bridge.simulator.testing import CAPTURE_EPOCH, ModelHarness
-from tests.transcripts import TRANSCRIPTS, require_transcripts
+from tests.transcripts import capture as capture_path
+from tests.transcripts import require_transcripts
 
 #: The events that carry a call's story; the rest (CEL, VarSet, Newexten...) is noise.
 KEY_EVENTS = frozenset(
@@ -63,7 +64,7 @@ def names(messages: Iterable[AmiMessage], wanted: Iterable[str] = KEY_EVENTS) ->
 
 def capture(name: str) -> list[AmiMessage]:
     require_transcripts()
-    return [decode_frame(frame) for frame in AmiFramer().feed((TRANSCRIPTS / name).read_bytes())]
+    return [decode_frame(frame) for frame in AmiFramer().feed(capture_path(name).read_bytes())]
 
 
 def capture_segments(name: str) -> dict[str, list[AmiMessage]]:
@@ -575,7 +576,7 @@ def test_scenario_matches_the_capture(
 
 
 def _capture_07_originates() -> list[dict[str, str | list[str]]]:
-    sent = (TRANSCRIPTS / "07-callback-failure.sent.jsonl").read_text(encoding="utf-8").splitlines()
+    sent = capture_path("07-callback-failure.sent.jsonl").read_text(encoding="utf-8").splitlines()
     actions: list[dict[str, str | list[str]]] = []
     for line in sent:
         entry = json.loads(line)
