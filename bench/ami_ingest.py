@@ -30,7 +30,9 @@ from hotline.pbx_bridge.connection import HotlineAmiProtocol
 from hotline.pbx_bridge.translator import AmiTranslator
 from hotline.settings import load_settings
 
-CAPTURES = Path(__file__).resolve().parents[2] / "shared" / "ami-transcripts"
+_SHARED = Path(__file__).resolve().parents[2] / "shared" / "ami-transcripts"
+#: The real captures: the shared folder when present, else the copy kept with the tests.
+CAPTURES = _SHARED if _SHARED.is_dir() else Path(__file__).resolve().parents[1] / "tests" / "captures"
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 _UNIQUEID = re.compile(rb"17958\d{5}\.(\d+)")
 
