@@ -163,6 +163,9 @@ class QueueRuntime:
             self._inbox.put_nowait(ActionFailed(command, str(exc), permanent=True))
         except (ActionTimeoutError, ConnectionLostError) as exc:
             # Sent, but no answer: Asterisk may have done it.  Never re-send blindly.
+            if isinstance(command, StartCallback):
+                # A late OriginateResponse still finds its attempt by ActionID.
+                self._inbox.put_nowait(CallbackOriginated(command.callback_id, exc.action_id))
             self._inbox.put_nowait(ActionFailed(command, str(exc), uncertain=True))
         except AmiError as exc:  # not connected (nothing sent) or refused: certainly not done
             self._inbox.put_nowait(ActionFailed(command, str(exc)))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from hotline.pbx_bridge.connection import AmiClient
-from hotline.pbx_bridge.errors import AmiError
+from hotline.pbx_bridge.errors import ActionTimeoutError, AmiError, ConnectionLostError
 from hotline.pbx_bridge.translator import CALLBACK_ID_VARIABLE
 from hotline.settings import DialplanSettings
 
@@ -33,6 +33,15 @@ class InvalidDialTargetError(AmiError):
         super().__init__(f"invalid {what}: {value!r}")
         self.what = what
         self.value = value
+
+
+class RedirectNotSentError(AmiError):
+    """A ``Setvar`` before the Redirect got no answer, so the Redirect itself was never sent:
+    the call certainly still waits where it was (unlike a Redirect without an answer)."""
+
+    def __init__(self, channel_step: str) -> None:
+        super().__init__(f"Redirect not sent: {channel_step}")
+        self.step = channel_step
 
 
 class PbxActions:
@@ -68,8 +77,11 @@ class PbxActions:
         if not _AGENT_RE.match(agent_id):
             raise InvalidDialTargetError("agent id", agent_id)
         timeout = self._dialplan.ring_timeout_s if ring_timeout_s is None else ring_timeout_s
-        await self.set_variable(channel, AGENT_DEVICE_VARIABLE, device)
-        await self.set_variable(channel, RING_TIMEOUT_VARIABLE, str(timeout))
+        try:
+            await self.set_variable(channel, AGENT_DEVICE_VARIABLE, device)
+            await self.set_variable(channel, RING_TIMEOUT_VARIABLE, str(timeout))
+        except (ActionTimeoutError, ConnectionLostError) as exc:
+            raise RedirectNotSentError(str(exc)) from exc
         await self._client.send_action(
             "Redirect",
             [
