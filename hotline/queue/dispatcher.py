@@ -160,6 +160,20 @@ class _Attempt:
     agent_done: bool = False  # the agent has left this attempt
     uncertain: bool = False  # the Originate got no answer: it may or may not have dialled
 
+    @classmethod
+    def of(cls, callback: Callback, agent_id: str, now: float) -> _Attempt:
+        """The next attempt of ``callback`` (``<id>#<n>``, n counting every start so far)."""
+        return cls(
+            f"{callback.callback_id}#{len(callback.history) + 1}",
+            callback.callback_id,
+            callback.number,
+            callback.kind,
+            callback.ticket_id,
+            callback.due_at,
+            agent_id,
+            now,
+        )
+
 
 @dataclass(slots=True)
 class DispatcherStats:
@@ -749,16 +763,7 @@ class Dispatcher:
             )
         callback = replace(callback, status=CallbackStatus.IN_PROGRESS)
         self._callbacks[callback.callback_id] = callback
-        attempt = _Attempt(
-            attempt_id,
-            callback.callback_id,
-            callback.number,
-            callback.kind,
-            callback.ticket_id,
-            callback.due_at,
-            agent.agent_id,
-            self._now,
-        )
+        attempt = _Attempt.of(callback, agent.agent_id, self._now)
         self._attempts[attempt_id] = attempt
         self._current_attempt[callback.callback_id] = attempt_id
         agent.work = attempt_id
@@ -1288,16 +1293,7 @@ class Dispatcher:
             return
         if callback is not None:
             del self._unsettled[callback.callback_id]
-            attempt = _Attempt(
-                f"{callback.callback_id}#{len(callback.history) + 1}",
-                callback.callback_id,
-                callback.number,
-                callback.kind,
-                callback.ticket_id,
-                callback.due_at,
-                agent.agent_id,
-                self._now,
-            )
+            attempt = _Attempt.of(callback, agent.agent_id, self._now)
             self._current_attempt[callback.callback_id] = attempt.attempt_id
         else:
             attempt = _Attempt(
