@@ -98,8 +98,12 @@ TRANSITIONS: dict[tuple[AgentState, AgentTrigger], AgentState] = {
     (S.READY, T.DEVICE_LOST): S.DEVICE_UNAVAILABLE,
     (S.PAUSED, T.DEVICE_LOST): S.DEVICE_UNAVAILABLE,
     (S.WRAP_UP, T.DEVICE_LOST): S.DEVICE_UNAVAILABLE,
+    # A phone found unreachable while it rings for an offer: the offer is withdrawn at once.
+    (S.OFFERED, T.DEVICE_LOST): S.DEVICE_UNAVAILABLE,
     (S.DEVICE_UNAVAILABLE, T.DEVICE_BACK): S.READY,
     (S.DEVICE_UNAVAILABLE, T.DEVICE_BACK_PAUSED): S.PAUSED,
+    # Paused only because its phone failed (PAUSES_OF_THE_PHONE): ready when the phone is back.
+    (S.PAUSED, T.DEVICE_BACK): S.READY,
 }
 
 #: Where each trigger leads (its first entry in the table), to name the target of an illegal one.
