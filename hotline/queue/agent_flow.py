@@ -46,6 +46,9 @@ class AgentFlow:
         self._configs: dict[str, AgentConfig] = {}
         self._by_device: dict[str, Agent] = {}
         self._by_token: dict[str, Agent] = {}
+        #: Agents the store says were on a call (agent id -> call or attempt id), until the
+        #: resync finds that call (a flow claims the agent) or not (:meth:`reconcile`).
+        self._restored_work: dict[str, str] = {}
         for order, config in enumerate(agents):
             if config.id in self._agents:
                 raise QueueConfigError(f"agent id {config.id!r} is configured twice")
@@ -118,6 +121,8 @@ class AgentFlow:
             ctx.disarm(WRAP_UP_TIMER, agent.agent_id)
         if state is previous_state and agent.pause_reason == previous_reason:
             return True
+        if state is AgentState.WRAP_UP and previous_state is not AgentState.WRAP_UP:
+            agent.wrap_up_until = ctx.now + ctx.settings.wrap_up_s
         ctx.emit(PersistAgentState(agent.record()))
         ctx.log(
             "agent.state",
@@ -129,7 +134,7 @@ class AgentFlow:
         )
         if state is AgentState.WRAP_UP and previous_state is not AgentState.WRAP_UP:
             if ctx.settings.wrap_up_s > 0:
-                ctx.arm(WRAP_UP_TIMER, agent.agent_id, ctx.now + ctx.settings.wrap_up_s)
+                ctx.arm(WRAP_UP_TIMER, agent.agent_id, agent.wrap_up_until or ctx.now)
             else:
                 self.end_wrap_up(agent)
         return True
@@ -160,43 +165,97 @@ class AgentFlow:
         if agent.state is AgentState.WRAP_UP:
             self.end_wrap_up(agent)
 
-    # -- restore -------------------------------------------------------------------------
+    # -- restore and reconcile ----------------------------------------------------------
 
     def restore(self, restored: Iterable[AgentStateRecord]) -> None:
-        """Give every agent its state from the store's latest record (or its configuration)."""
+        """Give every agent the state the store kept, as it was (or its configuration's).
+
+        Paused stays paused with its reason, ready stays ready (its idle start kept), a wrap-up
+        continues to its persisted end, an agent on a call stays on it until the resync says
+        whether the call still runs (:meth:`reconcile`).  One ``agent.restored`` line each.
+        """
         ctx = self._ctx
         records = {record.agent_id: record for record in restored}
         for agent in self._agents.values():
             record = records.get(agent.agent_id)
             config = self._configs[agent.agent_id]
+            since, reason, work = ctx.now, None, None
+            wrap_up_until: float | None = None
             if record is None:
                 state = AgentState.READY if config.autologin else AgentState.LOGGED_OUT
-                reason = None
             elif record.state in (AgentState.LOGGED_OUT, AgentState.READY, AgentState.PAUSED):
-                state, reason = record.state, record.pause_reason
+                state, reason, since = record.state, record.pause_reason, record.since
             elif record.state is AgentState.DEVICE_UNAVAILABLE:
                 # Device states are only reported on change: assume it is back; a failed offer
                 # pauses the agent again if it is not.
                 state = AgentState.PAUSED if record.pause_reason else AgentState.READY
                 reason = record.pause_reason
+            elif record.state is AgentState.WRAP_UP:
+                wrap_up_until = record.wrap_up_until or record.since + ctx.settings.wrap_up_s
+                state = AgentState.WRAP_UP if wrap_up_until > ctx.now else AgentState.READY
+                since = record.since if state is AgentState.WRAP_UP else ctx.now
+            elif record.work:
+                # On a call: it stays on it; the resync confirms it or ends it.
+                state, since, work = record.state, record.since, record.work
+                self._restored_work[agent.agent_id] = record.work
             else:
-                # It was on a call or in wrap-up: give it a wrap-up; a resync that finds it
-                # bridged attaches it to that call.
-                state, reason = AgentState.WRAP_UP, None
-            agent.state, agent.pause_reason, agent.since = state, reason, ctx.now
+                # On a call, but a record written before agents' work was kept: a wrap-up; a
+                # resync that finds it on a call attaches it to that call.
+                state, wrap_up_until = AgentState.WRAP_UP, ctx.now + ctx.settings.wrap_up_s
+            agent.state, agent.pause_reason, agent.since, agent.work = state, reason, since, work
+            agent.wrap_up_until = wrap_up_until if state is AgentState.WRAP_UP else None
             ctx.emit(PersistAgentState(agent.record()))
-            if state is not AgentState.LOGGED_OUT:
-                ctx.log(
-                    "agent.state",
-                    agent_id=agent.agent_id,
-                    state=state.value,
-                    trigger="restore",
-                    reason=reason,
-                )
+            remaining = (
+                round(wrap_up_until - ctx.now, 3) if state is AgentState.WRAP_UP and wrap_up_until else None
+            )
+            ctx.log(
+                "agent.restored",
+                agent_id=agent.agent_id,
+                state=state.value,
+                reason=reason,
+                work=work,
+                wrap_up_remaining_s=remaining,
+                stored=record.state.value if record is not None else None,
+            )
             if state is AgentState.READY:
-                ctx.router.set_agent_ready(agent.agent_id, ctx.now)
-            elif state is AgentState.WRAP_UP:
-                ctx.arm(WRAP_UP_TIMER, agent.agent_id, ctx.now + ctx.settings.wrap_up_s)
+                ctx.router.set_agent_ready(agent.agent_id, since)
+            elif state is AgentState.WRAP_UP and wrap_up_until is not None:
+                ctx.arm(WRAP_UP_TIMER, agent.agent_id, wrap_up_until)
+
+    def restored_work(self, agent: Agent) -> str | None:
+        """The call (or attempt) the store says ``agent`` was on, until the resync settles it."""
+        return self._restored_work.get(agent.agent_id)
+
+    def claim(self, agent: Agent, work: str) -> bool:
+        """True when ``agent`` is free, or restored on ``work`` (then the resync confirmed it)."""
+        if agent.work is None:
+            return True
+        if self._restored_work.get(agent.agent_id) == work and agent.work == work:
+            del self._restored_work[agent.agent_id]
+            agent.work = None  # the flow takes it again
+            return True
+        return False
+
+    def reconcile(self, last_seen_at: float | None) -> None:
+        """The resync is over: an agent restored on a call no flow found ended it during the
+        outage.  Its wrap-up counts from the last instant the call was seen."""
+        ctx = self._ctx
+        for agent_id, work in list(self._restored_work.items()):
+            del self._restored_work[agent_id]
+            agent = self._agents[agent_id]
+            if agent.work != work:
+                continue
+            talked = agent.state is not AgentState.OFFERED
+            self.release(agent, AgentTrigger.CALL_ENDED if talked else AgentTrigger.RELEASE)
+            ctx.log("agent.call_gone", agent_id=agent_id, work=work, state=agent.state.value)
+            if agent.state is AgentState.WRAP_UP:
+                until = (last_seen_at if last_seen_at is not None else ctx.now) + ctx.settings.wrap_up_s
+                if until > ctx.now:
+                    agent.wrap_up_until = until
+                    ctx.arm(WRAP_UP_TIMER, agent_id, until)
+                    ctx.emit(PersistAgentState(agent.record()))
+                else:
+                    self.end_wrap_up(agent)
 
     # -- agents' commands ----------------------------------------------------------------
 

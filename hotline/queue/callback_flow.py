@@ -10,7 +10,8 @@ their restore step).  Each time one is dialled an :class:`Attempt` follows the c
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 from hotline.events import (
     AgentDialEnded,
@@ -32,6 +33,7 @@ from hotline.queue.commands import (
     HangupChannel,
     RecordCall,
     StartCallback,
+    TrackCall,
 )
 from hotline.queue.flow import FlowContext
 from hotline.queue.inbound import PAUSE_DIAL_FAILED
@@ -44,6 +46,8 @@ from hotline.queue.work import (
     CallbackStatus,
     CallOutcome,
     CallRecord,
+    LiveCall,
+    LiveState,
     WaitingCall,
     attempt_outcome_of,
 )
@@ -130,6 +134,8 @@ class CallbackFlow:
         self._current_attempt: dict[str, str] = {}  # callback id -> attempt id
         self._attempt_by_call: dict[str, str] = {}
         self._attempt_by_action: dict[str, str] = {}
+        #: Callbacks' calls the store had live at the stop, until the resync finds them.
+        self._restored_calls: dict[str, LiveCall] = {}
 
     # -- views ---------------------------------------------------------------------------
 
@@ -158,9 +164,13 @@ class CallbackFlow:
 
     # -- the book's side of the ReturnCalls port, and the rest of its entry points -------
 
-    def restore(self, pending: list[Callback]) -> None:
-        """Take up the open callbacks the store kept; those under way wait for the resync."""
+    def restore(self, pending: list[Callback], live_calls: Sequence[LiveCall] = ()) -> None:
+        """Take up the open callbacks the store kept; those under way wait for the resync, and
+        so do the callbacks' calls the store had live."""
         self.book.restore(pending)
+        for call in live_calls:
+            if call.direction is Direction.CALLBACK and call.callback_id:
+                self._restored_calls[call.call_id] = call
 
     def release_unsettled(self) -> None:
         """The PBX listed its channels: callbacks whose call was not found are due again."""
@@ -264,10 +274,30 @@ class CallbackFlow:
         self._link_call(attempt, call_id, None)
         return attempt
 
+    def _track(self, attempt: Attempt, state: LiveState) -> None:
+        if attempt.call_id is None:
+            return
+        self._ctx.emit(
+            TrackCall(
+                LiveCall(
+                    call_id=attempt.call_id,
+                    direction=Direction.CALLBACK,
+                    state=state,
+                    number=attempt.number,
+                    offered_at=attempt.started_at,
+                    answered_at=attempt.answered_at,
+                    agent_id=attempt.agent_id,
+                    callback_id=attempt.callback_id,
+                    ticket_id=attempt.ticket_id,
+                )
+            )
+        )
+
     def _link_call(self, attempt: Attempt, call_id: str | None, channel: str | None) -> None:
         if call_id and attempt.call_id is None and call_id not in self._attempt_by_call:
             attempt.call_id = call_id
             self._attempt_by_call[call_id] = attempt.attempt_id
+            self._track(attempt, LiveState.OFFERED)
         if channel and attempt.channel is None:
             attempt.channel = channel
         self._update_preemptible(attempt)
@@ -287,16 +317,16 @@ class CallbackFlow:
     def on_leg_created(self, event: CallbackLegCreated) -> None:
         """A channel of a callback's call exists (new, or found by a resync)."""
         attempt = self._current(event.callback_id)
-        unsettled = self.book.unsettled(event.callback_id)
-        if attempt is None and unsettled is not None:
-            self._resume(event, unsettled)
-            return
-        if attempt is None and not self._agents.busy_on(event.channel):
-            # A callback's call we have no attempt for, on a free agent's device: one that was
-            # already answered (closed in the store) when we restarted.  Follow it to its end.
-            self._resume(event, None)
-            return
         if attempt is None:
+            callback = self.book.unsettled(event.callback_id)
+            if callback is None:
+                # The store may still say pending while its call runs (the write of its start
+                # was lost at a kill): take it off the queue before it is dialled again.
+                callback = self.book.take_off_queue(event.callback_id)
+            if callback is not None or self._free_or_restored_on(event):
+                # None: a call already answered (closed in the store) when we restarted.
+                self._resume(event, callback)
+                return
             # Also what the captures' TICKET_ID marker gives: the agent's ringing links it.
             self._ctx.ignore(event, "no callback attempt with this id", callback_id=event.callback_id)
             return
@@ -305,46 +335,134 @@ class CallbackFlow:
             return
         self._link_call(attempt, event.call_id, event.channel)
 
+    def _free_or_restored_on(self, event: CallbackLegCreated) -> bool:
+        agent = self._agents.for_device(event.channel)
+        if agent is None:
+            return False
+        restored = self._agents.restored_work(agent)
+        return agent.work is None or (restored is not None and restored.startswith(f"{event.callback_id}#"))
+
     def _resume(self, event: CallbackLegCreated, callback: Callback | None) -> None:
         """A callback's call still runs after a restart (a resync found its leg): take it up.
 
-        ``callback`` is the restored open callback, or None for one already closed as reached.
+        ``callback`` is the restored open callback, or None for one already closed.  The
+        agent keeps what it was doing: still ringing (the attempt has not reached the citizen
+        and is not counted answered), or talking.  The call's written-ahead record gives back
+        its start, its number and its answer.
         """
         ctx = self._ctx
         agent = self._agents.for_device(event.channel)
-        if agent is None or agent.work is not None or not agent.can(AgentTrigger.ATTACH_CALLBACK):
+        restored = self._agents.restored_work(agent) if agent is not None else None
+        own = restored is not None and restored.startswith(f"{event.callback_id}#")
+        if (
+            agent is None
+            or not (agent.work is None or own)
+            or not (agent.can(AgentTrigger.ATTACH_CALLBACK) or agent.state is AgentState.OFFERED)
+        ):
             ctx.ignore(event, "no free agent of ours on this leg", callback_id=event.callback_id)
             return
         if event.call_id in self._attempt_by_call or ctx.is_finished(event.call_id):
             ctx.ignore(event, "call already handled", callback_id=event.callback_id)
             return
+        if own and restored is not None:
+            self._agents.claim(agent, restored)
+        stored = self._restored_calls.pop(event.call_id, None)
         if callback is not None:
             self.book.settle(callback.callback_id)
             attempt = Attempt.of(callback, agent.agent_id, ctx.now)
+            if own and restored is not None:
+                attempt.attempt_id = restored
             self._current_attempt[callback.callback_id] = attempt.attempt_id
         else:
             attempt = Attempt(
-                f"{event.callback_id}#resumed",
+                # Unique per call: two resumed calls of closed callbacks must not share an id.
+                f"{event.callback_id}#resumed-{event.call_id}",
                 event.callback_id,
-                "",  # the citizen's number went with the closed callback
+                stored.number if stored is not None else "",
                 CallbackKind.FOLLOW_UP,
-                None,
+                stored.ticket_id if stored is not None else None,
                 ctx.now,
                 agent.agent_id,
                 ctx.now,
             )
-        attempt.advance(AttemptPhase.CITIZEN_DIALING)  # the agent leg exists: answered, or about to be
+        if stored is not None and stored.offered_at is not None:
+            attempt.started_at = stored.offered_at
+        ringing = own and agent.state is AgentState.OFFERED
         self._attempts[attempt.attempt_id] = attempt
-        self._agents.take(agent, attempt.attempt_id, AgentTrigger.ATTACH_CALLBACK)
+        if ringing:
+            agent.work = attempt.attempt_id  # its device still rings: the agent has not answered
+        else:
+            attempt.advance(AttemptPhase.CITIZEN_DIALING)  # the agent leg is up
+            self._agents.take(agent, attempt.attempt_id, AgentTrigger.ATTACH_CALLBACK)
         self._link_call(attempt, event.call_id, event.channel)
         self._arm_attempt(attempt)
+        if stored is not None and stored.state is LiveState.ANSWERED and stored.answered_at is not None:
+            attempt.advance(AttemptPhase.TALKING)
+            if callback is None:
+                attempt.outcome = AttemptOutcome.REACHED  # the store already closed it as reached
+                ctx.disarm(ATTEMPT_TIMER, attempt.attempt_id)
+            else:
+                self._reached(attempt, "ANSWER")
+            attempt.answered_at = stored.answered_at
         ctx.log(
             "callback.attached",
             callback_id=event.callback_id,
             agent_id=agent.agent_id,
             call_id=event.call_id,
             known=callback is not None,
+            ringing_agent=ringing,
         )
+
+    def reconcile(self, last_seen_at: float | None) -> None:
+        """The first resync after a restart is over: a callback's call the store had live and
+        the PBX no longer has ended while we were away.  Its record says the end is uncertain;
+        a citizen it had reached is not called again (the callback is closed as reached)."""
+        ctx = self._ctx
+        for stored in self._restored_calls.values():
+            callback = self.book.unsettled(stored.callback_id or "")
+            answered = stored.state is LiveState.ANSWERED and stored.answered_at is not None
+            attempt = Attempt(
+                f"{stored.callback_id}#gone-{stored.call_id}",
+                stored.callback_id or "",
+                stored.number,
+                CallbackKind.FOLLOW_UP,
+                stored.ticket_id,
+                stored.offered_at or ctx.now,
+                stored.agent_id or "",
+                stored.offered_at or ctx.now,
+                call_id=stored.call_id,
+                answered_at=stored.answered_at if answered else None,
+                outcome=AttemptOutcome.REACHED if answered else AttemptOutcome.ABORTED,
+            )
+            if callback is not None and answered:
+                self.book.settle(callback.callback_id)
+                record = CallbackAttempt(
+                    attempt.started_at,
+                    ctx.now,
+                    attempt.agent_id,
+                    AttemptOutcome.REACHED,
+                    "ANSWER",
+                    stored.call_id,
+                )
+                closed = self.book.settle_attempt(
+                    callback.callback_id, record, give_up=None, cancel_requested=None
+                )
+                if closed is not None:
+                    self.book.close(closed)
+            ctx.remember_finished(stored.call_id)
+            seen = last_seen_at if last_seen_at is not None else attempt.started_at
+            ctx.emit(
+                RecordCall(
+                    replace(
+                        self._record(attempt, 0, EndReason.LOST_DURING_DISCONNECT),
+                        end_uncertain=True,
+                        last_seen_at=seen,
+                        wait_s=None,
+                    )
+                )
+            )
+            ctx.log("callback.call_ended_while_away", callback_id=stored.callback_id, call_id=stored.call_id)
+        self._restored_calls.clear()
 
     def on_originated(self, event: CallbackOriginated) -> None:
         """The runner sent the Originate: remember its ActionID."""
@@ -458,6 +576,7 @@ class CallbackFlow:
     def _reached(self, attempt: Attempt, status: str) -> None:
         attempt.advance(AttemptPhase.TALKING)
         attempt.answered_at = self._ctx.now
+        self._track(attempt, LiveState.ANSWERED)
         self._ctx.disarm(ATTEMPT_TIMER, attempt.attempt_id)  # a conversation may last
         self._resolve(attempt, AttemptOutcome.REACHED, status)
 

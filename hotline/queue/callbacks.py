@@ -86,6 +86,15 @@ class CallbackBook:
         """The resync found the call of the unsettled ``callback_id``: it is no longer unsettled."""
         self._unsettled.pop(callback_id, None)
 
+    def take_off_queue(self, callback_id: str) -> Callback | None:
+        """A pending callback found already running on the PBX: off the queue, in progress."""
+        callback = self._callbacks.get(callback_id)
+        if callback is None or callback.status is not CallbackStatus.PENDING:
+            return None
+        self._ctx.router.remove_callback(callback_id)
+        self._ctx.log("callback.found_running", callback_id=callback_id)
+        return self.begin(callback)
+
     def begin(self, callback: Callback) -> Callback:
         """``callback`` is being dialled: in progress."""
         callback = moved(callback, CallbackStatus.IN_PROGRESS)

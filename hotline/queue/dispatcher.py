@@ -68,7 +68,7 @@ from hotline.queue.inputs import (
     TimerFired,
 )
 from hotline.queue.router import AgentChoice, OfferCall, OfferCallback, PreemptCallback, Router
-from hotline.queue.work import Callback, WaitingCall
+from hotline.queue.work import Callback, LiveCall, WaitingCall
 from hotline.settings import AgentConfig, QueueSettings, Settings
 
 __all__ = ["CallPhase", "Dispatcher", "DispatcherStats", "QueueConfigError", "QueueSnapshot"]
@@ -108,6 +108,8 @@ class Dispatcher:
         citizen_timeout_s: int,
         restored_agents: Iterable[AgentStateRecord] = (),
         pending_callbacks: Iterable[Callback] = (),
+        live_calls: Iterable[LiveCall] = (),
+        last_seen_at: float | None = None,
         pbx_connected: bool = False,
         strict: bool = False,
     ) -> None:
@@ -117,9 +119,11 @@ class Dispatcher:
         (``[dialplan] ring_timeout_s`` and ``callback_timeout_s``).  ``restored_agents``: the
         latest persisted record per agent (``PersistAgentState``); agents without one start
         logged out, or ready when ``autologin``.  ``pending_callbacks``: every persisted
-        callback still open.  ``pbx_connected``: False until ``PbxConnected`` arrives (nothing
-        is routed while the PBX is away).  ``strict``: re-raise internal errors (tests) instead
-        of logging them.
+        callback still open.  ``live_calls``: the written-ahead records of calls not known to
+        have ended (``TrackCall``), continued or ended by the first resync; ``last_seen_at``:
+        the last instant the previous run saw the PBX.  ``pbx_connected``: False until
+        ``PbxConnected`` arrives (nothing is routed while the PBX is away).  ``strict``:
+        re-raise internal errors (tests) instead of logging them.
         """
         self._settings = queue
         self._strict = strict
@@ -141,6 +145,9 @@ class Dispatcher:
         self._inbound = InboundFlow(self._ctx, self._agents, self._callbacks)
         self._restored_agents = list(restored_agents)
         self._restored_callbacks = list(pending_callbacks)
+        self._restored_calls = list(live_calls)
+        self._last_seen_at = last_seen_at
+        self._reconcile_pending = bool(self._restored_calls or self._restored_agents)
         self._due_timer_at: float | None = None
 
     @classmethod
@@ -150,6 +157,8 @@ class Dispatcher:
         *,
         restored_agents: Iterable[AgentStateRecord] = (),
         pending_callbacks: Iterable[Callback] = (),
+        live_calls: Iterable[LiveCall] = (),
+        last_seen_at: float | None = None,
         pbx_connected: bool = False,
     ) -> Dispatcher:
         """A dispatcher configured from the service's settings."""
@@ -160,6 +169,8 @@ class Dispatcher:
             citizen_timeout_s=settings.dialplan.callback_timeout_s,
             restored_agents=restored_agents,
             pending_callbacks=pending_callbacks,
+            live_calls=live_calls,
+            last_seen_at=last_seen_at,
             pbx_connected=pbx_connected,
         )
 
@@ -271,8 +282,9 @@ class Dispatcher:
     def _restore(self) -> None:
         ctx = self._ctx
         self._agents.restore(self._restored_agents)
-        self._callbacks.restore(self._restored_callbacks)
-        self._restored_agents, self._restored_callbacks = [], []
+        self._callbacks.restore(self._restored_callbacks, self._restored_calls)
+        self._inbound.restore(self._restored_calls)
+        self._restored_agents, self._restored_callbacks, self._restored_calls = [], [], []
         if ctx.connected:
             self._callbacks.release_unsettled()
         if self._settings.snapshot_interval_s > 0:
@@ -339,11 +351,19 @@ class Dispatcher:
             case PbxConnected():
                 self._ctx.connected = True
                 callbacks.release_unsettled()
+                if self._reconcile_pending:
+                    # The first resync after a restart: what the store had live and the PBX
+                    # no longer has ended while we were away.
+                    self._reconcile_pending = False
+                    callbacks.reconcile(self._last_seen_at)
+                    inbound.reconcile(self._last_seen_at)
+                    agents.reconcile(self._last_seen_at)
                 self._ctx.log(
                     "queue.pbx_connected", channels=event.channels, waiting_inbound=self._router.waiting_count
                 )
             case PbxDisconnected():
                 self._ctx.connected = False
+                self._ctx.last_seen_at = self._ctx.now
                 self._ctx.log("queue.pbx_disconnected", "warning", reason=event.reason)
             case AgentLogin() | AgentLogout() | AgentReady() | AgentPause() | AgentEndWrapUp():
                 agents.on_command(event)

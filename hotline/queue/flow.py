@@ -76,6 +76,9 @@ class FlowContext:
         start_min, end_min = settings.calling_hours_minutes()
         self.calling_hours = CallingHours(start_min, end_min, settings.utc_offset_h * 3600.0)
         self.connected = connected
+        #: When the PBX was last seen (the link dropped then): the start of the window in which
+        #: the calls that vanished meanwhile ended.
+        self.last_seen_at: float | None = None
         self.now = 0.0
         self.out: list[Command] = []
         self.stats = DispatcherStats()

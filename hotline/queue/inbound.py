@@ -27,9 +27,18 @@ from hotline.events import (
 )
 from hotline.queue.agent_flow import AgentFlow
 from hotline.queue.agents import PAUSE_NO_ANSWER, Agent, AgentTrigger
-from hotline.queue.commands import ConnectCallToAgent, RecordCall
+from hotline.queue.commands import ConnectCallToAgent, RecordCall, TrackCall
 from hotline.queue.flow import FlowContext
-from hotline.queue.work import CallOutcome, CallRecord, WaitingCall, priority_class_of
+from hotline.queue.work import (
+    CallOutcome,
+    CallRecord,
+    LiveCall,
+    LiveState,
+    PriorityClass,
+    WaitingCall,
+    priority_class_of,
+    uniqueid_order,
+)
 
 #: Pause reason when the agent's device could not be dialled at all.
 PAUSE_DIAL_FAILED = "dial_failed"
@@ -116,6 +125,9 @@ class InboundFlow:
         self._agents = agents
         self._return_calls = return_calls
         self._calls: dict[str, InboundCall] = {}
+        #: Calls the store says were live when the service stopped, until the resync finds
+        #: them (they continue) or not (:meth:`reconcile` ends them).
+        self._restored: dict[str, LiveCall] = {}
 
     # -- views ---------------------------------------------------------------------------
 
@@ -126,6 +138,113 @@ class InboundFlow:
     def live(self) -> dict[str, InboundCall]:
         """Every live inbound call by id (a copy)."""
         return dict(self._calls)
+
+    # -- write-ahead record ---------------------------------------------------------------
+
+    def _track(self, live: InboundCall, state: LiveState, **fields: object) -> None:
+        call = live.call
+        self._ctx.emit(
+            TrackCall(
+                LiveCall(
+                    call_id=call.call_id,
+                    direction=Direction.INBOUND,
+                    state=state,
+                    number=call.caller_number,
+                    priority=call.priority,
+                    arrived_at=call.enqueued_at,
+                    agent_id=live.agent_id,
+                    offers=call.offers,
+                    **fields,  # type: ignore[arg-type]
+                )
+            )
+        )
+
+    # -- restore and reconcile -----------------------------------------------------------
+
+    def restore(self, calls: list[LiveCall]) -> None:
+        """Hold the inbound calls the store says were live until the resync settles them."""
+        for call in calls:
+            if call.direction is Direction.INBOUND:
+                self._restored[call.call_id] = call
+
+    def _from_store(
+        self, call_id: str, channel: str, number: str, priority: PriorityClass
+    ) -> WaitingCall | None:
+        """The waiting call a restart continues: arrival, caller, priority and offers as stored."""
+        stored = self._restored.pop(call_id, None)
+        if stored is None:
+            return None
+        if stored.priority is not None and stored.priority < priority:
+            priority = stored.priority
+        return WaitingCall(
+            call_id=call_id,
+            channel=channel,
+            caller_number=stored.number or number,
+            priority=priority,
+            enqueued_at=stored.arrived_at if stored.arrived_at is not None else self._ctx.now,
+            offers=stored.offers or 0,
+        )
+
+    def reconcile(self, last_seen_at: float | None) -> None:
+        """The resync is over: a stored live call it did not find ended while we were away.
+
+        A caller who waited is abandoned (and owed a return call, as any abandoned caller);
+        one who talked is completed.  The end is unknown: the record says so
+        (``end_uncertain``, between ``last_seen_at`` and now) and invents no talk time.
+        """
+        ctx = self._ctx
+        for stored in sorted(
+            self._restored.values(), key=lambda c: (c.arrived_at or 0.0, uniqueid_order(c.call_id))
+        ):
+            arrived = stored.arrived_at if stored.arrived_at is not None else ctx.now
+            seen = last_seen_at if last_seen_at is not None else arrived
+            answered = stored.state is LiveState.ANSWERED and stored.answered_at is not None
+            call = WaitingCall(
+                call_id=stored.call_id,
+                channel="",
+                caller_number=stored.number,
+                priority=stored.priority or PriorityClass.NORMAL,
+                enqueued_at=arrived,
+                offers=stored.offers or 0,
+            )
+            ctx.remember_finished(stored.call_id)
+            if answered:
+                outcome = CallOutcome.ANSWERED
+                wait = (stored.answered_at or arrived) - arrived
+            else:
+                outcome = CallOutcome.ABANDONED
+                wait = max(seen - arrived, 0.0)  # at least this long: the rest is unknown
+                ctx.stats.calls_abandoned += 1
+            ctx.emit(
+                RecordCall(
+                    CallRecord(
+                        call_id=stored.call_id,
+                        direction=Direction.INBOUND,
+                        number=stored.number,
+                        started_at=arrived,
+                        ended_at=ctx.now,
+                        outcome=outcome,
+                        answered_at=stored.answered_at if answered else None,
+                        agent_id=stored.agent_id if answered else None,
+                        wait_s=round(wait, 3),
+                        priority=call.priority,
+                        offers=call.offers,
+                        end_reason=EndReason.LOST_DURING_DISCONNECT,
+                        end_uncertain=True,
+                        last_seen_at=seen,
+                    )
+                )
+            )
+            ctx.log(
+                "call.ended_while_away",
+                call_id=stored.call_id,
+                outcome=outcome.value,
+                was=stored.state.value,
+                last_seen_at=seen,
+            )
+            if not answered:
+                self._return_calls.schedule_return_call(call)
+        self._restored.clear()
 
     # -- routing decisions ---------------------------------------------------------------
 
@@ -143,6 +262,7 @@ class InboundFlow:
             ConnectCallToAgent(call.call_id, call.channel, agent.agent_id, agent.device, ctx.ring_timeout_s)
         )
         ctx.arm(OFFER_TIMER, call.call_id, ctx.now + ctx.ring_timeout_s + ctx.settings.pbx_grace_s)
+        self._track(live, LiveState.OFFERED, offered_at=ctx.now)
         ctx.log(
             "call.offered",
             call_id=call.call_id,
@@ -166,17 +286,21 @@ class InboundFlow:
         if ctx.is_finished(event.call_id) or self._return_calls.owns_call(event.call_id):
             ctx.ignore(event, "call already handled", call_id=event.call_id)
             return
-        call = WaitingCall(
-            call_id=event.call_id,
-            channel=event.channel,
-            caller_number=event.caller_number,
-            priority=priority_class_of(event.priority),
-            # A call found by a resync has waited since before we saw it: keep its place.
-            enqueued_at=ctx.now - max(event.waited_s, 0.0),
-            caller_name=event.caller_name,
-        )
+        priority = priority_class_of(event.priority)
+        call = self._from_store(event.call_id, event.channel, event.caller_number, priority)
+        if call is None:
+            call = WaitingCall(
+                call_id=event.call_id,
+                channel=event.channel,
+                caller_number=event.caller_number,
+                priority=priority,
+                # A call found by a resync has waited since before we saw it: keep its place.
+                enqueued_at=ctx.now - max(event.waited_s, 0.0),
+                caller_name=event.caller_name,
+            )
+            ctx.stats.calls_arrived += 1
         live = self._calls[event.call_id] = InboundCall(call)
-        ctx.stats.calls_arrived += 1
+        self._track(live, LiveState.WAITING)
         if ringing is None or not self._attach_ringing(live, ringing):
             ctx.router.add_call(call)
 
@@ -210,13 +334,14 @@ class InboundFlow:
     def _attach_ringing(self, live: InboundCall, agent: Agent) -> bool:
         """Treat a call found dialling ``agent`` as offered to it (it rings there now)."""
         ctx = self._ctx
-        if agent.work is not None or not agent.can(AgentTrigger.ATTACH_RINGING):
-            return False
         call_id = live.call_id
+        if not agent.can(AgentTrigger.ATTACH_RINGING) or not self._agents.claim(agent, call_id):
+            return False
         live.move(CallPhase.OFFERED)
         live.agent_id, live.agent_channel, live.offered_at = agent.agent_id, None, ctx.now
         self._agents.take(agent, call_id, AgentTrigger.ATTACH_RINGING)
         ctx.arm(OFFER_TIMER, call_id, ctx.now + ctx.ring_timeout_s + ctx.settings.pbx_grace_s)
+        self._track(live, LiveState.OFFERED, offered_at=ctx.now)
         ctx.log("call.attached", call_id=call_id, agent_id=agent.agent_id, ringing=True)
         return True
 
@@ -225,6 +350,7 @@ class InboundFlow:
         live.move(CallPhase.WAITING)
         live.agent_id, live.agent_channel = None, None
         self._ctx.router.add_call(live.call)
+        self._track(live, LiveState.WAITING)
         self._ctx.log("call.requeued", call_id=live.call_id, reason=why, offers=live.call.offers)
 
     def _withdraw_offer(self, live: InboundCall, trigger: AgentTrigger, reason: str | None = None) -> None:
@@ -301,6 +427,7 @@ class InboundFlow:
         if agent is not None and agent.work == live.call_id:
             self._agents.transition(agent, AgentTrigger.ANSWER_INBOUND)
         wait = ctx.now - live.call.enqueued_at
+        self._track(live, LiveState.ANSWERED, answered_at=ctx.now, wait_s=round(wait, 3))
         ctx.stats.calls_answered += 1
         ctx.stats.total_answer_wait_s += wait
         if wait <= ctx.settings.service_level_threshold_s:
@@ -360,6 +487,8 @@ class InboundFlow:
                     offers=call.offers,
                     end_cause=cause,
                     end_reason=reason,
+                    end_uncertain=reason is EndReason.LOST_DURING_DISCONNECT,
+                    last_seen_at=ctx.last_seen_at if reason is EndReason.LOST_DURING_DISCONNECT else None,
                 )
             )
         )
@@ -402,6 +531,10 @@ class InboundFlow:
                     offers=call.offers,
                     end_cause=event.cause,
                     end_reason=event.reason,
+                    end_uncertain=event.reason is EndReason.LOST_DURING_DISCONNECT,
+                    last_seen_at=ctx.last_seen_at
+                    if event.reason is EndReason.LOST_DURING_DISCONNECT
+                    else None,
                 )
             )
         )
@@ -418,15 +551,23 @@ class InboundFlow:
         # A call we did not connect, bridged to one of our agents: a resync after a restart
         # (or a disconnect) found it.  Attach the agent so it is not offered another call.
         agent = next((a for a in map(self._agents.for_device, event.channels) if a is not None), None)
-        if agent is None or not agent.can(AgentTrigger.ATTACH_INBOUND) or agent.work is not None:
+        if (
+            agent is None
+            or not agent.can(AgentTrigger.ATTACH_INBOUND)
+            or not self._agents.claim(agent, event.call_id)
+        ):
             ctx.ignore(event, "no agent of ours to attach", call_id=event.call_id)
             return
+        stored = self._restored.get(event.call_id)
         if live is None:
             if ctx.is_finished(event.call_id):
                 ctx.ignore(event, "call already handled", call_id=event.call_id)
                 return
-            call = WaitingCall(
-                call_id=event.call_id, channel=event.channels[0], caller_number="", enqueued_at=ctx.now
+            caller = next(
+                (c for c in event.channels if self._agents.for_device(c) is None), event.channels[0]
+            )
+            call = self._from_store(event.call_id, caller, "", PriorityClass.NORMAL) or WaitingCall(
+                call_id=event.call_id, channel=caller, caller_number="", enqueued_at=ctx.now
             )
             live = self._calls[event.call_id] = InboundCall(call)
         elif live.phase is CallPhase.WAITING:
@@ -434,8 +575,17 @@ class InboundFlow:
         elif live.phase is CallPhase.HELD_BACK:
             ctx.disarm(RETRY_TIMER, event.call_id)
         live.move(CallPhase.ANSWERED)
-        live.agent_id, live.answered_at = agent.agent_id, ctx.now
+        # A call answered before the restart keeps its answer time; one answered while we were
+        # away is answered, as far as we can tell, when the resync found it.
+        answered_at = stored.answered_at if stored is not None and stored.answered_at is not None else ctx.now
+        live.agent_id, live.answered_at = agent.agent_id, answered_at
         self._agents.take(agent, event.call_id, AgentTrigger.ATTACH_INBOUND)
+        self._track(
+            live,
+            LiveState.ANSWERED,
+            answered_at=answered_at,
+            wait_s=round(answered_at - live.call.enqueued_at, 3),
+        )
         ctx.log("call.attached", call_id=event.call_id, agent_id=agent.agent_id)
 
     # -- timers and failed actions -------------------------------------------------------
