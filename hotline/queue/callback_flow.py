@@ -434,21 +434,26 @@ class CallbackFlow:
                 answered_at=stored.answered_at if answered else None,
                 outcome=AttemptOutcome.REACHED if answered else AttemptOutcome.ABORTED,
             )
-            if callback is not None and answered:
+            agent = self._agents.get(stored.agent_id)
+            citizen_dialled = agent is not None and agent.state is AgentState.BUSY_CALLBACK
+            if callback is not None and (answered or citizen_dialled):
+                # Reached: closed as reached.  Dialled but its end unseen: a counted attempt,
+                # retried after the usual spacing (never at once: the citizen was just rung).
                 self.book.settle(callback.callback_id)
+                outcome = AttemptOutcome.REACHED if answered else AttemptOutcome.NO_ANSWER
                 record = CallbackAttempt(
                     attempt.started_at,
                     ctx.now,
                     attempt.agent_id,
-                    AttemptOutcome.REACHED,
-                    "ANSWER",
+                    outcome,
+                    "ANSWER" if answered else "UNKNOWN",
                     stored.call_id,
                 )
-                closed = self.book.settle_attempt(
+                settled = self.book.settle_attempt(
                     callback.callback_id, record, give_up=None, cancel_requested=None
                 )
-                if closed is not None:
-                    self.book.close(closed)
+                if settled is not None and settled.status is CallbackStatus.REACHED:
+                    self.book.close(settled)
             ctx.remember_finished(stored.call_id)
             seen = last_seen_at if last_seen_at is not None else attempt.started_at
             ctx.emit(

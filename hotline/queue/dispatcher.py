@@ -350,7 +350,6 @@ class Dispatcher:
                 agents.on_device_state(event)
             case PbxConnected():
                 self._ctx.connected = True
-                callbacks.release_unsettled()
                 if self._reconcile_pending:
                     # The first resync after a restart: what the store had live and the PBX
                     # no longer has ended while we were away.
@@ -358,6 +357,7 @@ class Dispatcher:
                     callbacks.reconcile(self._last_seen_at)
                     inbound.reconcile(self._last_seen_at)
                     agents.reconcile(self._last_seen_at)
+                callbacks.release_unsettled()
                 self._ctx.log(
                     "queue.pbx_connected", channels=event.channels, waiting_inbound=self._router.waiting_count
                 )
