@@ -122,6 +122,10 @@ ON_CALL = frozenset({AgentState.OFFERED, AgentState.BUSY_INBOUND, AgentState.BUS
 
 #: Pause reason set by the dispatcher on ring-no-answer (RONA).
 PAUSE_NO_ANSWER = "no_answer"
+#: Pause reason when the agent's device could not be dialled at all (CHANUNAVAIL, CONGESTION...).
+PAUSE_DIAL_FAILED = "dial_failed"
+#: Pauses that are the phone's doing, not the agent's: lifted when the phone is back.
+PAUSES_OF_THE_PHONE = frozenset({PAUSE_DIAL_FAILED})
 #: Pause reason an agent restored from a persisted state gets when it is ambiguous.
 PAUSE_RESTORED = "restored"
 
