@@ -4,6 +4,9 @@ captures show."""
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from hotline.events import (
     AgentDialEnded,
     AgentDialFailed,
@@ -14,9 +17,11 @@ from hotline.events import (
     Direction,
     PbxConnected,
 )
-from hotline.queue.commands import ConnectCallToAgent, ReturnCallToHold
-from hotline.queue.inputs import AgentPause
+from hotline.queue.agents import AgentState
+from hotline.queue.commands import ConnectCallToAgent, ReturnCallToHold, StartCallback
+from hotline.queue.inputs import AgentPause, QueueInput
 from tests.unit.queue.helpers import Harness, logs, of, one
+from tests.unit.queue.test_dispatcher_properties import AGENTS, EVENTS
 
 IN = Direction.INBOUND
 D1, D2 = "Local/1001@agents", "Local/1002@agents"
@@ -183,3 +188,42 @@ def test_an_agents_own_pause_stays_whatever_the_phone_does() -> None:
     h.feed(DeviceStateChanged(D1, "NOT_INUSE"))
     record = h.dispatcher.agent("1001")
     assert record is not None and (record.state.value, record.pause_reason) == ("paused", "lunch")
+
+
+# -- invariant: whatever the order, no offer to a phone last known down ----------------------
+
+REACHABILITY = st.builds(
+    lambda a, up: DeviceReachability(f"Local/{a}@agents", up, "PeerStatus"),
+    st.sampled_from(AGENTS),
+    st.booleans(),
+)
+MIXED = st.one_of(EVENTS, REACHABILITY, REACHABILITY)
+
+
+def _device_signal(event: object) -> tuple[str, bool] | None:
+    """(agent, up) for a device signal the queue acts on, else None."""
+    if isinstance(event, DeviceReachability):
+        return event.device.split("/")[1].split("@")[0], event.reachable
+    if isinstance(event, DeviceStateChanged) and event.state != "UNKNOWN":
+        return event.device.split("/")[1].split("@")[0], event.state != "UNAVAILABLE"
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=st.lists(st.tuples(MIXED, st.floats(0, 30)), min_size=5, max_size=60))
+def test_no_call_is_ever_offered_to_a_phone_last_known_down(steps: list[tuple[QueueInput, float]]) -> None:
+    h = Harness(*AGENTS, wrap_up_s=0.0, return_call_delay_s=0.0)
+    down = dict.fromkeys(AGENTS, False)
+    for event, dt in steps:
+        h.now += dt
+        out = h.feed(event)
+        signal = _device_signal(event)
+        if signal is not None:
+            down[signal[0]] = not signal[1]
+        for command in out:
+            if isinstance(command, ConnectCallToAgent | StartCallback):
+                assert not down[command.agent_id], (command, down)
+        for agent in h.dispatcher.agent_flow.all():
+            if down[agent.agent_id] and agent.state is AgentState.OFFERED:
+                # Only a callback's agent leg may still ring a lost phone (its attempt settles it).
+                assert h.dispatcher.inbound.get(agent.work or "") is None, agent
