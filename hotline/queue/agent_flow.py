@@ -188,8 +188,8 @@ class AgentFlow:
             elif record.state in (AgentState.LOGGED_OUT, AgentState.READY, AgentState.PAUSED):
                 state, reason, since = record.state, record.pause_reason, record.since
             elif record.state is AgentState.DEVICE_UNAVAILABLE:
-                # Device states are only reported on change: assume it is back; a failed offer
-                # pauses the agent again if it is not.
+                # Assume it is back: the device states the bridge asks at every connect
+                # (DeviceStateList, before PbxConnected) say so, or lose it again.
                 state = AgentState.PAUSED if record.pause_reason else AgentState.READY
                 reason = record.pause_reason
             elif record.state is AgentState.WRAP_UP:
