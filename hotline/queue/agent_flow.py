@@ -112,8 +112,12 @@ class AgentFlow:
                 trigger=exc.trigger.value,
             )
             return False
-        if agent.state is AgentState.READY and not agent.device_available:
-            agent.apply(AgentTrigger.DEVICE_LOST, ctx.now)  # it was lost while busy
+        if agent.state in (AgentState.READY, AgentState.PAUSED) and not agent.device_available:
+            # It was lost while busy.  A no-answer from a phone already lost (a callback's agent
+            # leg ringing a dead softphone) is the phone's doing: nothing to come back to.
+            if agent.state is AgentState.PAUSED and trigger is AgentTrigger.NO_ANSWER:
+                agent.pause_reason = None
+            agent.apply(AgentTrigger.DEVICE_LOST, ctx.now)
         state = agent.state
         if state is AgentState.READY and previous_state is not AgentState.READY:
             ctx.router.set_agent_ready(agent.agent_id, agent.since)

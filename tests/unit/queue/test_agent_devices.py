@@ -12,14 +12,17 @@ from hotline.events import (
     AgentDialFailed,
     AgentRinging,
     CallArrived,
+    CallbackLegCreated,
     DeviceReachability,
     DeviceStateChanged,
     Direction,
+    OriginateResult,
     PbxConnected,
 )
 from hotline.queue.agents import AgentState
 from hotline.queue.commands import ConnectCallToAgent, ReturnCallToHold, StartCallback
-from hotline.queue.inputs import AgentPause, QueueInput
+from hotline.queue.inputs import AgentPause, CallbackOriginated, QueueInput, ScheduleCallback
+from hotline.queue.work import CallbackKind
 from tests.unit.queue.helpers import Harness, logs, of, one
 from tests.unit.queue.test_dispatcher_properties import AGENTS, EVENTS
 
@@ -227,3 +230,20 @@ def test_no_call_is_ever_offered_to_a_phone_last_known_down(steps: list[tuple[Qu
             if down[agent.agent_id] and agent.state is AgentState.OFFERED:
                 # Only a callback's agent leg may still ring a lost phone (its attempt settles it).
                 assert h.dispatcher.inbound.get(agent.work or "") is None, agent
+
+
+def test_a_callbacks_agent_leg_ringing_a_phone_found_dead_leaves_the_agent_unavailable_not_paused() -> None:
+    h = Harness("1001")
+    h.feed(ScheduleCallback("cb1", CallbackKind.FOLLOW_UP, "13900000002", h.now, ticket_id="T-1"))
+    assert h.state("1001") == "offered"
+    h.feed(CallbackOriginated("cb1", "a-1"))
+    h.feed(CallbackLegCreated("k1", "cb1", "PJSIP/1001-00000011"))
+    h.feed(AgentRinging("k1", D1, "PJSIP/1001-00000011", Direction.CALLBACK))
+    out = h.feed(lost(D1), after=5)
+    assert logs(out, "agent.device_lost_on_callback") == [{"agent_id": "1001", "work": "cb1#1"}]
+    assert h.state("1001") == "offered"  # the attempt settles the agent leg
+    h.feed(OriginateResult("a-1", False, 3, None, "PJSIP/1001"), after=15)
+    record = h.dispatcher.agent("1001")
+    assert record is not None and (record.state.value, record.pause_reason) == ("device_unavailable", None)
+    h.feed(back(D1), after=30)
+    assert h.state("1001") == "offered"  # ready, and given the callback again
