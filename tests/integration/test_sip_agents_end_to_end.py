@@ -194,3 +194,22 @@ async def test_an_offer_to_a_phone_found_dead_with_nobody_else_free_goes_back_on
     sim.set_agent_behaviour("1001", AgentBehaviour.answering(after_s=1.0, talk_s=60.0))
     sim.register_phone("1001")
     await svc.until(lambda: svc.state("1001") is AgentState.BUSY_INBOUND, 10, "1001, back, takes the call")
+
+
+async def test_a_phone_that_left_while_the_ami_link_was_down_is_found_out_at_the_reconnect(
+    sim: PbxSimulator, service: Service
+) -> None:
+    svc = service
+    sim.register_phone("1001")
+    await svc.start()
+    assert svc.service is not None and svc.service.client is not None
+    client = svc.service.client
+    await svc.until(lambda: svc.state("1001") is AgentState.READY, 5, "1001 ready")
+    connections = client.connections
+    sim.drop_connections()
+    sim.unregister_phone("1001")  # nobody logged in hears it
+    await svc.until(lambda: client.connections > connections, 10, "the service reconnects")
+    await svc.until(lambda: svc.state("1001") is AgentState.DEVICE_UNAVAILABLE, 5, "1001 found unavailable")
+    call = sim.place_inbound_call("13800000205", "周五")
+    await svc.until(lambda: svc.state("1002") is AgentState.OFFERED, 10, "the call goes to 1002")
+    assert [c.call_id for c in _offers_to(svc, "1002")] == [call] and _offers_to(svc, "1001") == []
