@@ -109,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         register(sub)
+
+    # -- call records (issue 8): ``hotline calls list|show`` --
+    from hotline.call_records import register as register_calls
+
+    register_calls(sub)
     return parser
 
 

@@ -67,7 +67,7 @@ _CAUSE_MAX = 127
 
 
 #: The ``channelvars`` of the shipped ``config/asterisk/manager.conf``.
-SHIPPED_CHANNELVARS = (CALLBACK_ID_VARIABLE,)
+SHIPPED_CHANNELVARS = (CALLBACK_ID_VARIABLE, "HOTLINE_IVR")
 
 
 class PbxUnavailableError(RuntimeError):

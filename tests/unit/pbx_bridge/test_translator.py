@@ -117,3 +117,16 @@ def test_device_of_strips_asterisks_channel_suffix() -> None:
     assert device_of("Local/1001@agents-00000002;1") == "Local/1001@agents"
     assert device_of("PJSIP/1001-0000001a") == "PJSIP/1001"
     assert device_of("PJSIP/1001") == "PJSIP/1001"
+
+
+def test_resync_keeps_the_ivr_priority_shown_by_channelvars() -> None:
+    """After a restart the translator knows nothing: manager.conf ``channelvars = ...,HOTLINE_IVR``
+    shows the IVR's value on the caller's channel, so an urgent caller stays urgent."""
+    text = (
+        "Event: CoreShowChannel\r\nActionID: x\r\nChannel: Local/13800000001@caller-sim-00000002;1\r\n"
+        "CallerIDNum: 13800000001\r\nCallerIDName: x\r\nContext: hotline-inbound\r\nExten: hold\r\n"
+        "Uniqueid: 10.1\r\nLinkedid: 10.1\r\nChanVariable: HOTLINE_CALLBACK_ID=\r\n"
+        "ChanVariable: HOTLINE_IVR=urgent\r\nDuration: 00:00:41\r\nBridgeId: "
+    )
+    (arrived,) = AmiTranslator(DIALPLAN).resync([decode_frame(text.encode())])
+    assert isinstance(arrived, CallArrived) and arrived.priority == "urgent" and arrived.waited_s == 41.0
