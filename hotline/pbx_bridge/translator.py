@@ -215,6 +215,9 @@ class AmiTranslator:
             if callback_id and not call.callback_named:
                 call.callback = call.callback_named = True
                 callback_legs.append(CallbackLegCreated(linkedid, callback_id, msg.get("Channel")))
+            ivr = _channel_variable(msg, self._dialplan.priority_variable)
+            if ivr:  # manager.conf channelvars: the IVR's priority survives our restart
+                call.priority = ivr
             context = msg.get("Context")
             if context == self._dialplan.inbound_context and msg.get("Exten") == self._dialplan.hold_exten:
                 waiting.append((linkedid, msg))

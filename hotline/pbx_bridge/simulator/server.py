@@ -68,7 +68,7 @@ _CAUSE_MAX = 127
 
 
 #: The ``channelvars`` of the shipped ``config/asterisk/manager.conf``.
-SHIPPED_CHANNELVARS = (CALLBACK_ID_VARIABLE,)
+SHIPPED_CHANNELVARS = (CALLBACK_ID_VARIABLE, "HOTLINE_IVR")
 
 
 class PbxUnavailableError(RuntimeError):

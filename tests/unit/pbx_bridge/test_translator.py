@@ -188,3 +188,16 @@ def test_device_state_list_items_become_states_and_the_list_frame_is_skipped() -
     ]
     # The same items arriving as events (with their ActionID) are not changes.
     assert translator.feed(items[0]) == []
+
+
+def test_resync_keeps_the_ivr_priority_shown_by_channelvars() -> None:
+    """After a restart the translator knows nothing: manager.conf ``channelvars = ...,HOTLINE_IVR``
+    shows the IVR's value on the caller's channel, so an urgent caller stays urgent."""
+    text = (
+        "Event: CoreShowChannel\r\nActionID: x\r\nChannel: Local/13800000001@caller-sim-00000002;1\r\n"
+        "CallerIDNum: 13800000001\r\nCallerIDName: x\r\nContext: hotline-inbound\r\nExten: hold\r\n"
+        "Uniqueid: 10.1\r\nLinkedid: 10.1\r\nChanVariable: HOTLINE_CALLBACK_ID=\r\n"
+        "ChanVariable: HOTLINE_IVR=urgent\r\nDuration: 00:00:41\r\nBridgeId: "
+    )
+    (arrived,) = AmiTranslator(DIALPLAN).resync([decode_frame(text.encode())])
+    assert isinstance(arrived, CallArrived) and arrived.priority == "urgent" and arrived.waited_s == 41.0
