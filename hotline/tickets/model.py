@@ -245,6 +245,7 @@ class TicketLink:
     role: LinkRole
     at: float
     actor: str
+    external: bool = False  # not one of this hotline's call records (linked on purpose)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

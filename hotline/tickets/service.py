@@ -100,10 +100,12 @@ class Created:
 
 @dataclass(frozen=True, slots=True)
 class DuplicateSuspected:
-    """Not created: the caller has open tickets of the same classification; link instead
-    (or create again with ``allow_duplicate=True``, which flags the new ticket)."""
+    """Not created: the caller has open tickets of the same classification; the call, when
+    given, was linked to the oldest of them (``linked``).  Create again with
+    ``allow_duplicate=True`` to make a new ticket anyway (it is flagged)."""
 
     existing: tuple[Ticket, ...]
+    linked: bool = False
 
 
 CreateOutcome = Created | DuplicateSuspected
@@ -348,14 +350,13 @@ class TicketService:
         """Accept (受理) a new matter.  With ``call_id`` the call is linked with role ``opened``.
 
         When the caller has an open ticket of the same classification the result is
-        :class:`DuplicateSuspected` (nothing written) unless ``allow_duplicate``, in which case
-        the new ticket records ``duplicate_of``.
+        :class:`DuplicateSuspected` — no ticket is created, and the call (``call_id``) is linked
+        to the oldest such ticket with role ``repeat`` — unless ``allow_duplicate``, in which
+        case the new ticket records ``duplicate_of``.  The rule is decided by the store inside
+        the transaction that would create the ticket, so two agents (or two processes) racing
+        on one matter make one ticket and one link.
         """
-        if not draft.citizen_number:
-            return await self._create(draft, actor, call_id, allow_duplicate, at)
-        # One caller's creations take turns, so two agents cannot both miss the duplicate.
-        async with self._locks.hold(f"caller:{draft.citizen_number}"):
-            return await self._create(draft, actor, call_id, allow_duplicate, at)
+        return await self._create(draft, actor, call_id, allow_duplicate, at)
 
     async def _create(
         self,
@@ -371,24 +372,29 @@ class TicketService:
             if not getattr(draft, name).strip():
                 raise InvalidTicket(name, "must not be empty")
         duplicate_of: str | None = None
-        if draft.citizen_number:
-            open_tickets = await self.store.open_tickets_for_caller(draft.citizen_number)
-            existing = (
+        existing: list[Ticket] = []
+
+        def duplicate(open_tickets: Sequence[Ticket]) -> TicketChange | None:
+            # Runs inside the creating transaction (on the store's writer thread): pure.
+            nonlocal duplicate_of
+            existing[:] = (
                 probable_duplicates(draft.classification, open_tickets, self.taxonomy, self.duplicate_level)
                 if open_tickets
                 else []
             )
-            if existing:
-                numbers = [t.number for t in existing]
-                if not allow_duplicate:
-                    self._log.info(
-                        "ticket.duplicate_suspected",
-                        existing=numbers,
-                        classification=draft.classification,
-                        call_id=call_id,
-                    )
-                    return DuplicateSuspected(tuple(existing))
-                duplicate_of = numbers[0]
+            duplicate_of = existing[0].number if existing and allow_duplicate else None
+            if not existing or allow_duplicate:
+                return None
+            links: tuple[TicketLink, ...] = ()
+            if call_id:
+                first = existing[0]
+                links = (
+                    TicketLink(
+                        ticket_id=first.id, call_id=call_id, role=LinkRole.REPEAT, at=now, actor=actor
+                    ),
+                )
+            return TicketChange(ticket=None, links=links)
+
         accepted_on = self.calc.local_date(now)
         day_text = self._day_text(accepted_on)
         department = item.department or ""
@@ -439,8 +445,19 @@ class TicketService:
                 )
             return TicketChange(ticket=ticket, transitions=(accept,), deadlines=tuple(clocks), links=links)
 
-        change = await self.store.create_ticket(accepted_on, build)
-        assert change.ticket is not None
+        change = await self.store.create_ticket(
+            accepted_on, build, citizen_number=draft.citizen_number, duplicate=duplicate
+        )
+        if change.ticket is None:
+            self._log.info(
+                "ticket.duplicate_suspected",
+                existing=[t.number for t in existing],
+                classification=draft.classification,
+                call_id=call_id,
+            )
+            for link in change.links:
+                self._log_link(existing[0], link)
+            return DuplicateSuspected(tuple(existing), linked=bool(change.links))
         ticket = change.ticket
         if ticket.provisional:  # a clock counted a year no calendar knows
             self._note_unknown_years({y for c in change.deadlines for y in c.unknown_years}, ticket.number)
