@@ -198,6 +198,13 @@ _INSERT_LINK_IF_NEW = _Sql(
     "ticket_links",
     3,
 )
+_MARK_ATTENTION = _Sql(
+    "INSERT INTO ticket_attention (ticket_id, reason, at, callback_id) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (ticket_id) DO UPDATE SET reason = excluded.reason, at = excluded.at, "
+    "callback_id = excluded.callback_id",
+    "ticket_attention",
+    5,
+)
 _LINK_SELECT = "SELECT ticket_id, call_id, role, at, actor, external FROM ticket_links"
 _INSERT_TRANSITION = _insert(
     "transitions",
@@ -1115,6 +1122,11 @@ class Store:
             )
             self._next_callback_id += 1
             stmts.append((_INSERT_CALLBACK, _callback_row(callback)))
+        if change.needs_attention is not None and change.ticket is not None:
+            reason, cb_id_or_none = change.needs_attention
+            stmts.append(
+                (_MARK_ATTENTION, (change.ticket.id, reason, change.ticket.updated_at, cb_id_or_none))
+            )
         if change.complete_callback is not None:
             cb_id, status, outcome = change.complete_callback
             at = change.ticket.updated_at if change.ticket is not None else 0.0
@@ -1266,6 +1278,24 @@ class Store:
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         rows = await self._read(f"{_TICKET_SELECT}{clause} ORDER BY id DESC LIMIT ?", (*params, limit))
         return [_ticket_from_row(r) for r in rows]
+
+    async def mark_attention(
+        self, ticket_id: int, reason: str, *, at: float, callback_id: int | None = None
+    ) -> None:
+        """Put a ticket on the list a person looks at (one entry per ticket: the latest reason)."""
+        await self._write([(_MARK_ATTENTION, (ticket_id, reason, at, callback_id))], "mark attention")
+
+    async def needing_attention(self, limit: int = 200) -> list[tuple[Ticket, str, float, int | None]]:
+        """Open tickets a person must look at, oldest mark first: ``(ticket, reason, since,
+        callback id)``."""
+        rows = await self._read(
+            f"SELECT {', '.join('t.' + c for c in _TICKET_COLUMNS)}, a.reason, a.at, a.callback_id "
+            "FROM ticket_attention a JOIN tickets t ON t.id = a.ticket_id "
+            "WHERE t.state <> 'closed' ORDER BY a.at LIMIT ?",
+            (limit,),
+        )
+        n = len(_TICKET_COLUMNS)
+        return [(_ticket_from_row(r), str(r[n]), float(r[n + 1]), r[n + 2]) for r in rows]
 
     async def open_tickets_for_caller(self, citizen_number: str) -> list[Ticket]:
         """The caller's tickets that are not closed (for duplicate detection and screen pops),

@@ -45,6 +45,7 @@ from hotline.tickets.model import (
     TicketType,
     Transition,
 )
+from hotline.tickets.phone import InvalidPhoneNumber, dial_digits, normalise_number
 from hotline.tickets.sla import AlertKind, SlaAlert, due_now
 from hotline.tickets.taxonomy import Level, Taxonomy, load_taxonomy
 from hotline.tickets.workdays import WorkingCalendar, data_fingerprint
@@ -371,6 +372,8 @@ class TicketService:
         for name in ("location", "description", "request"):
             if not getattr(draft, name).strip():
                 raise InvalidTicket(name, "must not be empty")
+        if draft.citizen_number:  # one canonical form, so duplicates and follow-ups find it
+            draft = replace(draft, citizen_number=normalise_number(draft.citizen_number))
         duplicate_of: str | None = None
         existing: list[Ticket] = []
 
@@ -511,12 +514,17 @@ class TicketService:
                 ticket, clocks = await self._load(number)
                 commands = [command]
                 follow_up = None
-                if action is Action.FEEDBACK and ticket.citizen_number:
+                attention = None
+                dial = self._follow_up_dial(ticket) if action is Action.FEEDBACK else None
+                if isinstance(dial, InvalidPhoneNumber):
+                    # No follow-up can be placed: a person decides (the ticket waits in feedback).
+                    attention = (f"follow-up number cannot be dialled: {dial.why}", None)
+                elif dial is not None:
                     commands.append(
                         Command(action=Action.START_CALLBACK, actor=SYSTEM_ACTOR, at=now, reason="回访已安排")
                     )
                     follow_up = FollowUpRequest(
-                        number=ticket.citizen_number,
+                        number=dial,
                         ticket_id=ticket.id,
                         due_at=now + self.follow_up.delay_s,
                         window_start=self.follow_up.window_start,
@@ -533,14 +541,50 @@ class TicketService:
                     transitions=tuple(transitions),
                     deadlines=tuple(changed),
                     follow_up=follow_up,
+                    needs_attention=attention,
                 )
                 try:
                     callback = await self.store.save_ticket_change(change)
                 except StoreConflict:
                     continue
                 self._after_change(new, transitions, unknown, callback)
+                if attention is not None:
+                    self._log.warning("ticket.needs_attention", ticket_id=new.number, reason=attention[0])
                 return new
             raise TicketBusy(number, _MAX_ATTEMPTS)
+
+    @staticmethod
+    def _follow_up_dial(ticket: Ticket) -> str | InvalidPhoneNumber | None:
+        """What the follow-up call dials (separators and prefixes of older records normalised),
+        the reason it cannot be dialled, or None when the citizen left no number."""
+        if not ticket.citizen_number:
+            return None
+        try:
+            return dial_digits(normalise_number(ticket.citizen_number, field="follow-up number"))
+        except InvalidPhoneNumber as exc:
+            return exc
+
+    async def follow_up_undiallable(self, callback_id: int, why: str, *, at: float | None = None) -> Ticket:
+        """The queue could not dial a follow-up call (回访): the ticket is not closed by that —
+        a person must look at it (``hotline tickets list --needs-attention``)."""
+        callback = await self.store.get_callback(callback_id)
+        if callback is None or callback.ticket_id is None:
+            raise InvalidTicket("callback_id", f"no follow-up callback {callback_id}")
+        ticket = await self.store.get_ticket_by_id(callback.ticket_id)
+        if ticket is None:
+            raise TicketNotFound(str(callback.ticket_id))
+        reason = f"follow-up call could not be dialled: {why}"
+        await self.store.mark_attention(
+            ticket.id, reason, at=self.clock() if at is None else at, callback_id=callback_id
+        )
+        self._log.warning(
+            "ticket.needs_attention", ticket_id=ticket.number, reason=reason, callback_id=callback_id
+        )
+        return ticket
+
+    async def needing_attention(self, limit: int = 200) -> list[tuple[Ticket, str, float, int | None]]:
+        """Open tickets a person must look at, oldest first: ``(ticket, reason, since, callback id)``."""
+        return await self.store.needing_attention(limit)
 
     def _after_change(
         self,
