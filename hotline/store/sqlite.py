@@ -716,13 +716,27 @@ def _commit_one_by_one(conn: sqlite3.Connection, ops: Sequence[_Op]) -> list[Sto
     return results
 
 
+def _open_problem(exc: sqlite3.Error) -> str:
+    """What an error opening the database means, for the one line an operator reads."""
+    text = str(exc)
+    if "not a database" in text:
+        return "not an SQLite database (file is not a database)"
+    if "locked" in text or "busy" in text:
+        return f"locked by another process past the busy timeout ({text})"
+    if "readonly" in text or "unable to open" in text:
+        return (
+            f"cannot open for writing ({text}); check the owner and permissions of the file and its directory"
+        )
+    return f"cannot open ({text})"
+
+
 def _connect_writer(path: Path, busy_timeout_ms: int, synchronous: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=256)
     try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         row = conn.execute("PRAGMA journal_mode = WAL").fetchone()
         if row is None or str(row[0]).lower() != "wal":
             raise StoreError(f"{path}: cannot switch to WAL journal mode (got {row})")
-        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
         conn.execute("PRAGMA foreign_keys = ON")
     except BaseException:
@@ -750,7 +764,7 @@ class _Writer:
         except BaseException as exc:
             pool.shutdown(wait=False)
             if isinstance(exc, sqlite3.Error):
-                raise StoreError(f"{path}: cannot open ({exc})") from exc
+                raise StoreError(f"{path}: {_open_problem(exc)}") from exc
             raise
         return cls(pool, conn)
 
@@ -858,14 +872,21 @@ class Store:
     async def _connect(path: Path, busy_timeout_ms: int) -> aiosqlite.Connection:
         try:
             conn = await aiosqlite.connect(path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open ({exc})") from exc
+        try:
+            # The busy timeout first: switching to WAL needs the lock another process may hold.
+            await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             cursor = await conn.execute("PRAGMA journal_mode = WAL")
             row = await cursor.fetchone()
             if row is None or str(row[0]).lower() != "wal":
-                await conn.close()
                 raise StoreError(f"{path}: cannot switch to WAL journal mode (got {row})")
-            await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        except sqlite3.Error as exc:
-            raise StoreError(f"{path}: cannot open ({exc})") from exc
+        except BaseException as exc:
+            # Close it, or its (non-daemon) thread keeps the process alive after the error.
+            await conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"{path}: {_open_problem(exc)}") from exc
+            raise
         return conn
 
     async def _load_counters(self) -> None:

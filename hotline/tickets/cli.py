@@ -20,6 +20,8 @@ from pathlib import Path
 from hotline.log import configure_logging, mask_name, mask_number
 from hotline.settings import Settings
 from hotline.store import Store, StoreError
+from hotline.tickets.datafile import UTF8, read_data_file
+from hotline.tickets.departments import parse_departments
 from hotline.tickets.errors import IllegalTransition, TicketError, TicketNotFound
 from hotline.tickets.model import (
     Action,
@@ -244,7 +246,11 @@ def _create(args: argparse.Namespace, settings: Settings) -> int:
 
     async def body(service: TicketService) -> int:
         outcome = await service.create(
-            draft, actor=args.actor, call_id=args.call, allow_duplicate=args.allow_duplicate
+            draft,
+            actor=args.actor,
+            call_id=args.call,
+            allow_duplicate=args.allow_duplicate,
+            external_call=args.external_call,
         )
         if isinstance(outcome, Created):
             t = outcome.ticket
@@ -255,10 +261,11 @@ def _create(args: argparse.Namespace, settings: Settings) -> int:
         print("probable duplicate: the caller has an open ticket of the same classification:")
         for t in outcome.existing:
             print(f"  {t.number}  {t.state.value}  {t.description[:30]}")
-        print(
-            "link the call to it (hotline tickets link NUMBER CALL_ID --role repeat) "
-            "or create anyway with --allow-duplicate"
-        )
+        if outcome.linked:
+            print(f"the call {args.call} was linked to {outcome.existing[0].number} (repeat); ", end="")
+        else:
+            print("link the call to it (hotline tickets link NUMBER CALL_ID --role repeat) or ", end="")
+        print("create anyway with --allow-duplicate")
         return EXIT_DUPLICATE
 
     return _run(settings, body)
@@ -291,7 +298,9 @@ def _transition(args: argparse.Namespace, settings: Settings) -> int:
 
 def _link(args: argparse.Namespace, settings: Settings) -> int:
     async def body(service: TicketService) -> int:
-        link = await service.link(args.number, args.call_id, LinkRole(args.role), actor=args.actor)
+        link = await service.link(
+            args.number, args.call_id, LinkRole(args.role), actor=args.actor, external=args.external
+        )
         print(f"linked call {link.call_id} to {args.number} as {link.role.value}")
         return 0
 
@@ -354,13 +363,20 @@ def taxonomy_summary(taxonomy: Taxonomy) -> list[str]:
 
 
 def _taxonomy_check(args: argparse.Namespace, settings: Settings) -> int:
+    configure_logging(settings.log.level, stream=sys.stderr)
     path: Path = args.file or resolve_data_path(settings.tickets.taxonomy_file)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        print(f"hotline: {path}: cannot read ({exc.strerror})", file=sys.stderr)
-        return EXIT_USAGE
+    registry_path: Path = args.departments or resolve_data_path(settings.tickets.departments_file)
+    text, encoding = read_data_file(path)  # DataFileError: one line, exit 2
+    if encoding != UTF8:
+        print(f"{path}: read as {encoding}")
     taxonomy, problems = parse_taxonomy(text, str(path))
+    registry_text, registry_encoding = read_data_file(registry_path)
+    if registry_encoding != UTF8:
+        print(f"{registry_path}: read as {registry_encoding}")
+    registry, registry_problems = parse_departments(registry_text, str(registry_path))
+    problems += [f"{registry_path}: {p}" for p in registry_problems]
+    if not registry_problems:
+        problems += registry.problems_with(taxonomy)
     if problems:
         print(f"{path}: {len(problems)} problem(s)")
         for problem in problems:
@@ -369,6 +385,8 @@ def _taxonomy_check(args: argparse.Namespace, settings: Settings) -> int:
         print("counts so far: " + ", ".join(f"level {lv.value}: {counts[lv]}" for lv in Level))
         return EXIT_REFUSED
     print("\n".join(taxonomy_summary(taxonomy)))
+    unused = registry.unused(taxonomy)
+    print(f"  registry         {len(registry):>5}  ({registry_path}; {len(unused)} named by no item)")
     return 0
 
 
@@ -410,7 +428,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--respondent", default="", help="the party complained about")
     p.add_argument("--name", default="", help="the citizen's name")
     p.add_argument("--number", default="", help="the citizen's phone number")
-    p.add_argument("--call", help="the Linkedid of the call that opened it")
+    p.add_argument("--call", help="the Linkedid of the call that opened it (one of the call records)")
+    p.add_argument(
+        "--external-call",
+        action="store_true",
+        help="--call is a call taken elsewhere (not in the call records)",
+    )
     p.add_argument("--actor", default="cli", help="who records it (agent id)")
     p.add_argument("--allow-duplicate", action="store_true", help="create even if a probable duplicate")
     p.set_defaults(func=_one_line(_create))
@@ -435,6 +458,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("number")
     p.add_argument("call_id", help="the call's Linkedid")
     p.add_argument("--role", default=LinkRole.REPEAT.value, choices=[r.value for r in LinkRole])
+    p.add_argument("--external", action="store_true", help="a call taken elsewhere (not in the call records)")
     p.add_argument("--actor", default="cli")
     p.set_defaults(func=_one_line(_link))
 
@@ -447,4 +471,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     tsub = taxonomy.add_subparsers(dest="taxonomy_command", required=True)
     p = tsub.add_parser("check", help="validate the taxonomy file and print counts per level")
     p.add_argument("--file", type=Path, help="another file than tickets.taxonomy_file")
+    p.add_argument("--departments", type=Path, help="another file than tickets.departments_file")
     p.set_defaults(func=_one_line(_taxonomy_check))

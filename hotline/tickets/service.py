@@ -28,6 +28,7 @@ import structlog
 from hotline.store.errors import StoreConflict, StoreIntegrityError
 from hotline.store.records import CallbackRecord, CallbackStatus
 from hotline.tickets.deadlines import DeadlineCalculator, WorkflowRules
+from hotline.tickets.departments import DepartmentRegistry, load_departments
 from hotline.tickets.duplicates import probable_duplicates
 from hotline.tickets.errors import AlreadyLinked, InvalidTicket, TicketBusy, TicketNotFound
 from hotline.tickets.model import (
@@ -72,6 +73,19 @@ def resolve_data_path(text: str) -> Path:
     if path.is_absolute() or path.exists():
         return path
     return project_root() / path
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TextLimits:
+    """How long a ticket's text fields may be (``tickets.short_text_max_chars`` /
+    ``long_text_max_chars``); longer is refused, naming the field and the limit."""
+
+    short_chars: int = 200  # location, occurred, respondent, citizen name
+    long_chars: int = 4000  # description, request, current situation, a transition's reason
+
+
+_SHORT_FIELDS = ("location", "occurred", "respondent", "citizen_name")
+_LONG_FIELDS = ("description", "request", "current_situation")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -230,8 +244,12 @@ class TicketService:
         sweep_batch: int = 5_000,
         clock: Callable[[], float] = time.time,
         on_callback: Callable[[CallbackRecord], None] | None = None,
+        departments: DepartmentRegistry | None = None,
+        limits: TextLimits | None = None,
     ) -> None:
         self.store = store
+        self.departments = departments  # None: dispatch to any department (tests, tools)
+        self.limits = limits or TextLimits()
         self.taxonomy = taxonomy
         self.calc = DeadlineCalculator(calendar, tz)
         self.rules = rules or WorkflowRules()
@@ -284,6 +302,8 @@ class TicketService:
             sweep_batch=settings.sla.sweep_batch,
             clock=clock,
             on_callback=on_callback,
+            departments=load_departments(resolve_data_path(t.departments_file)),
+            limits=TextLimits(short_chars=t.short_text_max_chars, long_chars=t.long_text_max_chars),
         )
 
     @property
@@ -347,6 +367,7 @@ class TicketService:
         call_id: str | None = None,
         allow_duplicate: bool = False,
         at: float | None = None,
+        external_call: bool = False,
     ) -> CreateOutcome:
         """Accept (受理) a new matter.  With ``call_id`` the call is linked with role ``opened``.
 
@@ -356,8 +377,42 @@ class TicketService:
         case the new ticket records ``duplicate_of``.  The rule is decided by the store inside
         the transaction that would create the ticket, so two agents (or two processes) racing
         on one matter make one ticket and one link.
+
+        ``call_id`` must be one of this hotline's call records unless ``external_call`` (a call
+        taken elsewhere, linked on purpose).  Text longer than :class:`TextLimits`, an empty
+        required field and a number that cannot be dialled are refused (:class:`InvalidTicket`,
+        :class:`~hotline.tickets.phone.InvalidPhoneNumber`): nothing is written.
         """
-        return await self._create(draft, actor, call_id, allow_duplicate, at)
+        self._check_text(draft)
+        if call_id is not None:
+            await self._check_call(call_id, external_call)
+        return await self._create(draft, actor, call_id, allow_duplicate, at, external_call)
+
+    def _check_text(self, draft: TicketDraft) -> None:
+        for name in _SHORT_FIELDS:
+            self._check_length(
+                name, getattr(draft, name), self.limits.short_chars, "tickets.short_text_max_chars"
+            )
+        for name in _LONG_FIELDS:
+            self._check_length(
+                name, getattr(draft, name), self.limits.long_chars, "tickets.long_text_max_chars"
+            )
+
+    @staticmethod
+    def _check_length(name: str, text: str, limit: int, key: str) -> None:
+        if len(text) > limit:
+            raise InvalidTicket(name, f"{len(text)} characters; at most {limit} ({key})")
+
+    async def _check_call(self, call_id: str, external: bool) -> None:
+        if not call_id.strip():
+            raise InvalidTicket("call_id", "must not be empty")
+        if len(call_id) > 64 or not call_id.isprintable():
+            raise InvalidTicket("call_id", "at most 64 printable characters")
+        if not external and await self.store.get_call(call_id) is None:
+            raise InvalidTicket(
+                "call_id",
+                f"no call {call_id} in the call records (mark it external if it was taken elsewhere)",
+            )
 
     async def _create(
         self,
@@ -366,6 +421,7 @@ class TicketService:
         call_id: str | None,
         allow_duplicate: bool,
         at: float | None,
+        external_call: bool = False,
     ) -> CreateOutcome:
         now = self.clock() if at is None else at
         item = self.taxonomy.item(draft.classification)
@@ -393,7 +449,12 @@ class TicketService:
                 first = existing[0]
                 links = (
                     TicketLink(
-                        ticket_id=first.id, call_id=call_id, role=LinkRole.REPEAT, at=now, actor=actor
+                        ticket_id=first.id,
+                        call_id=call_id,
+                        role=LinkRole.REPEAT,
+                        at=now,
+                        actor=actor,
+                        external=external_call,
                     ),
                 )
             return TicketChange(ticket=None, links=links)
@@ -443,7 +504,12 @@ class TicketService:
             if call_id:
                 links = (
                     TicketLink(
-                        ticket_id=ticket_id, call_id=call_id, role=LinkRole.OPENED, at=now, actor=actor
+                        ticket_id=ticket_id,
+                        call_id=call_id,
+                        role=LinkRole.OPENED,
+                        at=now,
+                        actor=actor,
+                        external=external_call,
                     ),
                 )
             return TicketChange(ticket=ticket, transitions=(accept,), deadlines=tuple(clocks), links=links)
@@ -498,6 +564,11 @@ class TicketService:
         """
         if action is Action.ACCEPT:
             raise InvalidTicket("action", "accept happens by creating a ticket")
+        self._check_length("reason", reason, self.limits.long_chars, "tickets.long_text_max_chars")
+        if department is not None and self.departments is not None and department not in self.departments:
+            raise InvalidTicket(
+                "department", f"{department!r} is not in the department registry {self.departments.source}"
+            )
         now = self.clock() if at is None else at
         command = Command(
             action=action,
@@ -710,20 +781,28 @@ class TicketService:
     # ---- links ----------------------------------------------------------------------------------
 
     async def link(
-        self, number: str, call_id: str, role: LinkRole, *, actor: str, at: float | None = None
+        self,
+        number: str,
+        call_id: str,
+        role: LinkRole,
+        *,
+        actor: str,
+        at: float | None = None,
+        external: bool = False,
     ) -> TicketLink:
-        """Link a call to a ticket (e.g. the citizen calls again: ``repeat``)."""
-        if not call_id.strip():
-            raise InvalidTicket("call_id", "must not be empty")
+        """Link a call to a ticket (e.g. the citizen calls again: ``repeat``); the call must be
+        one of this hotline's call records unless ``external``."""
         ticket = await self.store.get_ticket(number)
         if ticket is None:
             raise TicketNotFound(number)
+        await self._check_call(call_id, external)
         link = TicketLink(
             ticket_id=ticket.id,
             call_id=call_id,
             role=role,
             at=self.clock() if at is None else at,
             actor=actor,
+            external=external,
         )
         try:
             await self.store.add_link(link)

@@ -46,7 +46,7 @@ async def main(db: Path, worker: int, count: int) -> None:
             call_id = f"{1764554400 + worker}.{i}"
             async with gate:
                 outcome = await service.create(
-                    draft(citizen_number=number), actor=f"w{worker}", call_id=call_id
+                    draft(citizen_number=number), actor=f"w{worker}", call_id=call_id, external_call=True
                 )
             if isinstance(outcome, Created):
                 return {"call": call_id, "caller": number, "created": outcome.ticket.number}

@@ -73,6 +73,7 @@ def test_eight_processes_one_file(tmp_path: Path) -> None:
     assert len(links) == WORKERS * PER_WORKER
     for r in results:
         assert (ticket_of[r["caller"]], r["call"]) in linked
+    assert all(row[0] == 1 for row in conn.execute("SELECT external FROM ticket_links"))
     roles = Counter(role for t, _, role in links if t in {ticket_of[n] for n in shared})
     assert roles["opened"] == MATTERS and roles["repeat"] == WORKERS * PER_WORKER // 2 - MATTERS
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

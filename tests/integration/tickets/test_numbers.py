@@ -14,7 +14,7 @@ from hotline.tickets.model import Action, TicketChange, TicketState
 from hotline.tickets.phone import InvalidPhoneNumber
 from hotline.tickets.service import Created, DuplicateSuspected, TicketService
 from hotline.tickets.taxonomy import Taxonomy
-from tests.integration.tickets.conftest import Clock, at, draft, open_service
+from tests.integration.tickets.conftest import Clock, at, draft, open_service, record_call
 
 
 async def _to_feedback(service: TicketService, number: str) -> None:
@@ -24,6 +24,8 @@ async def _to_feedback(service: TicketService, number: str) -> None:
 
 async def test_spellings_of_one_number_are_one_caller(tmp_path: Path, taxonomy: Taxonomy) -> None:
     async with open_service(tmp_path / "h.db", taxonomy, Clock(at(2026, 11, 28, 9, 30))) as service:
+        await record_call(service.store, "1.1")
+        await record_call(service.store, "1.2")
         first = await service.create(draft(citizen_number="+86 139-1234-5678"), actor="1001", call_id="1.1")
         assert isinstance(first, Created) and first.ticket.citizen_number == "13912345678"
         again = await service.create(draft(citizen_number="0086 139 1234 5678"), actor="1002", call_id="1.2")
