@@ -633,6 +633,8 @@ def _translate(exc: BaseException) -> StoreError:
         return exc
     if isinstance(exc, sqlite3.IntegrityError):
         error: StoreError = StoreIntegrityError(str(exc))
+    elif isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        error = StoreError(f"the database is locked by another process past store.busy_timeout_ms ({exc})")
     else:
         error = StoreError(f"{type(exc).__name__}: {exc}")
     error.__cause__ = exc
