@@ -873,9 +873,12 @@ class Store:
     @staticmethod
     async def _connect(path: Path, busy_timeout_ms: int) -> aiosqlite.Connection:
         try:
+            # A plain open first: when aiosqlite's own open fails, its thread outlives the event
+            # loop and prints a traceback at exit.
+            await asyncio.to_thread(lambda: sqlite3.connect(path).close())
             conn = await aiosqlite.connect(path, isolation_level=None)
         except sqlite3.Error as exc:
-            raise StoreError(f"{path}: cannot open ({exc})") from exc
+            raise StoreError(f"{path}: {_open_problem(exc)}") from exc
         try:
             # The busy timeout first: switching to WAL needs the lock another process may hold.
             await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")

@@ -25,8 +25,6 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from hotline.store.errors import StoreConflict, StoreIntegrityError
-from hotline.store.records import CallbackRecord, CallbackStatus
 from hotline.tickets.deadlines import DeadlineCalculator, WorkflowRules
 from hotline.tickets.departments import DepartmentRegistry, load_departments
 from hotline.tickets.duplicates import probable_duplicates
@@ -47,6 +45,14 @@ from hotline.tickets.model import (
     Transition,
 )
 from hotline.tickets.phone import InvalidPhoneNumber, dial_digits, normalise_number
+from hotline.tickets.repository import (
+    CALLBACK_DONE,
+    CALLBACK_FAILED,
+    RepositoryConflict,
+    RepositoryConstraint,
+    ScheduledFollowUp,
+    TicketRepository,
+)
 from hotline.tickets.sla import AlertKind, SlaAlert, due_now
 from hotline.tickets.taxonomy import Level, Taxonomy, load_taxonomy
 from hotline.tickets.workdays import WorkingCalendar, data_fingerprint
@@ -54,7 +60,6 @@ from hotline.tickets.workflow import Command, apply, apply_all
 
 if TYPE_CHECKING:
     from hotline.settings import Settings
-    from hotline.store.sqlite import Store
 
 _MAX_ATTEMPTS = 5
 SLA_ACTOR = "sla"
@@ -231,7 +236,7 @@ class TicketService:
 
     def __init__(
         self,
-        store: Store,
+        store: TicketRepository,
         taxonomy: Taxonomy,
         calendar: WorkingCalendar,
         *,
@@ -243,7 +248,7 @@ class TicketService:
         calendar_dir: Path | None = None,
         sweep_batch: int = 5_000,
         clock: Callable[[], float] = time.time,
-        on_callback: Callable[[CallbackRecord], None] | None = None,
+        on_callback: Callable[[ScheduledFollowUp], None] | None = None,
         departments: DepartmentRegistry | None = None,
         limits: TextLimits | None = None,
     ) -> None:
@@ -271,10 +276,10 @@ class TicketService:
     def from_settings(
         cls,
         settings: Settings,
-        store: Store,
+        store: TicketRepository,
         *,
         clock: Callable[[], float] = time.time,
-        on_callback: Callable[[CallbackRecord], None] | None = None,
+        on_callback: Callable[[ScheduledFollowUp], None] | None = None,
     ) -> TicketService:
         """Build the service from the configuration (taxonomy and calendar data loaded here)."""
         t = settings.tickets
@@ -616,7 +621,7 @@ class TicketService:
                 )
                 try:
                     callback = await self.store.save_ticket_change(change)
-                except StoreConflict:
+                except RepositoryConflict:
                     continue
                 self._after_change(new, transitions, unknown, callback)
                 if attention is not None:
@@ -662,7 +667,7 @@ class TicketService:
         ticket: Ticket,
         transitions: Sequence[Transition],
         unknown: Iterable[int],
-        callback: CallbackRecord | None,
+        callback: ScheduledFollowUp | None,
     ) -> None:
         self._note_unknown_years(unknown, ticket.number)
         for t in transitions:
@@ -731,12 +736,8 @@ class TicketService:
                         )
                 complete = None
                 if callback_id is not None:
-                    status = (
-                        CallbackStatus.FAILED
-                        if satisfaction is Satisfaction.UNREACHABLE
-                        else CallbackStatus.DONE
-                    )
-                    complete = (callback_id, status.value, satisfaction.value)
+                    status = CALLBACK_FAILED if satisfaction is Satisfaction.UNREACHABLE else CALLBACK_DONE
+                    complete = (callback_id, status, satisfaction.value)
                 change = TicketChange(
                     ticket=new,
                     previous_version=ticket.version,
@@ -747,7 +748,7 @@ class TicketService:
                 )
                 try:
                     await self.store.save_ticket_change(change)
-                except StoreConflict as exc:
+                except RepositoryConflict as exc:
                     if exc.table == "callbacks":
                         raise InvalidTicket("callback_id", f"no callback {callback_id}") from exc
                     continue
@@ -806,7 +807,7 @@ class TicketService:
         )
         try:
             await self.store.add_link(link)
-        except StoreIntegrityError as exc:
+        except RepositoryConstraint as exc:
             raise AlreadyLinked(number, call_id) from exc
         self._log_link(ticket, link)
         return link
@@ -896,7 +897,7 @@ class TicketService:
             chunk = plans[i : i + _SWEEP_CHUNK]
             try:
                 await self.store.save_ticket_changes_together([p.change for p in chunk])
-            except StoreConflict:
+            except RepositoryConflict:
                 results = await self.store.save_ticket_changes([p.change for p in chunk])
                 for plan, error in zip(chunk, results, strict=True):
                     if error is None:
