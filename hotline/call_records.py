@@ -20,7 +20,9 @@ from typing import Any
 
 from hotline.log import configure_logging, mask_number
 from hotline.settings import Settings
-from hotline.store import CallRecord, Store, StoreError
+from hotline.store import CallRecord, StoreError
+from hotline.store.factory import AnyStore as Store
+from hotline.store.factory import open_store
 
 EXIT_NOT_FOUND = 1
 
@@ -86,14 +88,7 @@ def _run(settings: Settings, body: Callable[[Store], Awaitable[int]]) -> int:
     s = settings.store
 
     async def main() -> int:
-        async with Store.open(
-            s.path,
-            synchronous=s.synchronous,
-            busy_timeout_ms=s.busy_timeout_ms,
-            write_timeout_s=s.write_timeout_s,
-            read_timeout_s=s.read_timeout_s,
-            max_batch=s.max_batch,
-        ) as store:
+        async with open_store(s) as store:
             return await body(store)
 
     try:

@@ -19,7 +19,9 @@ from pathlib import Path
 
 from hotline.log import configure_logging, mask_name, mask_number
 from hotline.settings import Settings
-from hotline.store import Store, StoreError
+from hotline.store import StoreError
+from hotline.store.factory import AnyStore
+from hotline.store.factory import open_store as open_any_store
 from hotline.tickets.datafile import UTF8, read_data_file
 from hotline.tickets.departments import parse_departments
 from hotline.tickets.errors import IllegalTransition, TicketError, TicketNotFound
@@ -43,17 +45,9 @@ EXIT_DUPLICATE = 3
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 
-def open_store(settings: Settings) -> AbstractAsyncContextManager[Store]:
+def open_store(settings: Settings) -> AbstractAsyncContextManager[AnyStore]:
     """The configured store."""
-    s = settings.store
-    return Store.open(
-        s.path,
-        synchronous=s.synchronous,
-        busy_timeout_ms=s.busy_timeout_ms,
-        write_timeout_s=s.write_timeout_s,
-        read_timeout_s=s.read_timeout_s,
-        max_batch=s.max_batch,
-    )
+    return open_any_store(settings.store)
 
 
 def _run(settings: Settings, body: Callable[[TicketService], Awaitable[int]]) -> int:

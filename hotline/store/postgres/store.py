@@ -1,0 +1,684 @@
+"""The PostgreSQL store's tables: the SQLite :class:`hotline.store.Store`'s API, method for method
+(see :mod:`hotline.store.postgres.core` for the writer and what several instances share)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+import asyncpg
+
+from hotline.store.errors import StoreError
+from hotline.store.postgres import sql as q
+from hotline.store.postgres.core import CLAIM_BATCH, SLA_LEADER_LOCK, PgCore, _Txn
+from hotline.store.records import (
+    CallbackAttempt,
+    CallbackKind,
+    CallbackRecord,
+    CallbackStatus,
+    CallRecord,
+    NewCallback,
+    StoredAgentState,
+)
+from hotline.store.sqlite import (
+    _DEADLINE_COLUMNS,
+    _TICKET_COLUMNS,
+    _call_from_row,
+    _call_row,
+    _callback_from_row,
+    _callback_row,
+    _deadline_from_row,
+    _deadline_row,
+    _detail_json,
+    _link_from_row,
+    _link_row,
+    _ticket_from_row,
+    _ticket_row,
+    _transition_from_row,
+    _transition_row,
+)
+from hotline.tickets.model import Deadline, Ticket, TicketChange, TicketLink, TicketState, Transition
+
+_DETAIL_CACHE_LIMIT = 4096
+_OPEN = "status IN ('pending', 'in_progress')"
+
+
+_TRANSITION_COLUMNS = (
+    "ticket_id",
+    "seq",
+    "at",
+    "actor",
+    "action",
+    "from_state",
+    "to_state",
+    "reason",
+    "detail",
+)
+
+
+def _copy_ticket(t: Ticket, centre: str) -> tuple[Any, ...]:
+    """A ticket's row as ``COPY`` takes it (typed values, not the SQLite row's text and 0/1)."""
+    row = list(_ticket_row(t))
+    row[2], row[22] = t.accepted_on, t.provisional
+    return (*row, centre)
+
+
+def _copy_deadline(d: Deadline) -> tuple[Any, ...]:
+    row = list(_deadline_row(d))
+    row[3], row[7], row[10] = d.start_on, d.due_on, d.provisional
+    return tuple(row)
+
+
+def _deadline_stmt(d: Deadline) -> q.PgStmt:
+    row = _deadline_row(d)
+    if d.version == 1:
+        return (q.INSERT_DEADLINE, row)
+    return (q.UPDATE_DEADLINE, (*row[3:], d.ticket_id, d.round, d.kind.value, d.version - 1))
+
+
+class PgStore(PgCore):
+    """The hotline's PostgreSQL database (the API of :class:`hotline.store.Store`)."""
+
+    # ---- tickets: writes -----------------------------------------------------------------------
+
+    def _detail(self, detail: tuple[tuple[str, str], ...]) -> str:
+        text = self._details.get(detail)
+        if text is None:
+            if len(self._details) >= _DETAIL_CACHE_LIMIT:
+                self._details.clear()
+            text = self._details[detail] = _detail_json(detail)
+        return text
+
+    def _change_stmts(
+        self, change: TicketChange, callback_id: int | None = None
+    ) -> tuple[list[q.PgStmt], CallbackRecord | None]:
+        stmts: list[q.PgStmt] = []
+        if change.ticket is not None:
+            row = _ticket_row(change.ticket)
+            if change.previous_version is None:
+                stmts.append((q.INSERT_TICKET, (*row, self.instance_id)))
+            else:
+                stmts.append((q.UPDATE_TICKET, (*row[1:], change.ticket.id, change.previous_version)))
+        stmts += [_deadline_stmt(d) for d in change.deadlines]
+        stmts += [(q.INSERT_LINK, _link_row(k)) for k in change.links]
+        stmts += [
+            (q.INSERT_TRANSITION, _transition_row(t, self._detail(t.detail))) for t in change.transitions
+        ]
+        callback = None
+        if change.follow_up is not None:
+            if callback_id is None:
+                raise StoreError("a follow-up needs a callback id")  # pragma: no cover - internal
+            f = change.follow_up
+            at = change.ticket.updated_at if change.ticket is not None else f.due_at
+            callback = CallbackRecord(
+                id=callback_id,
+                kind=CallbackKind.FOLLOW_UP,
+                number=f.number,
+                ticket_id=f.ticket_id,
+                origin_call_id=None,
+                created_at=at,
+                due_at=f.due_at,
+                window_start=f.window_start,
+                window_end=f.window_end,
+                attempts=0,
+                max_attempts=f.max_attempts,
+                retry_spacing_s=f.retry_spacing_s,
+                status=CallbackStatus.PENDING,
+                outcome=None,
+                updated_at=at,
+            )
+            stmts.append((q.INSERT_CALLBACK, _callback_row(callback)))
+        if change.needs_attention is not None and change.ticket is not None:
+            reason, cb = change.needs_attention
+            stmts.append((q.MARK_ATTENTION, (change.ticket.id, reason, change.ticket.updated_at, cb)))
+        if change.complete_callback is not None:
+            cb_id, status, outcome = change.complete_callback
+            at = change.ticket.updated_at if change.ticket is not None else 0.0
+            stmts.append((q.UPDATE_CALLBACK, (0, status, None, outcome, at, cb_id)))
+        return stmts, callback
+
+    async def _callback_ids(self, count: int) -> list[int]:
+        """Fresh callback ids from the table's sequence (never handed out twice, province-wide)."""
+        if count == 0:
+            return []
+        rows = await self._read(
+            "SELECT nextval(pg_get_serial_sequence('callbacks', 'id')) FROM generate_series(1, $1)", count
+        )
+        return [int(r[0]) for r in rows]
+
+    async def _stmts_for(self, changes: Sequence[TicketChange]) -> list[list[q.PgStmt]]:
+        ids = iter(await self._callback_ids(sum(1 for c in changes if c.follow_up is not None)))
+        return [self._change_stmts(c, next(ids) if c.follow_up is not None else None)[0] for c in changes]
+
+    async def allocate_ticket_identities(self, day: date, count: int) -> list[tuple[int, int]]:
+        """``count`` fresh ``(ticket id, day sequence)`` pairs, reserved in a transaction of their own."""
+
+        async def reserve(conn: asyncpg.Connection) -> list[tuple[int, int]]:
+            txn = _Txn(conn)
+            await txn.begin(())
+            pairs = [await txn.next_ticket(day) for _ in range(count)]
+            await txn.flush()
+            return pairs
+
+        return await self._run("allocate ticket numbers", reserve)
+
+    async def create_ticket(
+        self,
+        accepted_on: date,
+        build: Any,
+        *,
+        citizen_number: str = "",
+        duplicate: Any = None,
+    ) -> TicketChange:
+        """Create a ticket in one transaction (see :meth:`hotline.store.Store.create_ticket`)."""
+        done: list[TicketChange] = []
+        refused: list[Exception] = []
+        callback_ids: list[int] = []
+
+        async def prepare(txn: _Txn) -> list[q.PgStmt]:
+            done.clear()
+            refused.clear()
+            try:
+                change: TicketChange | None = None
+                if duplicate is not None and citizen_number:
+                    change = duplicate(txn.open_tickets(citizen_number))
+                if change is None:
+                    change = build(*(await txn.next_ticket(accepted_on)))
+            except StoreError:
+                raise
+            except Exception as exc:  # the domain refused: nothing is written, the caller gets it
+                refused.append(exc)
+                return []
+            assert change is not None
+            done.append(change)
+            if change.ticket is None:
+                return [(q.INSERT_LINK_IF_NEW, _link_row(k)) for k in change.links]
+            txn.created(change.ticket)
+            if change.follow_up is not None and not callback_ids:
+                callback_ids.append(
+                    int(await txn.conn.fetchval("SELECT nextval(pg_get_serial_sequence('callbacks', 'id'))"))
+                )
+            return self._change_stmts(change, callback_ids[0] if callback_ids else None)[0]
+
+        callers = (citizen_number,) if duplicate is not None and citizen_number else ()
+        await self._write([], "create ticket", prepare=prepare, callers=callers)
+        if refused:
+            raise refused[0]
+        return done[0]
+
+    async def save_ticket_change(self, change: TicketChange) -> CallbackRecord | None:
+        """Commit one ticket operation (:class:`StoreConflict` when stale); returns its follow-up."""
+        ids = await self._callback_ids(1 if change.follow_up is not None else 0)
+        stmts, callback = self._change_stmts(change, ids[0] if ids else None)
+        await self._write(stmts, "save ticket change")
+        return callback
+
+    async def save_ticket_changes(self, changes: Sequence[TicketChange]) -> list[StoreError | None]:
+        """Commit independent ticket operations (group-committed); one result each."""
+        return await self._write_many(await self._stmts_for(changes), "save ticket changes")
+
+    async def save_ticket_changes_together(self, changes: Sequence[TicketChange]) -> None:
+        """Commit several ticket operations as one (all or nothing)."""
+        stmts = [s for group in await self._stmts_for(changes) for s in group]
+        await self._write(stmts, "save ticket changes together")
+
+    async def import_changes(self, changes: Sequence[TicketChange]) -> None:
+        """Bulk import: the rows go in with ``COPY`` (one transaction, all or nothing)."""
+        tickets: list[tuple[Any, ...]] = []
+        clocks: list[tuple[Any, ...]] = []
+        audit: list[tuple[Any, ...]] = []
+        links: list[tuple[Any, ...]] = []
+        rest: list[TicketChange] = []
+        for change in changes:
+            if change.ticket is None or change.previous_version is not None or change.follow_up is not None:
+                rest.append(change)
+                continue
+            tickets.append(_copy_ticket(change.ticket, self.instance_id))
+            clocks += [_copy_deadline(d) for d in change.deadlines]
+            audit += [_transition_row(t, self._detail(t.detail)) for t in change.transitions]
+            links += [(*_link_row(k)[:5], k.external) for k in change.links]
+        extra = await self._stmts_for(rest)
+
+        async def copy(conn: asyncpg.Connection) -> None:
+            if tickets:
+                await conn.copy_records_to_table(
+                    "tickets", records=tickets, columns=[*_TICKET_COLUMNS, "centre"]
+                )
+            if clocks:
+                await conn.copy_records_to_table("deadlines", records=clocks, columns=_DEADLINE_COLUMNS)
+            if links:
+                await conn.copy_records_to_table(
+                    "ticket_links",
+                    records=links,
+                    columns=["ticket_id", "call_id", "role", "at", "actor", "external"],
+                )
+            if audit:
+                await conn.copy_records_to_table("transitions", records=audit, columns=_TRANSITION_COLUMNS)
+            for stmts in extra:
+                for sql, params in sorted(stmts, key=lambda s: s[0].rank):
+                    await conn.execute(sql.text, *params)
+
+        await self._run("import tickets", copy)
+
+    async def add_link(self, link: TicketLink) -> None:
+        """Link a call to a ticket (one link per ticket and call)."""
+        await self._write([(q.INSERT_LINK, _link_row(link))], "add link")
+
+    async def save_deadlines(self, clocks: Sequence[Deadline]) -> list[StoreError | None]:
+        """Save clocks (version-guarded), each its own operation; one result per clock."""
+        return await self._write_many([[_deadline_stmt(c)] for c in clocks], "save deadlines")
+
+    # ---- tickets: reads ------------------------------------------------------------------------
+
+    async def get_ticket(self, number: str) -> Ticket | None:
+        """The ticket with this number."""
+        rows = await self._read(f"{q.TICKET_SELECT} WHERE number = $1", number)
+        return _ticket_from_row(rows[0]) if rows else None
+
+    async def get_ticket_by_id(self, ticket_id: int) -> Ticket | None:
+        """The ticket with this id."""
+        rows = await self._read(f"{q.TICKET_SELECT} WHERE id = $1", ticket_id)
+        return _ticket_from_row(rows[0]) if rows else None
+
+    async def get_tickets(self, ids: Iterable[int]) -> dict[int, Ticket]:
+        """Tickets by id (missing ids are absent)."""
+        rows = await self._read(f"{q.TICKET_SELECT} WHERE id = ANY($1::bigint[])", sorted(set(ids)))
+        return {t.id: t for t in map(_ticket_from_row, rows)}
+
+    async def ticket_numbers(self, ids: Iterable[int]) -> dict[int, str]:
+        """Ticket numbers by id (missing ids are absent)."""
+        rows = await self._read(
+            "SELECT id, number FROM tickets WHERE id = ANY($1::bigint[])", sorted(set(ids))
+        )
+        return {int(r[0]): str(r[1]) for r in rows}
+
+    async def list_tickets(
+        self,
+        *,
+        state: TicketState | None = None,
+        open_only: bool = False,
+        citizen_number: str | None = None,
+        accepted_on: date | None = None,
+        limit: int = 50,
+        centre: str | None = None,
+    ) -> list[Ticket]:
+        """Newest first, filtered (``centre``: the instance that took them; None: the province)."""
+        where: list[str] = []
+        params: list[Any] = []
+
+        def add(clause: str, value: Any) -> None:
+            params.append(value)
+            where.append(clause.replace("?", f"${len(params)}"))
+
+        if state is not None:
+            add("state = ?", state.value)
+        if open_only:
+            where.append("state <> 'closed'")
+        if citizen_number is not None:
+            add("citizen_number = ?", citizen_number)
+        if accepted_on is not None:
+            add("accepted_on = ?", accepted_on)
+        if centre is not None:
+            add("centre = ?", centre)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        params.append(limit)
+        rows = await self._read(f"{q.TICKET_SELECT}{clause} ORDER BY id DESC LIMIT ${len(params)}", *params)
+        return [_ticket_from_row(r) for r in rows]
+
+    async def mark_attention(
+        self, ticket_id: int, reason: str, *, at: float, callback_id: int | None = None
+    ) -> None:
+        """Put a ticket on the list a person looks at (one entry per ticket: the latest reason)."""
+        await self._write([(q.MARK_ATTENTION, (ticket_id, reason, at, callback_id))], "mark attention")
+
+    async def needing_attention(self, limit: int = 200) -> list[tuple[Ticket, str, float, int | None]]:
+        """Open tickets a person must look at, oldest mark first."""
+        rows = await self._read(
+            f"SELECT {q.select_list('tickets', _TICKET_COLUMNS, 't')}, a.reason, a.at, a.callback_id "
+            "FROM ticket_attention a JOIN tickets t ON t.id = a.ticket_id "
+            "WHERE t.state <> 'closed' ORDER BY a.at LIMIT $1",
+            limit,
+        )
+        n = len(_TICKET_COLUMNS)
+        return [(_ticket_from_row(r), str(r[n]), float(r[n + 1]), r[n + 2]) for r in rows]
+
+    async def open_tickets_for_caller(self, citizen_number: str) -> list[Ticket]:
+        """The caller's tickets that are not closed, oldest first."""
+        rows = await self._read(
+            f"{q.TICKET_SELECT} WHERE citizen_number = $1 AND state <> 'closed' ORDER BY id", citizen_number
+        )
+        return [_ticket_from_row(r) for r in rows]
+
+    async def deadlines(self, ticket_id: int) -> list[Deadline]:
+        """Every clock of a ticket, every round."""
+        rows = await self._read(f"{q.DEADLINE_SELECT} WHERE ticket_id = $1 ORDER BY round, due_at", ticket_id)
+        return [_deadline_from_row(r) for r in rows]
+
+    async def deadlines_for(self, ticket_ids: Iterable[int]) -> dict[int, list[Deadline]]:
+        """Clocks of several tickets."""
+        wanted = sorted(set(ticket_ids))
+        found: dict[int, list[Deadline]] = {i: [] for i in wanted}
+        for row in await self._read(f"{q.DEADLINE_SELECT} WHERE ticket_id = ANY($1::bigint[])", wanted):
+            clock = _deadline_from_row(row)
+            found[clock.ticket_id].append(clock)
+        return found
+
+    async def transitions(self, ticket_id: int) -> list[Transition]:
+        """The audit trail of a ticket, oldest first."""
+        rows = await self._read(
+            "SELECT ticket_id, seq, at, actor, action, from_state, to_state, reason, detail::text "
+            "FROM transitions WHERE ticket_id = $1 ORDER BY seq",
+            ticket_id,
+        )
+        return [_transition_from_row(r) for r in rows]
+
+    async def links(self, ticket_id: int) -> list[TicketLink]:
+        """Calls linked to a ticket, oldest first."""
+        rows = await self._read(f"{q.LINK_SELECT} WHERE ticket_id = $1 ORDER BY at", ticket_id)
+        return [_link_from_row(r) for r in rows]
+
+    async def links_for_call(self, call_id: str) -> list[TicketLink]:
+        """Tickets a call is linked to."""
+        rows = await self._read(f"{q.LINK_SELECT} WHERE call_id = $1 ORDER BY at", call_id)
+        return [_link_from_row(r) for r in rows]
+
+    async def _lead_sla(self) -> bool:
+        """Whether this store sweeps the SLA clocks: it holds :data:`SLA_LEADER_LOCK` on a
+        connection of its own (taken when free; lost with that connection)."""
+        leader = self._leader
+        if leader is not None and not leader.is_closed():
+            return True
+        if leader is not None:
+            self._leader = None
+            self._log.warning("sla.leadership_lost", instance=self.instance_id)
+            await self._pool.release(leader)
+        conn = await self._pool.acquire()
+        try:
+            got = bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", SLA_LEADER_LOCK))
+        except BaseException:
+            await self._pool.release(conn)
+            raise
+        if not got:
+            await self._pool.release(conn)
+            return False
+        self._leader = conn
+        self._log.info("sla.leader", instance=self.instance_id)
+        return True
+
+    async def due_deadlines(self, now: float, limit: int) -> list[Deadline]:
+        """Clocks the SLA watcher must look at (``next_check_at <= now``), earliest first — only
+        on the instance leading the sweep (the others get none)."""
+        try:
+            if not await self._lead_sla():
+                return []
+        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+            raise StoreError(f"SLA leadership: {exc}") from exc
+        rows = await self._read(
+            f"{q.DEADLINE_SELECT} WHERE next_check_at <= $1 ORDER BY next_check_at LIMIT $2", now, limit
+        )
+        return [_deadline_from_row(r) for r in rows]
+
+    async def provisional_deadlines(self, limit: int = 100_000) -> list[Deadline]:
+        """Open clocks computed provisionally (a year no calendar knew)."""
+        rows = await self._read(
+            f"{q.DEADLINE_SELECT} WHERE provisional AND met_at IS NULL ORDER BY ticket_id LIMIT $1", limit
+        )
+        return [_deadline_from_row(r) for r in rows]
+
+    # ---- reports -------------------------------------------------------------------------------
+
+    async def ticket_activity(self, start: float, end: float) -> tuple[int, int, dict[str, int]]:
+        """``(opened, closed, opened per classification)`` in ``[start, end)``."""
+        opened = await self._read(
+            "SELECT classification, count(*) FROM tickets WHERE created_at >= $1 AND created_at < $2 "
+            "GROUP BY classification",
+            start,
+            end,
+        )
+        closed = await self._read(
+            "SELECT count(*) FROM tickets WHERE closed_at >= $1 AND closed_at < $2", start, end
+        )
+        per_class = {str(r[0]): int(r[1]) for r in opened}
+        return sum(per_class.values()), int(closed[0][0]), per_class
+
+    async def deadlines_due_between(self, first_day: date, last_day: date) -> list[Deadline]:
+        """Clocks whose due day is in ``[first_day, last_day]``."""
+        rows = await self._read(f"{q.DEADLINE_SELECT} WHERE due_on BETWEEN $1 AND $2", first_day, last_day)
+        return [_deadline_from_row(r) for r in rows]
+
+    async def satisfaction_between(self, start: float, end: float) -> dict[str, int]:
+        """Evaluations in ``[start, end)`` per satisfaction."""
+        rows = await self._read(
+            "SELECT detail->>'satisfaction', count(*) FROM transitions "
+            "WHERE action = 'evaluate' AND at >= $1 AND at < $2 GROUP BY 1",
+            start,
+            end,
+        )
+        return {str(r[0]): int(r[1]) for r in rows if r[0] is not None}
+
+    # ---- calls ---------------------------------------------------------------------------------
+
+    async def upsert_call(self, record: CallRecord, *, at: float | None = None) -> None:
+        """Insert or replace the call record with this Linkedid (stamped with this instance)."""
+        stamp = at if at is not None else (record.ended_at or record.arrived_at or 0.0)
+        await self._write([(q.UPSERT_CALL, (*_call_row(record, stamp), self.instance_id))], "upsert call")
+
+    async def get_call(self, call_id: str) -> CallRecord | None:
+        """The call record with this Linkedid."""
+        rows = await self._read(f"{q.CALL_SELECT} WHERE call_id = $1", call_id)
+        return _call_from_row(rows[0]) if rows else None
+
+    async def calls_between(self, start: float, end: float, *, centre: str | None = None) -> list[CallRecord]:
+        """Calls that arrived (callbacks: were offered) in ``[start, end)``, of one instance
+        (``centre``) or the whole province."""
+        rows = await self._read(
+            f"{q.CALL_SELECT} WHERE ((arrived_at >= $1 AND arrived_at < $2) "
+            "OR (arrived_at IS NULL AND offered_at >= $1 AND offered_at < $2)) "
+            "AND ($3::text IS NULL OR instance_id = $3) ORDER BY coalesce(arrived_at, offered_at)",
+            start,
+            end,
+            centre,
+        )
+        return [_call_from_row(r) for r in rows]
+
+    async def call_instance(self, call_id: str) -> str | None:
+        """The instance that wrote this call record."""
+        rows = await self._read("SELECT instance_id FROM call_records WHERE call_id = $1", call_id)
+        return str(rows[0][0]) if rows else None
+
+    # ---- callbacks -----------------------------------------------------------------------------
+
+    async def create_callback(self, new: NewCallback) -> CallbackRecord:
+        """Schedule a callback (pending, no attempts yet), held by this instance."""
+        rows = await self._read(
+            "INSERT INTO callbacks (kind, number, ticket_id, origin_call_id, created_at, due_at, "
+            "window_start, window_end, attempts, max_attempts, retry_spacing_s, status, outcome, "
+            "updated_at, queue_id, owner, lease_until) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, 'pending', NULL, $5, $11, $12, "
+            "clock_timestamp() + make_interval(secs => $13)) RETURNING id",
+            new.kind.value,
+            new.number,
+            new.ticket_id,
+            new.origin_call_id,
+            new.created_at,
+            new.due_at,
+            new.window_start,
+            new.window_end,
+            new.max_attempts,
+            new.retry_spacing_s,
+            new.queue_id,
+            self.instance_id,
+            self._lease_s,
+        )
+        return CallbackRecord(
+            id=int(rows[0][0]),
+            kind=new.kind,
+            number=new.number,
+            ticket_id=new.ticket_id,
+            origin_call_id=new.origin_call_id,
+            created_at=new.created_at,
+            due_at=new.due_at,
+            window_start=new.window_start,
+            window_end=new.window_end,
+            attempts=0,
+            max_attempts=new.max_attempts,
+            retry_spacing_s=new.retry_spacing_s,
+            status=CallbackStatus.PENDING,
+            outcome=None,
+            updated_at=new.created_at,
+            queue_id=new.queue_id,
+        )
+
+    async def get_callback(self, callback_id: int) -> CallbackRecord | None:
+        """One callback."""
+        rows = await self._read(f"SELECT {q.CALLBACK_SELECT_LIST} FROM callbacks WHERE id = $1", callback_id)
+        return _callback_from_row(rows[0]) if rows else None
+
+    async def pending_callbacks(self) -> list[CallbackRecord]:
+        """The open callbacks this instance dials, by due time: its own (their lease renewed),
+        plus up to :data:`CLAIM_BATCH` claimed now — unowned ones (a ticket's follow-ups) and
+        those whose holder's lease ran out.  ``SKIP LOCKED``: a row another instance is
+        claiming at this moment is left to it."""
+
+        async def claim(conn: asyncpg.Connection) -> list[Any]:
+            lease = "clock_timestamp() + make_interval(secs => $2)"
+            own = await conn.fetch(
+                f"UPDATE callbacks SET lease_until = {lease} WHERE owner = $1 AND {_OPEN} "
+                f"RETURNING {q.CALLBACK_SELECT_LIST}",
+                self.instance_id,
+                self._lease_s,
+            )
+            claimed = await conn.fetch(
+                f"UPDATE callbacks SET owner = $1, lease_until = {lease} WHERE id IN ("
+                f"SELECT id FROM callbacks WHERE {_OPEN} AND (owner IS NULL OR "
+                "(owner <> $1 AND lease_until < clock_timestamp())) "
+                "ORDER BY due_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) "
+                f"RETURNING {q.CALLBACK_SELECT_LIST}",
+                self.instance_id,
+                self._lease_s,
+                CLAIM_BATCH,
+            )
+            return [*own, *claimed]
+
+        rows = await self._run("claim callbacks", claim)
+        records = [_callback_from_row(r) for r in rows]
+        records.sort(key=lambda c: (c.due_at, c.id))
+        return records
+
+    async def update_callback(
+        self,
+        callback_id: int,
+        *,
+        at: float,
+        status: CallbackStatus | None = None,
+        due_at: float | None = None,
+        outcome: str | None = None,
+        attempt: CallbackAttempt | None = None,
+    ) -> None:
+        """Change a callback's status/due time/outcome, optionally appending an attempt."""
+        increment = 1 if attempt is not None and attempt.counted else 0
+        stmts: list[q.PgStmt] = [
+            (
+                q.UPDATE_CALLBACK,
+                (increment, status.value if status else None, due_at, outcome, at, callback_id),
+            )
+        ]
+        if attempt is not None:
+            stmts.append(
+                (
+                    q.INSERT_ATTEMPT,
+                    (
+                        callback_id,
+                        attempt.at,
+                        attempt.outcome,
+                        attempt.dial_status,
+                        attempt.call_id,
+                        int(attempt.counted),
+                    ),
+                )
+            )
+        await self._write(stmts, "update callback")
+
+    async def record_callback_attempt(
+        self,
+        attempt: CallbackAttempt,
+        *,
+        status: CallbackStatus,
+        due_at: float | None = None,
+        outcome: str | None = None,
+    ) -> None:
+        """Shorthand: append ``attempt`` and set the callback's status (and next due time)."""
+        await self.update_callback(
+            attempt.callback_id, at=attempt.at, status=status, due_at=due_at, outcome=outcome, attempt=attempt
+        )
+
+    async def complete_callback(
+        self, callback_id: int, *, status: CallbackStatus, outcome: str, at: float
+    ) -> None:
+        """Final status (done, failed, cancelled) and outcome."""
+        if not status.is_final:
+            raise StoreError(f"complete_callback needs a final status, got {status.value}")
+        await self.update_callback(callback_id, at=at, status=status, outcome=outcome)
+
+    async def callback_attempts(self, callback_id: int) -> list[CallbackAttempt]:
+        """A callback's attempt history, oldest first."""
+        rows = await self._read(
+            "SELECT callback_id, at, outcome, dial_status, call_id, counted FROM callback_attempts "
+            "WHERE callback_id = $1 ORDER BY id",
+            callback_id,
+        )
+        return [
+            CallbackAttempt(
+                callback_id=r[0], at=r[1], outcome=r[2], dial_status=r[3], call_id=r[4], counted=bool(r[5])
+            )
+            for r in rows
+        ]
+
+    # ---- agents, live calls, heartbeat: this instance's own -----------------------------------
+
+    async def save_agent_state(self, state: StoredAgentState) -> None:
+        """Persist an agent's state (one row per instance and agent)."""
+        row = (state.agent_id, state.state, state.reason, state.since, state.work, state.wrap_up_until)
+        await self._write([(q.UPSERT_AGENT, (*row, self.instance_id))], "save agent state")
+
+    async def load_agent_states(self) -> list[StoredAgentState]:
+        """This instance's agents' last persisted states."""
+        rows = await self._read(
+            "SELECT agent_id, state, reason, since, work, wrap_up_until FROM agent_states "
+            "WHERE instance_id = $1 ORDER BY agent_id",
+            self.instance_id,
+        )
+        return [
+            StoredAgentState(
+                agent_id=r[0], state=r[1], reason=r[2], since=r[3], work=r[4], wrap_up_until=r[5]
+            )
+            for r in rows
+        ]
+
+    async def merge_call(self, record: CallRecord, *, at: float | None = None) -> None:
+        """Write what is known of a call, completing the record column by column."""
+        stamp = at if at is not None else (record.ended_at or record.answered_at or record.arrived_at or 0.0)
+        await self._write([(q.MERGE_CALL, (*_call_row(record, stamp), self.instance_id))], "merge call")
+
+    async def live_calls(self) -> list[CallRecord]:
+        """This instance's calls not known to have ended."""
+        rows = await self._read(
+            f"{q.CALL_SELECT} WHERE instance_id = $1 AND state IS NOT NULL AND state <> 'ended' "
+            "ORDER BY arrived_at, call_id",
+            self.instance_id,
+        )
+        return [_call_from_row(r) for r in rows]
+
+    async def calls_of_day(self, start: float, end: float) -> list[CallRecord]:
+        """Every call record that arrived (or was offered) in ``[start, end)``, province-wide."""
+        return await self.calls_between(start, end)
+
+    async def save_heartbeat(self, at: float) -> None:
+        """Remember ``at`` as the last instant this instance saw its PBX."""
+        await self._write([(q.SAVE_HEARTBEAT, (self.instance_id, at))], "save heartbeat")
+
+    async def last_heartbeat(self) -> float | None:
+        """The last instant this instance saw its PBX, or None."""
+        rows = await self._read("SELECT at FROM queue_heartbeat WHERE instance_id = $1", self.instance_id)
+        return float(rows[0][0]) if rows else None
