@@ -84,6 +84,7 @@ TYPES: dict[str, dict[str, str]] = {
     },
     "callback_attempts": {"callback_id": "bigint", "at": "float8", "counted": _BOOL},
     "agent_states": {"since": "float8", "wrap_up_until": "float8"},
+    "queue_heartbeat": {"at": "float8"},
     "ticket_attention": {"ticket_id": "bigint", "at": "float8", "callback_id": "bigint"},
 }
 

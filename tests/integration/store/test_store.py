@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import asyncpg
 import pytest
 
 from hotline.events import Direction
@@ -33,6 +34,7 @@ from hotline.store import (
 from hotline.store.schema import SCHEMA_VERSION
 from hotline.store.sqlite import migrate
 from hotline.tickets.model import LinkRole, TicketChange, TicketLink, TicketState
+from tests.integration.conftest import OpenStore
 from tests.integration.store.conftest import ticket_change
 
 
@@ -119,16 +121,16 @@ async def test_a_write_is_acknowledged_only_once_committed(tmp_path: Path) -> No
             assert raw.execute("SELECT count(*) FROM call_records").fetchone()[0] == 1
 
 
-async def test_writes_arriving_together_share_commits(tmp_path: Path) -> None:
-    async with Store.open(tmp_path / "h.db") as store:
+async def test_writes_arriving_together_share_commits(tmp_path: Path, open_store: OpenStore) -> None:
+    async with open_store(tmp_path / "h.db") as store:
         await asyncio.gather(*(store.upsert_call(_call(i)) for i in range(300)))
         assert store.stats.operations == 300
         assert store.stats.commits < 50 and store.stats.largest_batch > 10
         assert len(await store.calls_between(0.0, 2e9)) == 300
 
 
-async def test_a_failing_write_does_not_take_the_others_down(tmp_path: Path) -> None:
-    async with Store.open(tmp_path / "h.db") as store:
+async def test_a_failing_write_does_not_take_the_others_down(tmp_path: Path, open_store: OpenStore) -> None:
+    async with open_store(tmp_path / "h.db") as store:
         bad = store.add_link(TicketLink(ticket_id=42, call_id="x", role=LinkRole.REPEAT, at=0.0, actor="t"))
         results = await asyncio.gather(
             *(store.upsert_call(_call(i)) for i in range(20)),
@@ -138,13 +140,15 @@ async def test_a_failing_write_does_not_take_the_others_down(tmp_path: Path) -> 
         )
         errors = [r for r in results if isinstance(r, BaseException)]
         assert len(errors) == 1 and isinstance(errors[0], StoreIntegrityError)
-        assert isinstance(errors[0].__cause__, sqlite3.IntegrityError)
+        assert isinstance(
+            errors[0].__cause__, sqlite3.IntegrityError | asyncpg.IntegrityConstraintViolationError
+        )
         assert len(await store.calls_between(0.0, 2e9)) == 40
         assert store.stats.replays >= 1
 
 
-async def test_a_stale_version_is_a_conflict(tmp_path: Path) -> None:
-    async with Store.open(tmp_path / "h.db") as store:
+async def test_a_stale_version_is_a_conflict(tmp_path: Path, open_store: OpenStore) -> None:
+    async with open_store(tmp_path / "h.db") as store:
         created = await store.create_ticket(date(2026, 11, 28), lambda i, s: ticket_change(i, s))
         ticket = created.ticket
         assert ticket is not None
@@ -161,10 +165,12 @@ async def test_a_stale_version_is_a_conflict(tmp_path: Path) -> None:
         assert stored is not None and stored.state is TicketState.DISPATCHED and stored.version == 2
 
 
-async def test_ticket_numbers_per_day_and_two_writers_on_one_file(tmp_path: Path) -> None:
+async def test_ticket_numbers_per_day_and_two_writers_on_one_file(
+    tmp_path: Path, open_store: OpenStore
+) -> None:
     path = tmp_path / "h.db"
     day = date(2026, 11, 28)
-    async with Store.open(path) as one, Store.open(path) as two:
+    async with open_store(path) as one, open_store(path) as two:
         first = await asyncio.gather(
             *(one.create_ticket(day, lambda i, s: ticket_change(i, s)) for _ in range(5))
         )
@@ -180,9 +186,9 @@ async def test_ticket_numbers_per_day_and_two_writers_on_one_file(tmp_path: Path
     assert other_day.ticket is not None and other_day.ticket.number == "12345-20261129-000001"
 
 
-async def test_calls_are_upserted_by_linkedid(tmp_path: Path) -> None:
+async def test_calls_are_upserted_by_linkedid(tmp_path: Path, open_store: OpenStore) -> None:
     path = tmp_path / "h.db"
-    async with Store.open(path) as store:
+    async with open_store(path) as store:
         await store.upsert_call(_call(1))
         await store.upsert_call(
             _call(
@@ -209,7 +215,7 @@ async def test_calls_are_upserted_by_linkedid(tmp_path: Path) -> None:
                 outcome=CallOutcome.BUSY,
             )
         )
-    async with Store.open(path) as store:
+    async with open_store(path) as store:
         call = await store.get_call("1764300000.1")
         assert call is not None
         assert (call.outcome, call.wait_s, call.agent_id, call.escalation_reasons) == (
@@ -225,7 +231,7 @@ async def test_calls_are_upserted_by_linkedid(tmp_path: Path) -> None:
         assert await store.get_call("nope") is None
 
 
-async def test_callbacks_survive_a_restart_with_their_attempts(tmp_path: Path) -> None:
+async def test_callbacks_survive_a_restart_with_their_attempts(tmp_path: Path, open_store: OpenStore) -> None:
     path = tmp_path / "h.db"
     new = NewCallback(
         kind=CallbackKind.RETURN_CALL,
@@ -238,7 +244,7 @@ async def test_callbacks_survive_a_restart_with_their_attempts(tmp_path: Path) -
         retry_spacing_s=900.0,
         created_at=1_764_300_000.0,
     )
-    async with Store.open(path) as store:
+    async with open_store(path) as store:
         a = await store.create_callback(new)
         b = await store.create_callback(replace(new, due_at=1_764_300_030.0))
         c = await store.create_callback(new)
@@ -264,7 +270,7 @@ async def test_callbacks_survive_a_restart_with_their_attempts(tmp_path: Path) -
         await store.complete_callback(c.id, status=CallbackStatus.DONE, outcome="reached", at=1_764_300_100.0)
         with pytest.raises(StoreConflict):
             await store.update_callback(999, at=0.0, status=CallbackStatus.CANCELLED)
-    async with Store.open(path) as store:
+    async with open_store(path) as store:
         pending = await store.pending_callbacks()
         assert [p.id for p in pending] == [b.id, a.id]  # by due time
         again = await store.get_callback(a.id)
@@ -282,9 +288,9 @@ async def test_callbacks_survive_a_restart_with_their_attempts(tmp_path: Path) -
         assert d.id == c.id + 1
 
 
-async def test_agent_states_are_restored(tmp_path: Path) -> None:
+async def test_agent_states_are_restored(tmp_path: Path, open_store: OpenStore) -> None:
     path = tmp_path / "h.db"
-    async with Store.open(path) as store:
+    async with open_store(path) as store:
         await store.save_agent_state(StoredAgentState(agent_id="1001", state="ready", reason=None, since=1.0))
         await store.save_agent_state(
             StoredAgentState(agent_id="1002", state="paused", reason="lunch", since=2.0)
@@ -292,22 +298,24 @@ async def test_agent_states_are_restored(tmp_path: Path) -> None:
         await store.save_agent_state(
             StoredAgentState(agent_id="1001", state="paused", reason="training", since=3.0)
         )
-    async with Store.open(path) as store:
+    async with open_store(path) as store:
         assert await store.load_agent_states() == [
             StoredAgentState(agent_id="1001", state="paused", reason="training", since=3.0),
             StoredAgentState(agent_id="1002", state="paused", reason="lunch", since=2.0),
         ]
 
 
-async def test_closing_drains_queued_writes_then_refuses_new_ones(tmp_path: Path) -> None:
+async def test_closing_drains_queued_writes_then_refuses_new_ones(
+    tmp_path: Path, open_store: OpenStore
+) -> None:
     path = tmp_path / "h.db"
-    async with Store.open(path) as store:
+    async with open_store(path) as store:
         tasks = [asyncio.create_task(store.upsert_call(_call(i))) for i in range(100)]
         await asyncio.sleep(0)  # queued, not yet committed
     await asyncio.gather(*tasks)
     with pytest.raises(StoreClosed):
         await store.upsert_call(_call(500))
-    async with Store.open(path) as store:
+    async with open_store(path) as store:
         assert len(await store.calls_between(0.0, 2e9)) == 100
 
 
@@ -403,9 +411,11 @@ async def test_a_write_that_cannot_commit_in_time_is_a_timeout(tmp_path: Path) -
         assert _call(5).call_id in {c.call_id for c in await store.calls_between(0.0, 2e9)}
 
 
-async def test_many_rows_of_a_table_in_one_commit_keep_their_order_and_values(tmp_path: Path) -> None:
+async def test_many_rows_of_a_table_in_one_commit_keep_their_order_and_values(
+    tmp_path: Path, open_store: OpenStore
+) -> None:
     day = date(2026, 11, 28)
-    async with Store.open(tmp_path / "h.db") as store:
+    async with open_store(tmp_path / "h.db") as store:
         created = await asyncio.gather(
             *(
                 store.create_ticket(day, lambda i, s: ticket_change(i, s, call_id=f"c.{i}"))
