@@ -1,4 +1,4 @@
-"""Command line: ``hotline serve | demo | simulate-pbx | tickets | report | taxonomy``."""
+"""Command line: ``hotline serve | demo | simulate-pbx | tickets | report | taxonomy | calls | db``."""
 
 from __future__ import annotations
 
@@ -185,6 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
     from hotline.call_records import register as register_calls
 
     register_calls(sub)
+
+    # -- the store's schema (issue 12): ``hotline db migrate|status``, SQLite or PostgreSQL --
+    from hotline.store.admin import register as register_db
+
+    register_db(sub)
     return parser
 
 
