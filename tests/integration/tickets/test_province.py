@@ -6,14 +6,22 @@ the instance that took it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 
-from tests.integration.tickets.conftest import ROOT
+from hotline.store.postgres import PgStore
+from hotline.tickets.model import Action
+from hotline.tickets.service import Created, TicketService
+from hotline.tickets.taxonomy import Taxonomy
+from hotline.tickets.workdays import WorkingCalendar
+from tests.integration.tickets.conftest import ROOT, TZ, Clock, at, draft
 from tests.integration.tickets.many_writers_worker import MATTERS, matter_number
 from tests.postgres import PrivatePostgres
 
@@ -68,3 +76,96 @@ def test_three_instances_one_database(postgres_server: PrivatePostgres) -> None:
     assert len(links) == INSTANCES * PER_INSTANCE
     for r in results:
         assert (ticket_of[r["caller"]], r["call"]) in linked
+
+
+def _service(store: PgStore, taxonomy: Taxonomy, clock: Clock, calendar_dir: Path) -> TicketService:
+    return TicketService(store, taxonomy, WorkingCalendar.load(calendar_dir), tz=TZ, clock=clock)
+
+
+async def test_each_sla_alert_is_raised_once_however_many_instances_sweep(
+    postgres_server: PrivatePostgres, taxonomy: Taxonomy, calendar_dir: Path, logs: list[dict[str, Any]]
+) -> None:
+    url = postgres_server.create_database("province_sla")
+    clock = Clock(at(2025, 9, 26, 10))
+    async with contextlib.AsyncExitStack() as stack:
+        stores = [await stack.enter_async_context(PgStore.open(url, instance_id=f"c{i}")) for i in range(3)]
+        services = [_service(s, taxonomy, clock, calendar_dir) for s in stores]
+        for i in range(30):
+            created = await services[i % 3].create(draft(citizen_number=f"139{i:08d}"), actor="1001")
+            assert isinstance(created, Created)
+            await services[i % 3].transition(created.ticket.number, Action.DISPATCH, actor="1001")
+
+        async def sweep_everywhere(times: int) -> None:
+            for _ in range(times):
+                await asyncio.gather(*(s.sla_sweep() for s in services))
+
+        clock.now = at(2025, 10, 9, 8)  # the warning day of the staged-feedback deadline
+        await sweep_everywhere(4)
+        warned = [(e["ticket_id"], e["deadline"]) for e in logs if e["event"] == "sla.warning"]
+        assert len(warned) >= 30 and len(set(warned)) == len(warned)
+        leaders = [s for s in stores if s._leader is not None]
+        assert len(leaders) == 1
+        # The leader goes away (its session ends: the lock is free); another instance takes over.
+        leaders[0]._pool.terminate()  # the leader dies (as if killed): its session and lock end
+        leaders[0]._leader = None
+        leaders[0]._closing = True
+        services = [s for s in services if s.store is not leaders[0]]
+        stores = [s for s in stores if s is not leaders[0]]
+        clock.now = at(2025, 10, 11, 8)  # past the deadline
+        await sweep_everywhere(4)
+        breached = [(e["ticket_id"], e["deadline"]) for e in logs if e["event"] == "sla.breached"]
+        assert len(breached) >= 30 and len(set(breached)) == len(breached)
+        assert len(logs_of(logs, "sla.warning")) == len(warned)  # nothing raised again
+        assert sum(1 for s in stores if s._leader is not None) == 1
+
+
+def logs_of(logs: list[dict[str, Any]], event: str) -> list[dict[str, Any]]:
+    return [e for e in logs if e["event"] == event]
+
+
+async def test_a_follow_up_is_claimed_by_one_instance_and_taken_over_after_its_lease(
+    postgres_server: PrivatePostgres,
+) -> None:
+    url = postgres_server.create_database("province_callbacks")
+    lease_s = 3.0
+    async with contextlib.AsyncExitStack() as stack:
+        stores = [
+            await stack.enter_async_context(PgStore.open(url, instance_id=f"c{i}", callback_lease_s=lease_s))
+            for i in range(3)
+        ]
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(
+                "INSERT INTO callbacks (kind, number, created_at, due_at, window_start, window_end, "
+                "attempts, max_attempts, retry_spacing_s, status, updated_at) "
+                "SELECT 'follow_up', '1390000' || n, 0, 0, '08:00', '21:00', 0, 3, 60, 'pending', 0 "
+                "FROM generate_series(1, 1000) n"
+            )
+        finally:
+            await conn.close()
+        holder: dict[int, str] = {}
+
+        async def look(store: PgStore) -> None:
+            for callback in await store.pending_callbacks():
+                assert holder.setdefault(callback.id, store.instance_id) == store.instance_id
+
+        while len(holder) < 1000:  # every look claims at most CLAIM_BATCH: they share the work
+            await asyncio.gather(*(look(s) for s in stores))
+        assert len(set(holder.values())) == 3
+        # c0 dies holding its callbacks: the others leave them alone until the lease runs out...
+        dead = stores[0]
+        orphans = {i for i, owner in holder.items() if owner == dead.instance_id}
+        dead._pool.terminate()  # its sessions end as if the process were killed
+        dead._closing = True
+        for store in stores[1:]:
+            assert orphans.isdisjoint(c.id for c in await store.pending_callbacks())
+        # ... then each orphan goes to exactly one of them.
+        taken: dict[int, str] = {}
+        async with asyncio.timeout(lease_s * 10):
+            while len(taken) < len(orphans):
+                await asyncio.sleep(0.2)
+                for store in stores[1:]:
+                    for callback in await store.pending_callbacks():
+                        if callback.id in orphans:
+                            assert taken.setdefault(callback.id, store.instance_id) == store.instance_id
+        stores.pop(0)
