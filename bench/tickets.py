@@ -16,26 +16,42 @@
    event loop shared with the dispatcher is never held for long); the whole midnight backlog and
    the next, steady-state sweep are timed too.
 
-Run: ``python bench/tickets.py [--tickets 20000] [--open 1000000] [--keep DIR]`` (about 1-2 min).
+3. **PostgreSQL** (``--store postgresql://user@host:5432/db``; password from ``PGPASSWORD``): the
+   same creations by 1 and by 4 writer *processes* (instances of a province sharing the database),
+   and the same sweep over 1,000,000 open tickets (imported with ``COPY``), printed beside the
+   SQLite figures (SQLite with 4 processes too) in the same run.  Each PostgreSQL run uses a fresh
+   database ``<db>_bench_<n>`` created beside the given one (needs CREATEDB) and dropped after.
+
+Run: ``python bench/tickets.py [--tickets 20000] [--open 1000000] [--keep DIR] [--store URL]``
+(about 1-2 min; 5-10 with PostgreSQL).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
+import json
+import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
 import zoneinfo
+from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import structlog
 
-from hotline.log import processors
+from hotline.log import configure_logging, processors
 from hotline.store import Store
+from hotline.store.factory import AnyStore
+from hotline.store.postgres import PgStore, redact
 from hotline.tickets.deadlines import DeadlineCalculator
 from hotline.tickets.model import Channel, Deadline, Ticket, TicketChange, TicketState, TicketType
 from hotline.tickets.service import Created, TicketDraft, TicketService, project_root
@@ -62,21 +78,20 @@ def _log_to(stream: io.StringIO) -> None:
     )
 
 
-def _service(store: Store, taxonomy: Taxonomy, calendar: WorkingCalendar, now: float) -> TicketService:
+def _service(store: AnyStore, taxonomy: Taxonomy, calendar: WorkingCalendar, now: float) -> TicketService:
     return TicketService(store, taxonomy, calendar, tz=TZ, clock=lambda: now)
 
 
 # ---- 1. creation ------------------------------------------------------------------------------
 
+CREATE_AT = datetime(2026, 11, 27, 10, tzinfo=TZ).timestamp()
 
-async def bench_create(
-    workdir: Path, taxonomy: Taxonomy, calendar: WorkingCalendar, count: int, agents: int, max_batch: int
-) -> float:
-    """Create ``count`` tickets with ``agents`` concurrent creators; returns tickets per second."""
+
+def _drafts(taxonomy: Taxonomy, first: int, count: int) -> list[TicketDraft]:
+    """``count`` requests of distinct citizens (numbers from ``first``): no duplicates."""
     items = [n.code for n in taxonomy if n.level is Level.RESPONSIBILITY_ITEM]
-    now = datetime(2026, 11, 27, 10, tzinfo=TZ).timestamp()
-    rng = random.Random(12345)
-    drafts = [
+    rng = random.Random(12345 + first)
+    return [
         TicketDraft(
             ticket_type=rng.choice(TYPES),
             channel=Channel.PHONE,
@@ -87,8 +102,16 @@ async def bench_create(
             citizen_name="王小明",
             citizen_number=f"139{i:08d}",
         )
-        for i in range(count)
+        for i in range(first, first + count)
     ]
+
+
+async def bench_create(
+    workdir: Path, taxonomy: Taxonomy, calendar: WorkingCalendar, count: int, agents: int, max_batch: int
+) -> float:
+    """Create ``count`` tickets with ``agents`` concurrent creators; returns tickets per second."""
+    now = CREATE_AT
+    drafts = _drafts(taxonomy, 0, count)
     async with Store.open(
         workdir / f"create-{max_batch}.db", synchronous="full", max_batch=max_batch
     ) as store:
@@ -99,7 +122,9 @@ async def bench_create(
             while queue:
                 draft = queue.pop()
                 call_id = f"{now:.0f}.{len(queue)}"
-                outcome = await service.create(draft, actor=f"{1000 + n}", call_id=call_id)
+                outcome = await service.create(
+                    draft, actor=f"{1000 + n}", call_id=call_id, external_call=True
+                )
                 assert isinstance(outcome, Created)
 
         started = time.perf_counter()
@@ -116,6 +141,106 @@ async def bench_create(
         f"  ({stats.commits:,} commits, {stats.operations / max(stats.commits, 1):.1f} writes per commit)"
     )
     return rate
+
+
+def _open(target: str, **options: object) -> contextlib.AbstractAsyncContextManager[AnyStore]:
+    """The store named by ``target``: ``sqlite:///path`` or a PostgreSQL URL."""
+    if target.startswith("sqlite:///"):
+        options.pop("instance_id", None)  # one file, one centre
+        return Store.open(target[len("sqlite:///") :], synchronous="full", **options)  # type: ignore[arg-type]
+    return PgStore.open(target, **options)  # type: ignore[arg-type]
+
+
+async def _writer(target: str, index: int, count: int, agents: int) -> None:
+    """One writer process: builds its requests, says ``ready``, waits for ``go`` on stdin, creates
+    them, prints ``{"go": t0, "end": t1}`` (wall-clock instants)."""
+    taxonomy = load_taxonomy(project_root() / "config" / "taxonomy.csv")
+    calendar = WorkingCalendar.load(project_root() / "config" / "calendar")
+    drafts = _drafts(taxonomy, index * count, count)
+    async with _open(target, max_batch=2000, instance_id=f"w{index}") as store:
+        service = _service(store, taxonomy, calendar, CREATE_AT)
+        queue = list(reversed(drafts))
+        print("ready", flush=True)
+        await asyncio.to_thread(sys.stdin.readline)
+        go = time.time()
+
+        async def agent(n: int) -> None:
+            while queue:
+                draft = queue.pop()
+                outcome = await service.create(
+                    draft, actor=f"{1000 + n}", call_id=f"{index}.{len(queue)}", external_call=True
+                )
+                assert isinstance(outcome, Created)
+
+        async with asyncio.TaskGroup() as group:
+            for n in range(agents):
+                group.create_task(agent(n))
+        print(json.dumps({"go": go, "end": time.time()}), flush=True)
+
+
+def _run_writers(target: str, processes: int, per: int, agents: int) -> list[dict[str, float]]:
+    """Start the writer processes, release them together, collect their marks."""
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--writer",
+                target,
+                str(i),
+                str(per),
+                str(agents),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(project_root())},
+        )
+        for i in range(processes)
+    ]
+    for proc in procs:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    marks = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=1800)
+        assert proc.returncode == 0, f"writer failed ({proc.returncode})"
+        marks.append(json.loads(out.strip().splitlines()[-1]))
+    return marks
+
+
+async def bench_writers(label: str, target: str, processes: int, count: int, agents: int) -> float:
+    """``count`` tickets by ``processes`` writer processes (``agents`` creators in all); the rate
+    counts from the first ``go`` to the last ticket acknowledged."""
+    async with _open(target, instance_id="bench"):
+        pass  # the schema exists before the writers race
+    per = count // processes
+    marks = await asyncio.to_thread(_run_writers, target, processes, per, max(1, agents // processes))
+    elapsed = max(m["end"] for m in marks) - min(m["go"] for m in marks)
+    rate = per * processes / elapsed
+    print(
+        f"  {label:<10} {processes} writer process(es): {per * processes:>7,} tickets in {elapsed:6.2f} s"
+        f" = {rate:7,.0f} tickets/s"
+    )
+    return rate
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(url: str, suffix: str) -> AsyncIterator[str]:
+    """A new database beside the one ``url`` names (dropped on leaving): its URL."""
+    parts = urlsplit(url)
+    name = f"{parts.path.strip('/')}_bench_{suffix}"
+    admin = await asyncpg.connect(url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 # ---- 2. the SLA sweep -------------------------------------------------------------------------
@@ -190,7 +315,7 @@ def _seed_changes(
 
 
 async def _seed(
-    path: Path, calendar: WorkingCalendar, taxonomy: Taxonomy, open_tickets: int, now: float
+    target: str, calendar: WorkingCalendar, taxonomy: Taxonomy, open_tickets: int, now: float
 ) -> None:
     calc = DeadlineCalculator(calendar, TZ)
     sweep_day = datetime.fromtimestamp(now, TZ).date()
@@ -204,7 +329,12 @@ async def _seed(
     node = taxonomy.item("01010101")
     item = (node.code, node.department or "")
     started = time.perf_counter()
-    async with Store.open(path, synchronous="off", max_batch=1) as store:
+    seeding = (
+        Store.open(target[len("sqlite:///") :], synchronous="off", max_batch=1)
+        if target.startswith("sqlite:///")
+        else PgStore.open(target, max_batch=1, write_timeout_s=600.0)
+    )
+    async with seeding as store:
         left = open_tickets
         pending: asyncio.Task[None] | None = None
         for day in reversed(days):
@@ -224,14 +354,13 @@ async def _seed(
 
 
 async def bench_sweep(
-    workdir: Path, taxonomy: Taxonomy, calendar: WorkingCalendar, open_tickets: int, logs: io.StringIO
+    target: str, taxonomy: Taxonomy, calendar: WorkingCalendar, open_tickets: int, logs: io.StringIO
 ) -> float:
     """Returns the time of the first (largest) sweep, in seconds."""
     sweep_day = date(2026, 11, 27)  # a Friday
     now = datetime(sweep_day.year, sweep_day.month, sweep_day.day, 0, 0, 30, tzinfo=TZ).timestamp()
-    path = workdir / "sweep.db"
-    await _seed(path, calendar, taxonomy, open_tickets, now)
-    async with Store.open(path, synchronous="full") as store:
+    await _seed(target, calendar, taxonomy, open_tickets, now)
+    async with _open(target, write_timeout_s=600.0) as store:
         service = _service(store, taxonomy, calendar, now)
         before = logs.getvalue().count("\n")
         first = await service.sla_sweep(at=now)
@@ -272,7 +401,14 @@ async def main() -> int:
     parser.add_argument("--agents", type=int, default=500, help="concurrent creators")
     parser.add_argument("--open", type=int, default=1_000_000, help="open tickets for the sweep")
     parser.add_argument("--keep", type=Path, help="keep the database files in this directory")
+    parser.add_argument("--store", help="also PostgreSQL: postgresql://user@host:5432/db (PGPASSWORD)")
+    parser.add_argument("--writer", nargs=4, help=argparse.SUPPRESS)  # a writer process (internal)
     args = parser.parse_args()
+    if args.writer:
+        target, index, count, agents = args.writer
+        configure_logging("error", stream=sys.stderr)
+        await _writer(target, int(index), int(count), int(agents))
+        return 0
     logs = io.StringIO()
     _log_to(logs)
     taxonomy = load_taxonomy(project_root() / "config" / "taxonomy.csv")
@@ -287,10 +423,36 @@ async def main() -> int:
         single = await bench_create(workdir, taxonomy, calendar, args.baseline, args.agents, 1)
         print(f"  group commit vs one commit per write: {grouped / single:.1f}x")
         print(f"  => {grouped:,.0f} tickets/s (target >= 5,000)")
+        rates: dict[tuple[str, int], float] = {}
+        if args.store:
+            print()
+            print(f"tickets/s by writer processes (SQLite file vs PostgreSQL {redact(args.store)}, fsync on)")
+            for processes in (1, 4):
+                target = f"sqlite:///{workdir / f'writers-{processes}.db'}"
+                rates["sqlite", processes] = await bench_writers(
+                    "SQLite", target, processes, args.tickets, args.agents
+                )
+                async with fresh_database(args.store, f"w{processes}") as url:
+                    rates["pg", processes] = await bench_writers(
+                        "PostgreSQL", url, processes, args.tickets, args.agents
+                    )
+            print(
+                f"  => PostgreSQL {rates['pg', 1]:,.0f} tickets/s with 1 writer, {rates['pg', 4]:,.0f} with 4"
+                f" (target >= 5,000 with 4); SQLite {rates['sqlite', 1]:,.0f} / {rates['sqlite', 4]:,.0f}"
+            )
         print()
-        print("SLA sweep")
-        sweep_s = await bench_sweep(workdir, taxonomy, calendar, args.open, logs)
+        print("SLA sweep (SQLite)")
+        sweep_s = await bench_sweep(f"sqlite:///{workdir / 'sweep.db'}", taxonomy, calendar, args.open, logs)
         print(f"  => one sweep over {args.open:,} open tickets: {sweep_s:.2f} s (target < 1 s)")
+        if args.store:
+            print()
+            print("SLA sweep (PostgreSQL)")
+            async with fresh_database(args.store, "sweep") as url:
+                pg_sweep_s = await bench_sweep(url, taxonomy, calendar, args.open, logs)
+            print(
+                f"  => one sweep over {args.open:,} open tickets: {pg_sweep_s:.2f} s on PostgreSQL,"
+                f" {sweep_s:.2f} s on SQLite (target < 1 s)"
+            )
     return 0
 
 

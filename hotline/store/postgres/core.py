@@ -226,6 +226,8 @@ async def _run_stmts(conn: asyncpg.Connection, stmts: list[q.PgStmt], *, one_by_
                 raise _Mismatch(sql.table)
         elif len(rows) == 1:
             await conn.execute(sql.text, *rows[0])
+        elif sql.bulk:  # one statement for all the rows: parsed, planned and sent once
+            await conn.execute(sql.bulk, *[list(col) for col in zip(*rows, strict=True)])
         else:
             await conn.executemany(sql.text, rows)
 

@@ -118,10 +118,10 @@ def select_list(table: str, columns: Sequence[str], alias: str = "") -> str:
 
 @dataclass(frozen=True, slots=True)
 class PgSql:
-    """One statement kind: its text, its table's rank in a batch (parents first), and for a
-    guarded update (``checked``: every row must change exactly one row) the parameter positions
-    naming the row (``key``) and the same update for many rows at once (``bulk``: one statement
-    over ``unnest`` arrays, one array per parameter)."""
+    """One statement kind: its text, its table's rank in a batch (parents first), for a guarded
+    update (``checked``: every row must change exactly one row) the parameter positions naming
+    the row (``key``), and ``bulk``: the same for many rows as one statement over ``unnest``
+    arrays (one array per parameter)."""
 
     text: str
     table: str
@@ -134,10 +134,19 @@ class PgSql:
 PgStmt = tuple[PgSql, tuple[Any, ...]]
 
 
-def insert(table: str, columns: Sequence[str], rank: int, suffix: str = "") -> PgSql:
+def insert(table: str, columns: Sequence[str], rank: int, suffix: str = "", *, bulk: bool = True) -> PgSql:
+    """``INSERT``; with ``bulk``, also the same for many rows as one statement over ``unnest``
+    (not for an upsert that updates: one statement may not change a row twice)."""
     values = ", ".join(param(table, c, i + 1) for i, c in enumerate(columns))
-    text = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values}){suffix}"
-    return PgSql(text, table, rank)
+    head = f"INSERT INTO {table} ({', '.join(columns)})"
+    text = f"{head} VALUES ({values}){suffix}"
+    many = ""
+    if bulk:
+        arrays = ", ".join(f"${i + 1}::{_array_type(table, c)[0]}" for i, c in enumerate(columns))
+        casts = ", ".join(f"u.c{i}{_array_type(table, c)[1]}" for i, c in enumerate(columns))
+        names = ", ".join(f"c{i}" for i in range(len(columns)))
+        many = f"{head} SELECT {casts} FROM unnest({arrays}) AS u ({names}){suffix}"
+    return PgSql(text, table, rank, bulk=many)
 
 
 def _array_type(table: str, column: str) -> tuple[str, str]:
@@ -175,7 +184,7 @@ def guarded_update(table: str, columns: Sequence[str], keys: Sequence[str], rank
 
 def upsert(table: str, columns: Sequence[str], conflict: str, sets: dict[str, str], rank: int) -> PgSql:
     updates = ", ".join(f"{c} = {rule}" for c, rule in sets.items())
-    return insert(table, columns, rank, f" ON CONFLICT ({conflict}) DO UPDATE SET {updates}")
+    return insert(table, columns, rank, f" ON CONFLICT ({conflict}) DO UPDATE SET {updates}", bulk=False)
 
 
 # ---- tickets --------------------------------------------------------------------------------
