@@ -83,3 +83,37 @@ def test_an_unreachable_server_fails_in_one_line(
     assert main(["db", "status"]) == 2
     err = capsys.readouterr().err
     assert "cannot connect" in err and len(err.strip().splitlines()) == 1
+
+
+def test_centre_narrows_the_province_and_is_refused_on_sqlite(
+    store_kind: str, store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from hotline.settings import load_settings
+    from hotline.store.factory import open_store
+    from hotline.store.postgres import PgStore
+    from tests.integration.store.conftest import ticket_change
+
+    async def fill() -> None:
+        if store_kind == "sqlite":
+            async with open_store(load_settings().store):
+                return
+        for centre, ids in (("shenyang", (1, 2, 3)), ("dalian", (4, 5))):
+            async with PgStore.open(store_url, instance_id=centre) as store:
+                for i in ids:
+                    await store.save_ticket_change(ticket_change(i, i))
+
+    asyncio.run(fill())
+    capsys.readouterr()
+    if store_kind == "sqlite":
+        assert main(["tickets", "list", "--centre", "shenyang"]) == 2
+        assert "--centre" in capsys.readouterr().err
+        assert main(["calls", "list", "--centre", "shenyang"]) == 2
+        return
+    assert main(["tickets", "list", "--centre", "shenyang"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 3
+    assert main(["tickets", "list", "--centre", "dalian"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 2
+    assert main(["tickets", "list"]) == 0  # the province
+    assert len(capsys.readouterr().out.strip().splitlines()) == 5
