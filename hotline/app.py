@@ -88,7 +88,12 @@ class HotlineService:
                     owned = [
                         tasks.create_task(runtime.run(), name="dispatcher"),
                         tasks.create_task(
-                            keep_health_file(Path(s.health.file), s.health.interval_s, client.connected),
+                            keep_health_file(
+                                Path(s.health.file),
+                                s.health.interval_s,
+                                client.connected,
+                                lambda: client.last_disconnect_reason,
+                            ),
                             name="health-file",
                         ),
                         tasks.create_task(
