@@ -140,7 +140,9 @@ def _follow_up_outcome(tickets: TicketService) -> Callable[[Callback, int], Awai
                 call_id = callback.history[-1].call_id
                 ticket = await tickets.store.get_ticket_by_id(int(callback.ticket_id))
                 if call_id and ticket is not None:
-                    await tickets.link(ticket.number, call_id, LinkRole.FOLLOW_UP, actor="queue")
+                    await tickets.link(
+                        ticket.number, call_id, LinkRole.FOLLOW_UP, actor="queue", from_pbx=True
+                    )
         except (TicketError, StoreError, ValueError) as exc:
             log.error("follow_up.ticket_update_failed", callback_id=callback.callback_id, error=str(exc))
 
