@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from hotline.queue.agents import AgentStateRecord
-from hotline.queue.work import Callback, CallbackKind, CallRecord
+from hotline.queue.work import Callback, CallbackKind, CallRecord, LiveCall
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,20 @@ class ConnectCallToAgent:
     agent_id: str
     device: str
     ring_timeout_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnCallToHold:
+    """Take the inbound call on ``channel`` back to music on hold (out of a dial that rings a
+    phone found unreachable), when no other agent takes it at once.
+
+    Runner: ``PbxActions.return_to_hold(channel)`` (Redirect to the hold extension).  On failure
+    feed ``ActionFailed(command, error)``: the dial then ends by its ring timeout, and the
+    dialplan puts the caller back on hold by itself.
+    """
+
+    call_id: str
+    channel: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +140,16 @@ class RecordCall:
 
 
 @dataclass(frozen=True, slots=True)
+class TrackCall:
+    """Write ahead what is now known of a live call (the store completes its record field by field).
+
+    Restart: pass the records still live to ``Dispatcher(live_calls=...)``.
+    """
+
+    call: LiveCall
+
+
+@dataclass(frozen=True, slots=True)
 class RejectAgentCommand:
     """Tell the agent its command was refused (e.g. an error reply on MQTT); ``reason`` says why."""
 
@@ -145,6 +169,7 @@ class Log:
 
 Command = (
     ConnectCallToAgent
+    | ReturnCallToHold
     | StartCallback
     | CancelCallbackDial
     | HangupChannel
@@ -153,6 +178,7 @@ Command = (
     | PersistAgentState
     | PersistCallback
     | RecordCall
+    | TrackCall
     | RejectAgentCommand
     | Log
 )

@@ -161,13 +161,36 @@ V3_CALLBACK_QUEUE_ID = """
 ALTER TABLE callbacks ADD COLUMN queue_id TEXT;
 """
 
+#: Call records written ahead (at arrival, then field by field) with the live state a restart
+#: picks up; agents' work and wrap-up deadline; the instant the service last saw the PBX; and
+#: the queue id of open callbacks written before V3 (the id their calls carry).
+V4_WRITE_AHEAD = """
+ALTER TABLE call_records ADD COLUMN state TEXT;
+ALTER TABLE call_records ADD COLUMN priority TEXT;
+ALTER TABLE call_records ADD COLUMN offers INTEGER;
+ALTER TABLE call_records ADD COLUMN end_uncertain INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE call_records ADD COLUMN last_seen_at REAL;
+ALTER TABLE call_records ADD COLUMN callback_queue_id TEXT;
+CREATE INDEX call_records_live ON call_records (state) WHERE state IS NOT NULL AND state <> 'ended';
+ALTER TABLE agent_states ADD COLUMN work TEXT;
+ALTER TABLE agent_states ADD COLUMN wrap_up_until REAL;
+CREATE TABLE queue_heartbeat (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    at REAL NOT NULL
+);
+UPDATE callbacks
+   SET queue_id = CASE WHEN kind = 'return_call' AND origin_call_id IS NOT NULL
+                       THEN 'rc-' || origin_call_id ELSE 'cb-' || id END
+ WHERE queue_id IS NULL AND status IN ('pending', 'in_progress');
+"""
+
 #: Ticket ids and per-day ticket numbers are allocated by the database, inside the transaction
 #: that inserts the ticket (any number of processes may create tickets on one file): one counter
 #: row per sequence (``ticket_id``, ``day:2026-12-01``), seeded from the tickets already there.
 #: ``ticket_attention``: tickets a person must look at (a follow-up that cannot be dialled never
 #: closes a ticket by itself).  ``ticket_links.external``: a call id that is not one of this
 #: hotline's call records (linked on purpose).
-V4_TICKET_COUNTERS = """
+V5_TICKET_COUNTERS = """
 CREATE TABLE counters (
     name  TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -187,5 +210,11 @@ ALTER TABLE ticket_links ADD COLUMN external INTEGER NOT NULL DEFAULT 0;
 """
 
 #: Migration N is ``MIGRATIONS[N - 1]``.
-MIGRATIONS: tuple[str, ...] = (V1_TICKETS, V2_QUEUE, V3_CALLBACK_QUEUE_ID, V4_TICKET_COUNTERS)
+MIGRATIONS: tuple[str, ...] = (
+    V1_TICKETS,
+    V2_QUEUE,
+    V3_CALLBACK_QUEUE_ID,
+    V4_WRITE_AHEAD,
+    V5_TICKET_COUNTERS,
+)
 SCHEMA_VERSION = len(MIGRATIONS)

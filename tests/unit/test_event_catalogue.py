@@ -25,7 +25,7 @@ def _events_in_code() -> set[tuple[str, str]]:
                 continue
             if node.func.attr in _METHODS:
                 found.add((name, level_of(node.func.attr)))
-            elif node.func.attr == "_log":
+            elif node.func.attr in ("_log", "log"):
                 level = node.args[1] if len(node.args) > 1 else None
                 found.add((name, level.value if isinstance(level, ast.Constant) else "info"))
     return found
