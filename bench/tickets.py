@@ -1,11 +1,14 @@
 """Ticket store benchmark: prints figures, never asserts (targets: >= 5,000 tickets/s, sweep < 1 s).
 
 1. **Tickets created per second**, through ``TicketService.create`` exactly as an agent's request
-   goes: duplicate check (a read), ticket number, clocks from the working-day calendar, and one
-   atomic write of the ticket, its clocks, its ``opened`` call link and its ``accept`` audit row,
+   goes: the call's record looked up (it must exist), then one transaction that decides the
+   duplicate rule, allocates the ticket's id and day number from the database's counters and
+   writes the ticket, its clocks, its ``opened`` call link and its ``accept`` audit row,
    acknowledged only once committed (WAL, ``synchronous = FULL``: durable).  Many agents create at
    once, so writes share commits (group commit); the same load with one commit per write
-   (``max_batch = 1``) is the baseline measured in the same run, and the ratio is printed.
+   (``max_batch = 1``) is the baseline measured in the same run, and the ratio is printed.  Then
+   the same load from **4 writer processes on one file** (each with a quarter of the agents; the
+   rate is all tickets over the time from the common start to the last one committed).
 2. **One SLA sweep over 1,000,000 open tickets**: the tickets and their clocks are imported in
    bulk (accepted over the last 200 working days, 5,000 a day, dispatched, none of their clocks
    met; the marks of earlier sweeps already made).  The sweep runs at 00:00:30 on a working day,
@@ -17,13 +20,13 @@
    the next, steady-state sweep are timed too.
 
 3. **PostgreSQL** (``--store postgresql://user@host:5432/db``; password from ``PGPASSWORD``): the
-   same creations by 1 and by 4 writer *processes* (instances of a province sharing the database),
+   same creations by 1 and by 4 writer processes (instances of a province sharing the database),
    and the same sweep over 1,000,000 open tickets (imported with ``COPY``), printed beside the
-   SQLite figures (SQLite with 4 processes too) in the same run.  Each PostgreSQL run uses a fresh
-   database ``<db>_bench_<n>`` created beside the given one (needs CREATEDB) and dropped after.
+   SQLite figures in the same run.  Each PostgreSQL run uses a fresh database ``<db>_bench_<n>``
+   created beside the given one (needs CREATEDB) and dropped after.
 
-Run: ``python bench/tickets.py [--tickets 20000] [--open 1000000] [--keep DIR] [--store URL]``
-(about 1-2 min; 5-10 with PostgreSQL).
+Run: ``python -m bench.tickets [--tickets 20000] [--processes 4] [--open 1000000] [--keep DIR]
+[--store URL]`` (about 1-2 min; 5-10 with PostgreSQL).
 """
 
 from __future__ import annotations
@@ -35,7 +38,6 @@ import io
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,8 +50,9 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import structlog
 
-from hotline.log import configure_logging, processors
-from hotline.store import Store
+from hotline.events import Direction
+from hotline.log import processors
+from hotline.store import CallRecord, Store
 from hotline.store.factory import AnyStore
 from hotline.store.postgres import PgStore, redact
 from hotline.tickets.deadlines import DeadlineCalculator
@@ -84,11 +87,11 @@ def _service(store: AnyStore, taxonomy: Taxonomy, calendar: WorkingCalendar, now
 
 # ---- 1. creation ------------------------------------------------------------------------------
 
-CREATE_AT = datetime(2026, 11, 27, 10, tzinfo=TZ).timestamp()
+
+NOW = datetime(2026, 11, 27, 10, tzinfo=TZ).timestamp()
 
 
-def _drafts(taxonomy: Taxonomy, first: int, count: int) -> list[TicketDraft]:
-    """``count`` requests of distinct citizens (numbers from ``first``): no duplicates."""
+def _drafts(taxonomy: Taxonomy, count: int, first: int = 0) -> list[TicketDraft]:
     items = [n.code for n in taxonomy if n.level is Level.RESPONSIBILITY_ITEM]
     rng = random.Random(12345 + first)
     return [
@@ -106,124 +109,131 @@ def _drafts(taxonomy: Taxonomy, first: int, count: int) -> list[TicketDraft]:
     ]
 
 
+def _open(target: str, **options: object) -> contextlib.AbstractAsyncContextManager[AnyStore]:
+    """The store named by ``target``: a SQLite file, or a ``postgresql://`` URL."""
+    if target.startswith("postgresql"):
+        return PgStore.open(target, **options)  # type: ignore[arg-type]
+    options.pop("instance_id", None)  # one file, one centre
+    return Store.open(target, synchronous="full", **options)  # type: ignore[arg-type]
+
+
+async def _record_calls(store: AnyStore, call_ids: list[str]) -> None:
+    """The calls the tickets are opened from (a ticket links only calls in the call records)."""
+    for i in range(0, len(call_ids), 1000):
+        await asyncio.gather(
+            *(
+                store.upsert_call(
+                    CallRecord(
+                        call_id=call_id,
+                        direction=Direction.INBOUND,
+                        caller_number="13900000000",
+                        dnis="12345",
+                        arrived_at=NOW,
+                    )
+                )
+                for call_id in call_ids[i : i + 1000]
+            )
+        )
+
+
+async def _create_all(
+    service: TicketService, drafts: list[TicketDraft], call_ids: list[str], agents: int
+) -> None:
+    queue = list(reversed(list(zip(drafts, call_ids, strict=True))))
+
+    async def agent(n: int) -> None:
+        while queue:
+            draft, call_id = queue.pop()
+            outcome = await service.create(draft, actor=f"{1000 + n}", call_id=call_id)
+            assert isinstance(outcome, Created)
+
+    async with asyncio.TaskGroup() as group:
+        for n in range(agents):
+            group.create_task(agent(n))
+
+
 async def bench_create(
     workdir: Path, taxonomy: Taxonomy, calendar: WorkingCalendar, count: int, agents: int, max_batch: int
 ) -> float:
     """Create ``count`` tickets with ``agents`` concurrent creators; returns tickets per second."""
-    now = CREATE_AT
-    drafts = _drafts(taxonomy, 0, count)
+    drafts = _drafts(taxonomy, count)
+    call_ids = [f"{NOW:.0f}.{i}" for i in range(count)]
     async with Store.open(
         workdir / f"create-{max_batch}.db", synchronous="full", max_batch=max_batch
     ) as store:
-        service = _service(store, taxonomy, calendar, now)
-        queue = list(reversed(drafts))
-
-        async def agent(n: int) -> None:
-            while queue:
-                draft = queue.pop()
-                call_id = f"{now:.0f}.{len(queue)}"
-                outcome = await service.create(
-                    draft, actor=f"{1000 + n}", call_id=call_id, external_call=True
-                )
-                assert isinstance(outcome, Created)
-
+        await _record_calls(store, call_ids)
+        service = _service(store, taxonomy, calendar, NOW)
+        commits_before, operations_before = store.stats.commits, store.stats.operations
         started = time.perf_counter()
-        async with asyncio.TaskGroup() as group:
-            for n in range(agents):
-                group.create_task(agent(n))
+        await _create_all(service, drafts, call_ids, agents)
         elapsed = time.perf_counter() - started
-        stats = store.stats
+        commits = store.stats.commits - commits_before
+        operations = store.stats.operations - operations_before
         newest = await store.list_tickets(limit=1)
         assert newest and newest[0].day_seq == count
     rate = count / elapsed
     print(
         f"  max_batch={max_batch:<5} {count:>7,} tickets in {elapsed:6.2f} s = {rate:7,.0f} tickets/s"
-        f"  ({stats.commits:,} commits, {stats.operations / max(stats.commits, 1):.1f} writes per commit)"
+        f"  ({commits:,} commits, {operations / max(commits, 1):.1f} writes per commit)"
     )
     return rate
 
 
-def _open(target: str, **options: object) -> contextlib.AbstractAsyncContextManager[AnyStore]:
-    """The store named by ``target``: ``sqlite:///path`` or a PostgreSQL URL."""
-    if target.startswith("sqlite:///"):
-        options.pop("instance_id", None)  # one file, one centre
-        return Store.open(target[len("sqlite:///") :], synchronous="full", **options)  # type: ignore[arg-type]
-    return PgStore.open(target, **options)  # type: ignore[arg-type]
-
-
-async def _writer(target: str, index: int, count: int, agents: int) -> None:
-    """One writer process: builds its requests, says ``ready``, waits for ``go`` on stdin, creates
-    them, prints ``{"go": t0, "end": t1}`` (wall-clock instants)."""
+async def _worker(db: str, first: int, count: int, agents: int, start_at: float) -> None:
+    """One of several writer processes: ``count`` tickets from ``start_at`` (epoch), then one
+    JSON line ``{"count", "end"}`` on stdout."""
     taxonomy = load_taxonomy(project_root() / "config" / "taxonomy.csv")
     calendar = WorkingCalendar.load(project_root() / "config" / "calendar")
-    drafts = _drafts(taxonomy, index * count, count)
-    async with _open(target, max_batch=2000, instance_id=f"w{index}") as store:
-        service = _service(store, taxonomy, calendar, CREATE_AT)
-        queue = list(reversed(drafts))
-        print("ready", flush=True)
-        await asyncio.to_thread(sys.stdin.readline)
-        go = time.time()
-
-        async def agent(n: int) -> None:
-            while queue:
-                draft = queue.pop()
-                outcome = await service.create(
-                    draft, actor=f"{1000 + n}", call_id=f"{index}.{len(queue)}", external_call=True
-                )
-                assert isinstance(outcome, Created)
-
-        async with asyncio.TaskGroup() as group:
-            for n in range(agents):
-                group.create_task(agent(n))
-        print(json.dumps({"go": go, "end": time.time()}), flush=True)
+    drafts = _drafts(taxonomy, count, first)
+    call_ids = [f"{NOW:.0f}.{i}" for i in range(first, first + count)]
+    async with _open(db, instance_id=f"w{first}") as store:
+        service = _service(store, taxonomy, calendar, NOW)
+        await asyncio.sleep(max(0.0, start_at - time.time()))
+        await _create_all(service, drafts, call_ids, agents)
+        print(json.dumps({"count": count, "end": time.time()}))
 
 
-def _run_writers(target: str, processes: int, per: int, agents: int) -> list[dict[str, float]]:
-    """Start the writer processes, release them together, collect their marks."""
+async def bench_processes(
+    db: str, taxonomy: Taxonomy, count: int, agents: int, processes: int, label: str = "one file"
+) -> float:
+    """``count`` tickets from ``processes`` writer processes on one store (a SQLite file or a
+    PostgreSQL URL); returns tickets/s."""
+    async with _open(db) as store:
+        await _record_calls(store, [f"{NOW:.0f}.{i}" for i in range(count)])
+    share = count // processes
+    start_at = time.time() + 5.0  # every process has loaded its data and opened the file by then
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                __file__,
-                "--writer",
-                target,
-                str(i),
-                str(per),
-                str(agents),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(project_root())},
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.tickets",
+            "--worker",
+            str(db),
+            str(p * share),
+            str(share),
+            str(max(agents // processes, 1)),
+            repr(start_at),
+            cwd=project_root(),
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
         )
-        for i in range(processes)
+        for p in range(processes)
     ]
+    ends = []
     for proc in procs:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    for proc in procs:
-        assert proc.stdin is not None
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-    marks = []
-    for proc in procs:
-        out, _ = proc.communicate(timeout=1800)
-        assert proc.returncode == 0, f"writer failed ({proc.returncode})"
-        marks.append(json.loads(out.strip().splitlines()[-1]))
-    return marks
-
-
-async def bench_writers(label: str, target: str, processes: int, count: int, agents: int) -> float:
-    """``count`` tickets by ``processes`` writer processes (``agents`` creators in all); the rate
-    counts from the first ``go`` to the last ticket acknowledged."""
-    async with _open(target, instance_id="bench"):
-        pass  # the schema exists before the writers race
-    per = count // processes
-    marks = await asyncio.to_thread(_run_writers, target, processes, per, max(1, agents // processes))
-    elapsed = max(m["end"] for m in marks) - min(m["go"] for m in marks)
-    rate = per * processes / elapsed
+        out, _ = await proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"writer process failed ({proc.returncode})")
+        ends.append(json.loads(out.decode().strip().splitlines()[-1])["end"])
+    elapsed = max(ends) - start_at
+    async with _open(db) as store:
+        newest = await store.list_tickets(limit=1)
+        assert newest and newest[0].day_seq == share * processes  # unique and contiguous
+    rate = share * processes / elapsed
     print(
-        f"  {label:<10} {processes} writer process(es): {per * processes:>7,} tickets in {elapsed:6.2f} s"
-        f" = {rate:7,.0f} tickets/s"
+        f"  {processes} processes  {share * processes:>7,} tickets in {elapsed:6.2f} s = "
+        f"{rate:7,.0f} tickets/s  ({label}; {max(agents // processes, 1)} agents per process)"
     )
     return rate
 
@@ -330,9 +340,9 @@ async def _seed(
     item = (node.code, node.department or "")
     started = time.perf_counter()
     seeding = (
-        Store.open(target[len("sqlite:///") :], synchronous="off", max_batch=1)
-        if target.startswith("sqlite:///")
-        else PgStore.open(target, max_batch=1, write_timeout_s=600.0)
+        PgStore.open(target, max_batch=1, write_timeout_s=600.0)
+        if target.startswith("postgresql")
+        else Store.open(target, synchronous="off", max_batch=1)
     )
     async with seeding as store:
         left = open_tickets
@@ -401,13 +411,14 @@ async def main() -> int:
     parser.add_argument("--agents", type=int, default=500, help="concurrent creators")
     parser.add_argument("--open", type=int, default=1_000_000, help="open tickets for the sweep")
     parser.add_argument("--keep", type=Path, help="keep the database files in this directory")
+    parser.add_argument("--processes", type=int, default=4, help="writer processes on one file")
     parser.add_argument("--store", help="also PostgreSQL: postgresql://user@host:5432/db (PGPASSWORD)")
-    parser.add_argument("--writer", nargs=4, help=argparse.SUPPRESS)  # a writer process (internal)
+    parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.writer:
-        target, index, count, agents = args.writer
-        configure_logging("error", stream=sys.stderr)
-        await _writer(target, int(index), int(count), int(agents))
+    if args.worker:
+        _log_to(io.StringIO())  # stdout carries the worker's result line
+        db, first, count, agents, start_at = args.worker
+        await _worker(db, int(first), int(count), int(agents), float(start_at))
         return 0
     logs = io.StringIO()
     _log_to(logs)
@@ -423,26 +434,27 @@ async def main() -> int:
         single = await bench_create(workdir, taxonomy, calendar, args.baseline, args.agents, 1)
         print(f"  group commit vs one commit per write: {grouped / single:.1f}x")
         print(f"  => {grouped:,.0f} tickets/s (target >= 5,000)")
-        rates: dict[tuple[str, int], float] = {}
+        several = await bench_processes(
+            str(workdir / "create-processes.db"), taxonomy, args.tickets, args.agents, args.processes
+        )
+        print(f"  => {several:,.0f} tickets/s from {args.processes} writer processes on one file")
         if args.store:
             print()
-            print(f"tickets/s by writer processes (SQLite file vs PostgreSQL {redact(args.store)}, fsync on)")
+            print(f"PostgreSQL {redact(args.store)} (durable: commit waits for the WAL flush), same load")
+            rates = {}
             for processes in (1, 4):
-                target = f"sqlite:///{workdir / f'writers-{processes}.db'}"
-                rates["sqlite", processes] = await bench_writers(
-                    "SQLite", target, processes, args.tickets, args.agents
-                )
                 async with fresh_database(args.store, f"w{processes}") as url:
-                    rates["pg", processes] = await bench_writers(
-                        "PostgreSQL", url, processes, args.tickets, args.agents
+                    rates[processes] = await bench_processes(
+                        url, taxonomy, args.tickets, args.agents, processes, "PostgreSQL"
                     )
             print(
-                f"  => PostgreSQL {rates['pg', 1]:,.0f} tickets/s with 1 writer, {rates['pg', 4]:,.0f} with 4"
-                f" (target >= 5,000 with 4); SQLite {rates['sqlite', 1]:,.0f} / {rates['sqlite', 4]:,.0f}"
+                f"  => PostgreSQL {rates[1]:,.0f} tickets/s with 1 writer process, {rates[4]:,.0f} with 4"
+                f" (target >= 5,000 with 4); SQLite {grouped:,.0f} with 1, {several:,.0f} with"
+                f" {args.processes}"
             )
         print()
         print("SLA sweep (SQLite)")
-        sweep_s = await bench_sweep(f"sqlite:///{workdir / 'sweep.db'}", taxonomy, calendar, args.open, logs)
+        sweep_s = await bench_sweep(str(workdir / "sweep.db"), taxonomy, calendar, args.open, logs)
         print(f"  => one sweep over {args.open:,} open tickets: {sweep_s:.2f} s (target < 1 s)")
         if args.store:
             print()
