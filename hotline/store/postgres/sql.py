@@ -174,9 +174,12 @@ def guarded_update(table: str, columns: Sequence[str], keys: Sequence[str], rank
     arrays.append(f"${len(names)}::integer[]")
     bulk_sets = ", ".join(f"{c} = u.{c}{_array_type(table, c)[1]}" for c in columns)
     bulk_where = " AND ".join(f"t.{k} = u.k_{k}{_array_type(table, k)[1]}" for k in keys)
+    # ``= ANY(first key's array)`` lets the planner fetch just these rows by index, never scan
+    # the table to hash-join it with the arrays.
+    first = f"t.{keys[0]} = ANY({arrays[n]})"
     bulk = (
         f"UPDATE {table} AS t SET {bulk_sets} FROM unnest({', '.join(arrays)}) AS u ({', '.join(names)}) "
-        f"WHERE {bulk_where} AND t.version = u.k_previous"
+        f"WHERE {first} AND {bulk_where} AND t.version = u.k_previous"
     )
     key = tuple(range(n, n + len(keys)))
     return PgSql(text, table, rank, checked=True, key=key, bulk=bulk)
