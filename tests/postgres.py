@@ -49,6 +49,7 @@ class PrivatePostgres:
         self.data = self.root / "data"
         self.port = free_port()
         self._as_postgres = os.geteuid() == 0
+        self._options = ""
         if self._as_postgres:
             os.chmod(self.root, 0o755)
             shutil.chown(self.root, "postgres", "postgres")
@@ -66,12 +67,16 @@ class PrivatePostgres:
         self._run(
             "initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale"
         )
-        options = (
+        self._options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=300 "
             "-c shared_buffers=256MB"
         )
         if not durable:
-            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            self._options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server (again, on the same data and port)."""
         self._run(
             "pg_ctl",
             "-D",
@@ -79,12 +84,16 @@ class PrivatePostgres:
             "-l",
             str(self.root / "server.log"),
             "-o",
-            options,
+            self._options,
             "-w",
             "-t",
             "60",
             "start",
         )
+
+    def halt(self) -> None:
+        """Stop the server at once (as if the database machine went away); :meth:`resume` brings it back."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
     def stop(self) -> None:
         with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):

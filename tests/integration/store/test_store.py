@@ -28,9 +28,11 @@ from hotline.store import (
     StoreClosed,
     StoreConflict,
     StoredAgentState,
+    StoreError,
     StoreIntegrityError,
     StoreTimeout,
 )
+from hotline.store.postgres import PgStore
 from hotline.store.schema import SCHEMA_VERSION
 from hotline.store.sqlite import migrate
 from hotline.tickets.model import LinkRole, TicketChange, TicketLink, TicketState
@@ -460,3 +462,28 @@ async def test_the_writer_commits_with_the_asked_durability(
             ]
         )
         assert pragmas == [level, 1, "wal"]
+
+
+async def test_when_postgresql_goes_away_writes_fail_in_time_and_resume_after() -> None:
+    """The database machine goes away: a write fails within its timeout with a clear error (the
+    caller is never left waiting), a read too; once it is back the same store works again and
+    everything acknowledged before is there."""
+    from tests.postgres import private_postgres
+
+    with private_postgres(durable=True) as server:  # as in production: a commit is on disk
+        url = server.create_database("goes_away")
+        async with PgStore.open(url, write_timeout_s=1.0, read_timeout_s=1.0) as store:
+            await store.save_ticket_change(ticket_change(1, 1))
+            server.halt()
+            with pytest.raises(StoreError):
+                await store.save_ticket_change(ticket_change(2, 2))
+            with pytest.raises(StoreError):
+                await store.get_ticket_by_id(1)
+            server.resume()
+            for _ in range(50):  # the pool reconnects on the next use
+                try:
+                    await store.save_ticket_change(ticket_change(3, 3))
+                    break
+                except StoreError:
+                    await asyncio.sleep(0.1)
+            assert set((await store.get_tickets([1, 2, 3])).keys()) == {1, 3}
