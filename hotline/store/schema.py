@@ -161,6 +161,19 @@ V3_CALLBACK_QUEUE_ID = """
 ALTER TABLE callbacks ADD COLUMN queue_id TEXT;
 """
 
+#: Messages that must reach the MQTT bus (ticket events, escalation alerts), written in the same
+#: transaction as the change they announce and deleted once the broker acknowledged them.
+V_OUTBOX = """
+CREATE TABLE outbox (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id   TEXT NOT NULL UNIQUE,
+    kind       TEXT NOT NULL,
+    topic      TEXT NOT NULL,
+    payload    TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+"""
+
 #: Migration N is ``MIGRATIONS[N - 1]``.
-MIGRATIONS: tuple[str, ...] = (V1_TICKETS, V2_QUEUE, V3_CALLBACK_QUEUE_ID)
+MIGRATIONS: tuple[str, ...] = (V1_TICKETS, V2_QUEUE, V3_CALLBACK_QUEUE_ID, V_OUTBOX)
 SCHEMA_VERSION = len(MIGRATIONS)
