@@ -131,6 +131,12 @@ class LocalBroker:
                 f"mosquitto did not listen on port {self.port} within {START_TIMEOUT_S}s"
             ) from exc
 
+    async def reload(self) -> None:
+        """Rewrite the password file from ``users`` and have the broker re-read it (SIGHUP)."""
+        self._write_files()
+        if self._process is not None and self._process.returncode is None:
+            self._process.send_signal(signal.SIGHUP)
+
     async def kill(self) -> None:
         """SIGKILL: the broker vanishes with everything it held (no persistence)."""
         await self._end(signal.SIGKILL)
