@@ -79,6 +79,55 @@ def _health(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if healthy else 1
 
 
+# ---- MQTT clients (hotline.bus): `hotline agent`, `hotline wallboard` -------------------------
+
+
+def _mqtt_address(args: argparse.Namespace, settings: Settings) -> tuple[str, int, str]:
+    mqtt = settings.mqtt
+    return args.host or mqtt.host, args.port or mqtt.port, args.prefix or mqtt.topic_prefix
+
+
+def _agent(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+
+    from hotline.bus.terminal import run_agent
+
+    host, port, prefix = _mqtt_address(args, settings)
+    password = args.password or os.environ.get("HOTLINE_AGENT_PASSWORD", "")
+    return asyncio.run(run_agent(host, port, args.id, password, prefix))
+
+
+def _wallboard(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+
+    from hotline.bus.terminal import run_wallboard
+
+    host, port, prefix = _mqtt_address(args, settings)
+    password = args.password or os.environ.get("HOTLINE_WALLBOARD_PASSWORD", "")
+    try:
+        return asyncio.run(run_wallboard(host, port, args.user, password, prefix, updates=args.updates))
+    except KeyboardInterrupt:
+        return 0
+
+
+def _add_mqtt_clients(sub: Any) -> None:
+    for name, helptext, func in (
+        ("agent", "an agent's terminal desktop over MQTT (state, screen-pops, keys)", _agent),
+        ("wallboard", "the live queue board over MQTT", _wallboard),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--host", help="broker host (default: [mqtt] host)")
+        p.add_argument("--port", type=int, help="broker port (default: [mqtt] port)")
+        p.add_argument("--prefix", help="topic prefix (default: [mqtt] topic_prefix)")
+        p.add_argument("--password", help="MQTT password (else $HOTLINE_AGENT_PASSWORD or ..._WALLBOARD_...)")
+        if name == "agent":
+            p.add_argument("--id", required=True, help="the agent id (its MQTT username)")
+        else:
+            p.add_argument("--user", default="wallboard", help="MQTT username (wallboard or supervisor)")
+            p.add_argument("--updates", type=int, default=0, help="stop after this many updates (0 = never)")
+        p.set_defaults(func=func)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="hotline", description="12345 hotline call-queue server")
@@ -102,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("simulate-pbx", help="run the AMI-speaking PBX simulator alone")
     sim.set_defaults(func=_simulate_pbx)
+
+    _add_mqtt_clients(sub)
 
     try:
         from hotline.tickets.cli import register

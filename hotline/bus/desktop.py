@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Self
 
@@ -165,6 +166,12 @@ class AgentDesktop(_Listener):
 
     async def command(
         self, cmd: str, *, timeout_s: float = REPLY_TIMEOUT_S, **fields: object
+    ) -> dict[str, Any]:
+        """:meth:`send` with the fields as keywords."""
+        return await self.send(cmd, fields, timeout_s=timeout_s)
+
+    async def send(
+        self, cmd: str, fields: Mapping[str, object], *, timeout_s: float = REPLY_TIMEOUT_S
     ) -> dict[str, Any]:
         """Send ``cmd``; the service's reply: ``{"ok": true}`` or ``{"ok": false, "error": ...}``."""
         command_id = f"{self.agent_id}-{next(self._ids)}"
