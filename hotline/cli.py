@@ -63,6 +63,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         live=not args.no_live,
         calls_per_minute=args.rate,
         log_file=args.log_file,
+        db=args.db,
+        mqtt=not args.no_mqtt,
     )
 
     async def main(stop: asyncio.Event) -> int:
@@ -138,12 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_serve)
 
     demo = sub.add_parser("demo", help="the service against the built-in PBX simulator, with traffic")
-    demo.add_argument("--minutes", type=float, default=10.0, help="simulated minutes of traffic")
+    demo.add_argument("--minutes", type=float, default=10.0, help="minutes of traffic, in simulated time")
     demo.add_argument("--speed", type=float, default=20.0, help="speed-up factor of the simulated clock")
     demo.add_argument("--seed", type=int, default=12345, help="random seed of the traffic")
     demo.add_argument("--rate", type=float, default=1.8, help="inbound calls per simulated minute")
     demo.add_argument("--log-file", type=Path, help="keep the service's JSON log lines in this file")
     demo.add_argument("--no-live", action="store_true", help="no live view on stderr")
+    demo.add_argument("--db", type=Path, help="keep the SQLite store here (for `hotline report` afterwards)")
+    demo.add_argument("--no-mqtt", action="store_true", help="no private broker: agents log in by autologin")
     demo.set_defaults(func=_demo)
 
     health = sub.add_parser("health", help="exit 0 while the running service is connected to Asterisk")

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import logging
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Self
@@ -23,6 +24,8 @@ from hotline.bus.contract import PRESENCE_OFFLINE, PRESENCE_ONLINE, Topics, enco
 from hotline.bus.errors import BusError
 
 REPLY_TIMEOUT_S = 10.0
+_LIBRARY_LOG = logging.getLogger("hotline.bus.aiomqtt")
+_LIBRARY_LOG.setLevel(logging.ERROR)
 
 
 class NoReply(BusError):
@@ -138,6 +141,7 @@ class AgentDesktop(_Listener):
             will=aiomqtt.Will(topics.presence(agent_id), PRESENCE_OFFLINE.encode(), 1, True),
             timeout=timeout_s,
             keepalive=10,
+            logger=_LIBRARY_LOG,
         )
         return cls(client, topics, agent_id)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import ssl
 from collections.abc import Callable
@@ -68,6 +69,10 @@ from hotline.tickets.model import LinkRole
 from hotline.tickets.service import TicketService
 
 log = structlog.get_logger("hotline.bus")
+#: aiomqtt's own logger warns on every burst of QoS 1 publishes ("pending publish calls"), which
+#: the send loop makes on purpose; its errors still show.
+MQTT_LIBRARY_LOG = logging.getLogger("hotline.bus.aiomqtt")
+MQTT_LIBRARY_LOG.setLevel(logging.ERROR)
 
 DESKTOP_OFFLINE = "desktop_offline"
 #: Open or earlier tickets shown in a screen-pop, newest first.
@@ -267,6 +272,7 @@ class AgentBus:
             timeout=s.connect_timeout_s,
             tls_context=tls_context,
             clean_session=True,
+            logger=MQTT_LIBRARY_LOG,
         )
 
     async def _session(self, backoff: Backoff) -> None:
