@@ -220,11 +220,12 @@ class BoardClient(_Listener):
 
     async def _subscribe(self) -> None:
         p = self.topics.prefix
+        # The figures last: the retained states arrive before the first figures are shown.
         for topic in (
-            self.topics.queue_stats,
-            self.topics.service_status,
             f"{p}/agents/+/state",
+            self.topics.service_status,
             f"{p}/supervisors/alerts",
             f"{p}/tickets/events",
+            self.topics.queue_stats,
         ):
             await self.client.subscribe(topic, qos=1)

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+import structlog
 
 from hotline.demo import DemoOptions, run_demo
 from hotline.events import Direction
@@ -18,7 +19,11 @@ async def test_the_demo_goes_through_mqtt_and_keeps_its_store(
 ) -> None:
     db = tmp_path / "demo.db"
     options = DemoOptions(minutes=6.0, speed=60.0, seed=3, live=False, db=db, drain_minutes=10.0)
-    status = await asyncio.wait_for(run_demo(load_settings(environ={}), options, asyncio.Event()), 120)
+    try:
+        status = await asyncio.wait_for(run_demo(load_settings(environ={}), options, asyncio.Event()), 120)
+    finally:
+        structlog.reset_defaults()  # the demo logged to its own file, closed now
+
     out = capsys.readouterr().out
     assert status == 0, out
     assert "Erlang C sizing: 1.8 calls/min" in out
