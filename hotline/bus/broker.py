@@ -95,6 +95,7 @@ class LocalBroker:
             "log_type error",
             "log_type warning",
             "max_queued_messages 100000",
+            "set_tcp_nodelay true",
         ]
         if os.geteuid() == 0:
             lines.append(f"user {getpass.getuser()}")  # root: keep it, or it cannot read the files

@@ -10,6 +10,7 @@ table of topics; this module is its code.
 from __future__ import annotations
 
 import json
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -26,6 +27,9 @@ AGENT_COMMANDS = frozenset({"login", "logout", "ready", "pause", "end_wrap_up", 
 SUPERVISOR_COMMANDS = frozenset({"set_state"})
 #: States a supervisor may set for an agent.
 SUPERVISOR_STATES = frozenset({"ready", "paused", "logged_out"})
+#: Commands and replies are small and answered at once: Nagle's algorithm (with the peer's
+#: delayed ACK) would hold each second write for ~40 ms.
+TCP_NODELAY_OPTION = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 PRESENCE_ONLINE = "online"
 PRESENCE_OFFLINE = "offline"
 

@@ -20,7 +20,7 @@ from typing import Any, Self
 
 import aiomqtt
 
-from hotline.bus.contract import PRESENCE_OFFLINE, PRESENCE_ONLINE, Topics, encode
+from hotline.bus.contract import PRESENCE_OFFLINE, PRESENCE_ONLINE, TCP_NODELAY_OPTION, Topics, encode
 from hotline.bus.errors import BusError
 
 REPLY_TIMEOUT_S = 10.0
@@ -142,6 +142,7 @@ class AgentDesktop(_Listener):
             timeout=timeout_s,
             keepalive=10,
             logger=_LIBRARY_LOG,
+            socket_options=[TCP_NODELAY_OPTION],
         )
         return cls(client, topics, agent_id)
 
@@ -214,7 +215,14 @@ class BoardClient(_Listener):
     ) -> BoardClient:
         """A listener as ``username`` (``wallboard`` or ``supervisor``)."""
         client = aiomqtt.Client(
-            host, port, username=username, password=password, timeout=timeout_s, keepalive=10
+            host,
+            port,
+            username=username,
+            password=password,
+            timeout=timeout_s,
+            keepalive=10,
+            logger=_LIBRARY_LOG,
+            socket_options=[TCP_NODELAY_OPTION],
         )
         return cls(client, Topics(prefix))
 

@@ -273,6 +273,7 @@ class AgentBus:
             tls_context=tls_context,
             clean_session=True,
             logger=MQTT_LIBRARY_LOG,
+            socket_options=[contract.TCP_NODELAY_OPTION],
         )
 
     async def _session(self, backoff: Backoff) -> None:
