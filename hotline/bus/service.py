@@ -143,6 +143,7 @@ class _CallSeen:
     number: str
     priority: str
     arrived_at: float
+    offers: int = 0
 
 
 class Backoff:
@@ -363,7 +364,8 @@ class AgentBus:
 
     def _offer_inbound(self, command: ConnectCallToAgent) -> None:
         seen = self._calls.get(command.call_id)
-        waiting = next((c for c in self._queue.waiting_calls() if c.call_id == command.call_id), None)
+        if seen is not None:
+            seen.offers += 1
         priority = priority_class_of(seen.priority) if seen else PriorityClass.NORMAL
         body: dict[str, Any] = {
             "call_id": command.call_id,
@@ -372,7 +374,7 @@ class AgentBus:
             "priority": priority.name.lower(),
             "flags": [seen.priority] if seen and priority is PriorityClass.ESCALATED else [],
             "waited_s": round(self._now() - seen.arrived_at, 1) if seen else None,
-            "returned": bool(waiting and waiting.returned),
+            "returned": bool(seen and seen.offers > 1),  # offered before, not answered: head of its class
         }
         self._spawn_offer(command.agent_id, body)
 

@@ -56,6 +56,11 @@ Callbacks
 Agents
     ``save_agent_state(state)``, ``load_agent_states()``.
 
+Outbox (messages for the MQTT bus, :mod:`hotline.store.outbox`)
+    every ticket change and ``add_link`` also store their ticket events, in the same transaction;
+    ``add_outbox(entries)``, ``pending_outbox(after_seq, limit)``, ``ack_outbox(seqs)``,
+    ``outbox_count()``.
+
 Reports
     ``ticket_activity(start, end)``, ``deadlines_due_between(first_day, last_day)``,
     ``satisfaction_between(start, end)``; ``schema_version()``.
