@@ -302,6 +302,8 @@ async def _run(
         dialplan=settings.dialplan,
         seed=options.seed,
         channelvars=SHIPPED_CHANNELVARS,
+        # Agents configured on PJSIP devices get simulated softphones (registered at start).
+        sip_phones=[a.device.split("/", 1)[1] for a in settings.agents if a.device.startswith("PJSIP/")],
     )
     try:
         async with sim:
