@@ -26,24 +26,21 @@ import random
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import aiomqtt
 import structlog
 
 from hotline.bus import contract
+from hotline.bus.alerts import SupervisorAlert
 from hotline.bus.contract import DesktopCommand, SupervisorCommand, Topics
 from hotline.bus.errors import PayloadError
+from hotline.bus.figures import QueueView, queue_figures, screen_pop_tickets
 from hotline.events import CallAbandoned, CallArrived, CallEnded
 from hotline.queue import (
     AgentState,
     AgentStateRecord,
-    Callback,
-    CallbackStatus,
-    DispatcherStats,
     PriorityClass,
-    QueueSnapshot,
-    WaitingCall,
 )
 from hotline.queue.commands import (
     Command,
@@ -63,7 +60,6 @@ from hotline.queue.inputs import (
 from hotline.queue.work import priority_class_of
 from hotline.settings import MqttSettings
 from hotline.store import Store, StoreError
-from hotline.store.outbox import SUPERVISOR_ALERTS_TOPIC, OutboxEntry, message
 from hotline.tickets.errors import TicketError
 from hotline.tickets.model import LinkRole
 from hotline.tickets.service import TicketService
@@ -81,26 +77,6 @@ SCREEN_POP_TICKETS = 5
 AgentInput = AgentLogin | AgentLogout | AgentReady | AgentPause | AgentEndWrapUp
 
 
-class QueueView(Protocol):
-    """What the bus reads of the dispatcher (read-only, from the dispatcher's own task)."""
-
-    @property
-    def stats(self) -> DispatcherStats: ...
-
-    @property
-    def pbx_connected(self) -> bool: ...
-
-    def agent(self, agent_id: str) -> AgentStateRecord | None: ...
-
-    def agents(self) -> list[AgentStateRecord]: ...
-
-    def waiting_calls(self) -> list[WaitingCall]: ...
-
-    def callbacks(self) -> list[Callback]: ...
-
-    def snapshot(self, now: float) -> QueueSnapshot: ...
-
-
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     """One message for the broker."""
@@ -109,33 +85,6 @@ class Outgoing:
     payload: bytes
     qos: int = 1
     retain: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class SupervisorAlert:
-    """An alert for supervisors (``p/supervisors/alerts``), published through the outbox.
-
-    Build one and pass it to :meth:`AgentBus.raise_alert`, or store ``alert.entry(at)`` in the
-    same transaction as the change it announces (``Store.add_outbox`` or a store method that
-    takes entries)."""
-
-    kind: str
-    agent_id: str | None = None
-    call_id: str | None = None
-    reason: str = ""
-    detail: tuple[tuple[str, str], ...] = ()
-
-    def entry(self, at: float) -> OutboxEntry:
-        """The outbox row that carries it."""
-        body: dict[str, Any] = {
-            "type": self.kind,
-            "agent": self.agent_id,
-            "call_id": self.call_id,
-            "reason": self.reason,
-            "at": at,
-            **dict(self.detail),
-        }
-        return message("escalation_alert", SUPERVISOR_ALERTS_TOPIC, body, at, id_prefix="al")
 
 
 @dataclass(slots=True)
@@ -414,61 +363,14 @@ class AgentBus:
         async with asyncio.timeout(self.settings.publish_timeout_s):
             found = await self._store.list_tickets(citizen_number=number, limit=SCREEN_POP_TICKETS)
             clocks = await self._store.deadlines_for([t.id for t in found])
-        result = []
-        for t in found:
-            open_clocks = [d for d in clocks.get(t.id, []) if d.met_at is None and d.round == t.round]
-            due = min((d.due_on for d in open_clocks), default=None)
-            result.append(
-                {
-                    "number": t.number,
-                    "state": t.state.value,
-                    "open": t.is_open,
-                    "classification": t.classification,
-                    "ticket_type": t.ticket_type.value,
-                    "due": due.isoformat() if due else None,
-                }
-            )
-        return result
+        return screen_pop_tickets(found, clocks)
 
     # ---- queue figures -----------------------------------------------------------------------
 
     def stats_payload(self) -> bytes:
         """The queue's figures now (``p/queue/stats``)."""
         now = self._now()
-        snap = self._queue.snapshot(now)
-        stats = self._queue.stats
-        waiting: dict[str, int] = {p.name.lower(): 0 for p in PriorityClass}
-        for call in self._queue.waiting_calls():
-            waiting[call.priority.name.lower()] += 1
-        agents: dict[str, int] = {s.value: 0 for s in AgentState}
-        for record in self._queue.agents():
-            agents[record.state.value] += 1
-        due = sum(
-            1
-            for c in self._queue.callbacks()
-            if c.status is CallbackStatus.PENDING and c.eligible_at(now) <= now
-        )
-        ended = stats.calls_answered + stats.calls_abandoned
-        sl = stats.service_level
-        asa = stats.average_speed_of_answer_s
-        return contract.encode(
-            {
-                "at": contract.local_time(now, self._offset),
-                "waiting": waiting,
-                "waiting_total": snap.waiting_inbound,
-                "longest_wait_s": snap.longest_wait_s,
-                "agents": agents,
-                "service_level": round(sl, 4) if sl is not None else None,
-                "service_level_threshold_s": self._threshold,
-                "asa_s": round(asa, 2) if asa is not None else None,
-                "abandon_rate": round(stats.calls_abandoned / ended, 4) if ended else None,
-                "calls_answered": stats.calls_answered,
-                "calls_abandoned": stats.calls_abandoned,
-                "callbacks_due": due,
-                "callbacks_waiting": snap.waiting_callbacks,
-                "pbx_connected": self._queue.pbx_connected,
-            }
-        )
+        return contract.encode(queue_figures(self._queue, now, self._offset, self._threshold))
 
     async def _stats_loop(self) -> None:
         while True:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.bus.service import SupervisorAlert
+from hotline.bus.alerts import SupervisorAlert
 from hotline.store import Store, StoreConflict
 from hotline.tickets.model import LinkRole, TicketLink
 from tests.integration.store.conftest import ticket_change
