@@ -10,6 +10,7 @@ import aiomqtt
 
 from hotline.bus.contract import Topics
 from hotline.queue import AgentState
+from hotline.store import Store
 from tests.integration.bus.conftest import BusHarness
 from tests.integration.bus.test_desktops import CALLER, _open_ticket
 
@@ -66,6 +67,7 @@ async def test_escalation_reaches_supervisors_and_a_link_is_announced(bus: BusHa
         call = h.sim.place_inbound_call(CALLER, "周八", patience_s=600.0)
         offer = await asyncio.wait_for(desk.offers.get(), 10)
         assert offer["call_id"] == call
+        await desk.wait_for("state", agent="1001", state="busy_inbound")  # talking: its record is written
         reply = await desk.command("escalate", call_id=call, reason="threatens self-harm")
         assert reply["ok"] is True
         alert = await board.wait_for("alert", type="agent_escalation")
@@ -74,6 +76,10 @@ async def test_escalation_reaches_supervisors_and_a_link_is_announced(bus: BusHa
         )
         assert alert["event_id"].startswith("al-")
 
+        async with Store.open(h.settings.store.path) as store:  # the call's record is written ahead
+            async with asyncio.timeout(10):
+                while await store.get_call(call) is None:
+                    await asyncio.sleep(0.05)
         linked = await desk.command("link_ticket", call_id=call, ticket=ticket)
         assert linked["ok"] is True
         event = await board.wait_for("ticket_event", type="linked", ticket=ticket)
