@@ -294,6 +294,7 @@ async def _run(
     broker = await _start_broker(workdir, agent_ids) if options.mqtt else None
     if broker is None:
         print(sizing.describe(), flush=True)
+    agents = staffed_agents(settings, sizing.staffed, autologin=broker is None)
     sim = PbxSimulator(
         port=0,
         username=settings.simulator.username,
@@ -303,14 +304,12 @@ async def _run(
         seed=options.seed,
         channelvars=SHIPPED_CHANNELVARS,
         # Agents configured on PJSIP devices get simulated softphones (registered at start).
-        sip_phones=[a.device.split("/", 1)[1] for a in settings.agents if a.device.startswith("PJSIP/")],
+        sip_phones=[a.device.split("/", 1)[1] for a in agents if a.device.startswith("PJSIP/")],
     )
     try:
         async with sim:
             service_settings = demo_settings(settings, sim.port, workdir)
-            service_settings = dataclasses.replace(
-                service_settings, agents=staffed_agents(settings, sizing.staffed, autologin=broker is None)
-            )
+            service_settings = dataclasses.replace(service_settings, agents=agents)
             if options.db is not None:
                 store = dataclasses.replace(service_settings.store, path=str(options.db))
                 service_settings = dataclasses.replace(service_settings, store=store)

@@ -10,6 +10,7 @@ from typing import Any
 
 import aiomqtt
 import pytest
+from structlog.testing import capture_logs
 
 from hotline.bus.contract import Topics
 from hotline.queue import AgentState
@@ -47,6 +48,16 @@ async def _open_ticket(h: BusHarness, number: str) -> str:
 
 
 async def test_an_agent_logs_in_gets_the_screen_pop_and_the_call_then_pauses(bus: BusHarness) -> None:
+    with capture_logs() as logs:
+        await _login_offer_call_pause(bus)
+    assert any(entry["event"] == "mqtt.connected" for entry in logs)
+    assert bus.broker.password("hotline") not in repr(logs)  # the service's MQTT password, nowhere
+    # The bus's own lines never carry the screen-pop's caller (the queue's are masked when rendered).
+    ours = [e for e in logs if str(e["event"]).startswith(("mqtt.", "outbox.", "agent.desktop"))]
+    assert ours and CALLER not in repr(ours) and "周八" not in repr(ours)
+
+
+async def _login_offer_call_pause(bus: BusHarness) -> None:
     h = bus
     await h.start()
     await h.mqtt_up()
