@@ -73,6 +73,7 @@ from hotline.queue.inputs import (
     AgentReady,
     CallbackOriginated,
     CancelCallback,
+    FlagCall,
     QueueInput,
     ScheduleCallback,
     TimerFired,
@@ -87,6 +88,7 @@ from hotline.queue.work import (
     CallingHours,
     CallOutcome,
     CallRecord,
+    PriorityClass,
     WaitingCall,
     attempt_outcome_of,
     priority_class_of,
@@ -512,6 +514,8 @@ class Dispatcher:
                 self._on_callback_originated(event)
             case ActionFailed():
                 self._on_action_failed(event)
+            case FlagCall():
+                self._on_flag_call(event)
             case _:
                 self._ignore(event, "unknown input type")
 
@@ -843,6 +847,25 @@ class Dispatcher:
         self._stats.calls_arrived += 1
         if ringing is None or not self._attach_ringing(live, ringing):
             self._router.add_call(call)
+
+    def _on_flag_call(self, event: FlagCall) -> None:
+        """Escalation: the call jumps to the urgent class now, whatever its phase."""
+        live = self._calls.get(event.call_id)
+        if live is None:
+            self._ignore(event, "not a live inbound call", call_id=event.call_id)
+            return
+        if live.call.priority is not PriorityClass.ESCALATED:
+            live.call = replace(live.call, priority=PriorityClass.ESCALATED)
+            if live.phase is CallPhase.WAITING and self._router.remove_call(event.call_id) is not None:
+                self._router.add_call(live.call)
+        self._log(
+            "call.flagged",
+            "warning",
+            call_id=event.call_id,
+            escalation_level=event.level,
+            reasons=list(event.reasons),
+            phase=live.phase.value,
+        )
 
     def _on_call_found(self, live: _InboundCall, ringing: Agent | None) -> None:
         """A resync found a call we know unbridged: on hold, or dialling ``ringing``."""

@@ -195,9 +195,18 @@ _CALL_COLUMNS = (
     "call_id direction caller_number dnis arrived_at offered_at answered_at ended_at wait_s talk_s "
     "agent_id outcome escalated escalation_reasons recording_ref callback_id updated_at"
 ).split()
+#: The escalation columns keep what the escalation desk wrote while the call was up (its
+#: reasons, the recording's file name): the call's final record does not know them.
+_CALL_KEEP = {
+    "escalated": "max(call_records.escalated, excluded.escalated)",
+    "escalation_reasons": "CASE WHEN call_records.escalated = 1 AND call_records.escalation_reasons != '[]' "
+    "THEN call_records.escalation_reasons ELSE excluded.escalation_reasons END",
+    "recording_ref": "coalesce(excluded.recording_ref, call_records.recording_ref)",
+}
 _UPSERT_CALL = _Sql(
     f"INSERT INTO call_records ({', '.join(_CALL_COLUMNS)}) VALUES ({', '.join('?' * len(_CALL_COLUMNS))}) "
-    "ON CONFLICT (call_id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _CALL_COLUMNS[1:]),
+    "ON CONFLICT (call_id) DO UPDATE SET "
+    + ", ".join(f"{c} = {_CALL_KEEP.get(c, f'excluded.{c}')}" for c in _CALL_COLUMNS[1:]),
     "call_records",
     0,
 )
