@@ -125,6 +125,19 @@ def _alert_from_row(r: Sequence[Any]) -> Alert:
 
 
 @dataclass(frozen=True, slots=True)
+class NewTicketText:
+    """A ticket as the escalation desk reads it: what the agent typed, where, and its call."""
+
+    id: int
+    number: str
+    classification: str
+    location: str
+    texts: tuple[str, ...]
+    created_at: float
+    call_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class EscalationFigures:
     """What ``hotline report`` shows about escalations in a period."""
 
@@ -345,6 +358,51 @@ class EscalationStore:
         )
         top = rows[0][0]
         return int(str(top)[4:]) + 1 if top else 1
+
+    async def tickets_since(self, last_id: int, limit: int = 500) -> list[NewTicketText]:
+        """Tickets with an id above ``last_id`` (oldest first), with their opening call if linked."""
+        rows = await self._store._read(
+            "SELECT t.id, t.number, t.classification, t.location, t.description, t.current_situation, "
+            "t.request, t.created_at, (SELECT l.call_id FROM ticket_links l WHERE l.ticket_id = t.id "
+            "ORDER BY l.at LIMIT 1) FROM tickets t WHERE t.id > ? ORDER BY t.id LIMIT ?",
+            (last_id, limit),
+        )
+        return [
+            NewTicketText(
+                id=int(r[0]),
+                number=str(r[1]),
+                classification=str(r[2]),
+                location=str(r[3]),
+                texts=(str(r[4]), str(r[5]), str(r[6])),
+                created_at=float(r[7]),
+                call_id=str(r[8]) if r[8] is not None else None,
+            )
+            for r in rows
+        ]
+
+    async def last_ticket_id(self) -> int:
+        """The highest ticket id stored (0 when none)."""
+        rows = await self._store._read("SELECT coalesce(max(id), 0) FROM tickets", ())
+        return int(rows[0][0])
+
+    async def ticket_history(self, since: float) -> list[tuple[str, str, float]]:
+        """(classification, location, created_at) of tickets created since ``since`` (hot-spot baseline)."""
+        rows = await self._store._read(
+            "SELECT classification, location, created_at FROM tickets WHERE created_at >= ? "
+            "ORDER BY created_at",
+            (since,),
+        )
+        return [(str(r[0]), str(r[1]), float(r[2])) for r in rows]
+
+    async def overdue_tickets_for_caller(self, number: str) -> list[str]:
+        """Numbers of the caller's open tickets with a breached, unmet deadline."""
+        rows = await self._store._read(
+            "SELECT DISTINCT t.number FROM tickets t JOIN deadlines d ON d.ticket_id = t.id "
+            "WHERE t.citizen_number = ? AND t.state != 'closed' AND d.breached_at IS NOT NULL "
+            "AND d.met_at IS NULL ORDER BY t.number",
+            (number,),
+        )
+        return [str(r[0]) for r in rows]
 
     async def figures(self, start: float, end: float) -> EscalationFigures:
         """Escalations raised in ``[start, end)``: by level and reason, acknowledgement, incidents."""
