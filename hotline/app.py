@@ -14,6 +14,7 @@ from pathlib import Path
 
 import structlog
 
+from hotline.alerting import EscalationRuntime
 from hotline.clock import Clock, WallClock
 from hotline.health import keep_health_file
 from hotline.pbx_bridge.actions import PbxActions
@@ -26,6 +27,7 @@ from hotline.queue.work import Callback, CallbackKind, CallbackStatus
 from hotline.runtime import QueueRuntime
 from hotline.settings import Settings
 from hotline.store import Store, StoreError
+from hotline.store.escalations import EscalationStore
 from hotline.tickets.errors import TicketError
 from hotline.tickets.model import LinkRole, Satisfaction
 from hotline.tickets.service import TicketService
@@ -55,6 +57,8 @@ class HotlineService:
         self.observer: Callable[[QueueInput, list[Command]], None] | None = None
         self.started = asyncio.Event()
         self.callback_intake_interval_s = CALLBACK_INTAKE_INTERVAL_S
+        #: Urgent and sensitive calls (issue 11); set once ``started`` is, when enabled.
+        self.escalation: EscalationRuntime | None = None
         self.heartbeat_interval_s = HEARTBEAT_INTERVAL_S
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -91,13 +95,27 @@ class HotlineService:
             persistence.on_closed = _follow_up_outcome(tickets)
             watcher = SlaWatcher(tickets, interval_s=s.sla.sweep_interval_s, timeout_s=s.sla.sweep_timeout_s)
             async with AmiClient(s.ami, s.dialplan, inbox.put_nowait) as client:
+                # -- escalation (issue 11): fed by the queue's observer, flags calls back into it
+                escalation: EscalationRuntime | None = None
+                observer = self.observer
+                if s.escalation.enabled:
+                    escalation = await EscalationRuntime.restore(
+                        s.escalation,
+                        EscalationStore(store),
+                        self.clock,
+                        known_codes=[node.code for node in tickets.taxonomy],
+                        queue_inbox=inbox,
+                        actions=PbxActions(client, s.dialplan),
+                    )
+                    observer = _both(self.observer, escalation.observe)
+                self.escalation = escalation
                 runtime = QueueRuntime(
                     dispatcher,
                     PbxActions(client, s.dialplan),
                     self.clock,
                     inbox,
                     persistence=persistence,
-                    observer=self.observer,
+                    observer=observer,
                 )
                 self.dispatcher, self.runtime, self.client = dispatcher, runtime, client
                 async with asyncio.TaskGroup() as tasks:
@@ -117,6 +135,8 @@ class HotlineService:
                             name="pbx-heartbeat",
                         ),
                     ]
+                    if escalation is not None:
+                        owned.append(tasks.create_task(escalation.run(), name="escalation"))
                     self.started.set()
                     await stop.wait()
                     log.info("service.stopping")
@@ -128,6 +148,20 @@ class HotlineService:
                     for task in owned:
                         task.cancel()
         log.info("service.stopped")
+
+
+def _both(
+    first: Callable[[QueueInput, list[Command]], None] | None,
+    second: Callable[[QueueInput, list[Command]], None],
+) -> Callable[[QueueInput, list[Command]], None]:
+    """One observer that calls ``first`` (if any), then ``second``."""
+
+    def observe(event: QueueInput, commands: list[Command]) -> None:
+        if first is not None:
+            first(event, commands)
+        second(event, commands)
+
+    return observe
 
 
 def _follow_up_outcome(tickets: TicketService) -> Callable[[Callback, int], Awaitable[None]]:

@@ -225,3 +225,70 @@ def resume(alert: Alert) -> list[AlertEffect]:
     if alert.state is AlertState.PENDING and alert.deadline_at is not None:
         return [ArmAckTimer(alert.alert_id, alert.deadline_at)]
     return []
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisorAlertMessage:
+    """What supervisors' desktops get on ``p/supervisors/alerts`` (the bus publishes it).
+
+    ``kind``: ``escalation_raised``, ``escalation_updated``, ``escalation_reescalated``,
+    ``escalation_unacknowledged`` (the top tier's time ran out), ``escalation_acknowledged``.
+    Never carries a citizen's number: calls and tickets are named by their ids.
+    """
+
+    kind: str
+    alert_id: str
+    alert_kind: str
+    level: str
+    reasons: tuple[str, ...]
+    tier: int
+    role: str
+    supervisor: str
+    at: float
+    call_id: str | None = None
+    ticket_id: str | None = None
+    incident_id: str | None = None
+    ack_deadline_at: float | None = None
+    acknowledged_by: str | None = None
+
+    @classmethod
+    def of(cls, notice: AlertNotice) -> SupervisorAlertMessage:
+        """The message announcing ``notice``."""
+        a = notice.alert
+        kind = "escalation_unacknowledged" if notice.event == "exhausted" else f"escalation_{notice.event}"
+        return cls(
+            kind=kind,
+            alert_id=a.alert_id,
+            alert_kind=a.kind.value,
+            level=a.level.label,
+            reasons=a.reasons,
+            tier=a.tier,
+            role=notice.tier.role,
+            supervisor=notice.tier.supervisor_id,
+            at=notice.at,
+            call_id=a.call_id,
+            ticket_id=a.ticket_id,
+            incident_id=a.incident_id,
+            ack_deadline_at=a.deadline_at,
+            acknowledged_by=a.acknowledged_by,
+        )
+
+    def body(self) -> dict[str, object]:
+        """The JSON body (schema version 1)."""
+        return {
+            "schema": 1,
+            "type": self.kind,
+            "alert": self.alert_id,
+            "alert_kind": self.alert_kind,
+            "level": self.level,
+            "reasons": list(self.reasons),
+            "tier": self.tier,
+            "role": self.role,
+            "supervisor": self.supervisor,
+            "at": self.at,
+            "call_id": self.call_id,
+            "ticket": self.ticket_id,
+            "incident": self.incident_id,
+            "ack_deadline_at": self.ack_deadline_at,
+            "acknowledged_by": self.acknowledged_by,
+        }

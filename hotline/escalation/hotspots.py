@@ -189,6 +189,10 @@ class HotspotDetector:
             self._open[incident.slot] = incident
         self._seq = max(self._seq, next_seq)
 
+    def restore_seq(self, last_seq: int) -> None:
+        """Continue incident ids after ``last_seq`` (the highest stored)."""
+        self._seq = max(self._seq, last_seq)
+
     def open_incidents(self) -> list[Incident]:
         """The incidents still taking tickets."""
         return list(self._open.values())
