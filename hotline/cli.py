@@ -109,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         register(sub)
+    # -- escalations (issue 11) --
+    from hotline.escalation.cli import register as register_escalations
+
+    register_escalations(sub)
     return parser
 
 
