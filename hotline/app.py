@@ -9,13 +9,14 @@ written, then cancels and awaits every task, and closes AMI and the store.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import structlog
 
 from hotline.alerting import EscalationRuntime
-from hotline.clock import Clock, WallClock
+from hotline.clock import AnchoredClock, Clock, WallClock
 from hotline.health import keep_health_file
 from hotline.pbx_bridge.actions import PbxActions
 from hotline.pbx_bridge.connection import AmiClient
@@ -213,6 +214,24 @@ async def _heartbeat(store: Store, clock: Clock, connected: asyncio.Event, inter
         await asyncio.sleep(interval_s)
 
 
-async def run_service(settings: Settings, stop: asyncio.Event) -> None:
-    """``hotline serve``: the service against the configured Asterisk until ``stop`` is set."""
-    await HotlineService(settings).run(stop)
+async def run_service(
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    clock_speed: float | None = None,
+    clock_start: tuple[float, float] | None = None,
+) -> None:
+    """``hotline serve``: the service against the configured Asterisk until ``stop`` is set.
+
+    ``clock_speed``/``clock_start`` (tests and demos against the simulator only): time runs
+    ``clock_speed`` times faster, from simulated ``start`` at wall-clock ``anchor``; the
+    service's own periodic work (heartbeat, callback intake) speeds up alike.
+    """
+    if clock_speed is None:
+        await HotlineService(settings).run(stop)
+        return
+    start, anchor = clock_start if clock_start is not None else (time.time(), time.time())
+    service = HotlineService(settings, clock=AnchoredClock(clock_speed, start, anchor))
+    service.heartbeat_interval_s = HEARTBEAT_INTERVAL_S / clock_speed
+    service.callback_intake_interval_s = CALLBACK_INTAKE_INTERVAL_S / clock_speed
+    await service.run(stop)

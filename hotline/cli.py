@@ -31,10 +31,19 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from hotline.app import run_service
 
     async def main(stop: asyncio.Event) -> int:
-        await run_service(settings, stop)
+        await run_service(settings, stop, clock_speed=args.clock_speed, clock_start=args.clock_start)
         return 0
 
     return _run_until_signalled(main)
+
+
+def _clock_start(text: str) -> tuple[float, float]:
+    """``START@ANCHOR``: simulated POSIX seconds ``START`` at wall-clock second ``ANCHOR``."""
+    start, sep, anchor = text.partition("@")
+    try:
+        return float(start), float(anchor if sep else start)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected START@ANCHOR (POSIX seconds), got {text!r}") from exc
 
 
 def _simulate_pbx(args: argparse.Namespace, settings: Settings) -> int:
@@ -86,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the service against the configured Asterisk")
+    # A sped-up clock, for tests and demos against the simulator (never in production).
+    serve.add_argument("--clock-speed", type=float, default=None, help=argparse.SUPPRESS)
+    serve.add_argument("--clock-start", type=_clock_start, default=None, help=argparse.SUPPRESS)
     serve.set_defaults(func=_serve)
 
     demo = sub.add_parser("demo", help="the service against the built-in PBX simulator, with traffic")
@@ -109,6 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         register(sub)
+
+    # -- call records (issue 8): ``hotline calls list|show`` --
+    from hotline.call_records import register as register_calls
+
+    register_calls(sub)
+
     # -- escalations (issue 11) --
     from hotline.escalation.cli import register as register_escalations
 

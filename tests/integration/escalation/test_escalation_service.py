@@ -153,6 +153,7 @@ async def test_a_keyword_typed_in_a_ticket_flags_the_ticket_and_its_live_call(ha
         number = await _ticket(h, "楼下饭店后厨起火了，火势很大", call)
         await _wait(lambda: _events(logs, "call.flagged"), 10, "the call flagged")
         await _wait(lambda: _events(logs, "escalation.recording_started"), 10, "the recording")
+        await _wait(lambda: _events(logs, "escalation.raised"), 10, "the alert")
         assert call in h.sim.model.live_calls()  # still up
     raised = _events(logs, "escalation.raised")
     assert [(r["call_id"], r["ticket_id"], r["escalation_level"]) for r in raised] == [

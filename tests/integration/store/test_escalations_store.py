@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import structlog
 
 from hotline.cli import main
 from hotline.escalation.alerts import (
@@ -141,6 +142,13 @@ def test_the_cli_lists_alerts(
 
     asyncio.run(seed())
     monkeypatch.setenv("HOTLINE_STORE_PATH", str(path))
+    try:
+        _cli_checks(capsys)
+    finally:
+        structlog.reset_defaults()  # main() configured logging onto this test's captured streams
+
+
+def _cli_checks(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["escalations", "list"]) == 0
     out = capsys.readouterr().out
     assert "ESC-000001" in out and "urgent" in out and "pending" in out and "shift_lead" in out
