@@ -121,26 +121,31 @@ class KeywordMatcher:
                     excluded.append((start, end))
         if not keywords:
             return []
-        live_cues = [c for c in cues if not _inside(c, excluded)]
+        # Cues by the position of their last character: a keyword looks only at the few
+        # positions a cue could end at (max_gap before it, up to its own end), not at every cue.
+        cue_starts_by_end: dict[int, list[int]] = {}
+        for cue in cues:
+            if not excluded or not _inside(cue, excluded):
+                cue_starts_by_end.setdefault(cue[1], []).append(cue[0])
         found: list[KeywordHit] = []
         for start, end, word, level in keywords:
-            if _inside((start, end), excluded):
+            if excluded and _inside((start, end), excluded):
                 continue
-            if any(self._negates(text, cue, start) for cue in live_cues):
+            if cue_starts_by_end and self._negated(text, cue_starts_by_end, start, end):
                 continue
             found.append(KeywordHit(word=word, level=level, start=start))
         found.sort(key=lambda h: h.start)
         return found
 
-    def _negates(self, text: str, cue: tuple[int, int], start: int) -> bool:
-        cue_start, cue_end = cue
-        if cue_start >= start:
-            return False
-        gap = start - cue_end - 1
-        if gap > self._max_gap:
-            return False
-        between = text[cue_end + 1 : start] if gap > 0 else ""
-        return not any(ch in CLAUSE_BREAKS for ch in between)
+    def _negated(self, text: str, cue_starts_by_end: dict[int, list[int]], start: int, end: int) -> bool:
+        for cue_end in range(max(start - self._max_gap - 1, 0), end + 1):
+            starts = cue_starts_by_end.get(cue_end)
+            if not starts or not any(cue_start < start for cue_start in starts):
+                continue
+            between = text[cue_end + 1 : start] if cue_end + 1 < start else ""
+            if not any(ch in CLAUSE_BREAKS for ch in between):
+                return True
+        return False
 
     def signals(self, texts: Iterable[str]) -> tuple[Signal, ...]:
         """At most one signal per level over all ``texts``; its detail lists the words (sorted, unique)."""

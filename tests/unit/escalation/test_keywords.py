@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hotline.escalation.errors import KeywordDataError
-from hotline.escalation.keywords import KeywordLists, KeywordMatcher, load_keyword_lists
+from hotline.escalation.keywords import CLAUSE_BREAKS, KeywordLists, KeywordMatcher, load_keyword_lists
 from hotline.escalation.model import Level, Source
 
 
@@ -105,3 +107,46 @@ def test_a_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
     path.write_bytes('[urgent]\nwords = ["火灾"]\n'.encode("gb18030"))
     with pytest.raises(KeywordDataError, match="not UTF-8"):
         load_keyword_lists(path)
+
+
+def _reference_hits(lists: KeywordLists, text: str) -> list[str]:
+    """The rules read literally: every occurrence, every cue, every exclusion (quadratic)."""
+
+    def spans(words: tuple[str, ...]) -> list[tuple[int, int, str]]:
+        found = []
+        for w in words:
+            i = text.find(w)
+            while i != -1:
+                found.append((i, i + len(w) - 1, w))
+                i = text.find(w, i + 1)
+        return found
+
+    exclusions = [(s, e) for s, e, _ in spans(lists.exclusions)]
+
+    def inside(s: int, e: int) -> bool:
+        return any(xs <= s and e <= xe for xs, xe in exclusions)
+
+    cues = [(s, e) for s, e, _ in spans(lists.negations) if not inside(s, e)]
+    out = []
+    for s, e, w in spans(lists.urgent) + spans(lists.sensitive):
+        if inside(s, e):
+            continue
+        negated = any(
+            cs < s and s - ce - 1 <= lists.max_gap and not any(ch in CLAUSE_BREAKS for ch in text[ce + 1 : s])
+            for cs, ce in cues
+        )
+        if not negated:
+            out.append((s, w))
+    return [w for _, w in sorted(out)]
+
+
+@given(st.lists(st.sampled_from(list("不是没有火灾着火聚集区上访，。无人机的了")), max_size=30).map("".join))
+def test_the_matcher_agrees_with_the_rules_read_literally(text: str) -> None:
+    lists = KeywordLists(
+        urgent=("火灾", "着火", "有人"),
+        sensitive=("上访", "聚集"),
+        negations=("不是", "没有", "没", "无"),
+        exclusions=("聚集区", "无人机"),
+        max_gap=2,
+    )
+    assert sorted(h.word for h in KeywordMatcher(lists).hits(text)) == sorted(_reference_hits(lists, text))
