@@ -23,7 +23,8 @@ from dataclasses import dataclass, field, replace
 
 _DAY_S = 86_400.0
 
-_DISTRICT = re.compile(r"([\u4e00-\u9fff]{1,6}?(?:自治县|新区|区|县|旗))")
+# A district name holds no 省/市 (so "沈阳市沈河区" gives "沈河区"), a street none of 省/市/区/县.
+_DISTRICT = re.compile(r"((?:(?![省市])[\u4e00-\u9fff]){1,6}?(?:自治县|新区|区|县|旗))")
 #: Words ending in 区 that are not districts ("小区门口" names no district).
 _NOT_DISTRICTS = (
     "小区",
@@ -41,7 +42,7 @@ _NOT_DISTRICTS = (
     "塌陷区",
     "聚集区",
 )
-_STREET = re.compile(r"([\u4e00-\u9fff]{1,10}?(?:大街|大道|胡同|路|街|巷|道|镇|乡|村))")
+_STREET = re.compile(r"((?:(?![省市区县])[\u4e00-\u9fff]){1,10}?(?:大街|大道|胡同|路|街|巷|道|镇|乡|村))")
 
 
 def place_token(location: str) -> str:

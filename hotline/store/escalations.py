@@ -338,6 +338,16 @@ class EscalationStore:
         )
         return [str(r[0]) for r in rows]
 
+    async def incidents_for_caller(self, number: str) -> list[str]:
+        """Open incidents one of the caller's tickets is linked to (for the agent's screen-pop)."""
+        rows = await self._store._read(
+            "SELECT DISTINCT l.incident_id FROM tickets t JOIN incident_tickets l ON l.ticket_id = t.number "
+            "JOIN incidents i ON i.incident_id = l.incident_id WHERE t.citizen_number = ? "
+            "AND i.closed_at IS NULL ORDER BY l.incident_id",
+            (number,),
+        )
+        return [str(r[0]) for r in rows]
+
     async def watch_entries(self) -> list[WatchEntry]:
         """The whole watch list (keyed hashes)."""
         rows = await self._store._read("SELECT digest, level, reason FROM watch_list ORDER BY added_at", ())
