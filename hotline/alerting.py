@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -116,13 +117,14 @@ def build_rules(settings: EscalationSettings, known_codes: Iterable[str] | None 
     )
 
 
+@dataclass(frozen=True, slots=True)
 class _CallSeen:
     """A call arrived (from the queue's observer); the runtime adds the caller's overdue tickets."""
 
-    __slots__ = ("call_id", "channel", "number", "priority")
-
-    def __init__(self, call_id: str, channel: str, number: str, priority: str) -> None:
-        self.call_id, self.channel, self.number, self.priority = call_id, channel, number, priority
+    call_id: str
+    channel: str
+    number: str = field(repr=False)  # the citizen's: never in a repr
+    priority: str = ""
 
 
 class EscalationRuntime:
