@@ -53,6 +53,7 @@ from hotline.escalation.desk import (
     FlagCall,
     SignalRecorded,
     TicketWritten,
+    WatchListLoaded,
 )
 from hotline.escalation.errors import EscalationError
 from hotline.escalation.hotspots import (
@@ -79,6 +80,8 @@ log = structlog.get_logger("hotline.escalation")
 AlertPublisher = Callable[[SupervisorAlertMessage], Awaitable[None]]
 
 _DAY_S = 86_400.0
+#: The ticket intake reloads the watch list every this many rounds (30 s at the default 1 s).
+WATCH_RELOAD_ROUNDS = 30
 
 
 def build_rules(settings: EscalationSettings, known_codes: Iterable[str] | None = None) -> EscalationRules:
@@ -456,9 +459,18 @@ class EscalationRuntime:
     # -- tickets --------------------------------------------------------------------------------
 
     async def _ticket_intake(self) -> None:
-        """New tickets (from any process writing the store) go to the desk, oldest first."""
+        """New tickets (from any process writing the store) go to the desk, oldest first; the
+        watch list is reloaded every ``WATCH_RELOAD_ROUNDS`` rounds (``hotline escalations watch``
+        writes it from another process)."""
         assert self._store is not None
+        rounds = 0
         while True:
+            rounds += 1
+            if rounds % WATCH_RELOAD_ROUNDS == 0:
+                try:
+                    self.submit(WatchListLoaded(tuple(await self._store.watch_entries())))
+                except StoreError as exc:
+                    log.error("escalation.ticket_intake_failed", error=str(exc))
             try:
                 for ticket in await self._store.tickets_since(self._last_ticket_id):
                     self._last_ticket_id = ticket.id

@@ -144,7 +144,9 @@ def _watch_add(args: argparse.Namespace, settings: Settings) -> int:
 
     async def body(escalations: EscalationStore) -> int:
         await escalations.add_watch(entry, time.time())
-        print(f"watch list: added {entry.digest[:16]}… ({level.label}); restart the service to use it")
+        print(
+            f"watch list: added {entry.digest[:16]}… ({level.label}); a running service reads it within 30 s"
+        )
         return 0
 
     return _run(settings, body)

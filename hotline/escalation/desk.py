@@ -37,6 +37,7 @@ from hotline.escalation.model import Level, Signal, Source, highest_level
 from hotline.escalation.signals import (
     RepeatCalls,
     TaxonomyFlags,
+    WatchEntry,
     WatchList,
     agent_signal,
     ivr_signal,
@@ -126,8 +127,22 @@ class DeskTimerFired:
     key: str
 
 
+@dataclass(frozen=True, slots=True)
+class WatchListLoaded:
+    """The watch list as the store now holds it (keyed hashes), reloaded while running."""
+
+    entries: tuple[WatchEntry, ...]
+
+
 DeskInput = (
-    CallStarted | CallAnswered | CallFinished | TicketWritten | AgentEscalated | Acknowledge | DeskTimerFired
+    CallStarted
+    | CallAnswered
+    | CallFinished
+    | TicketWritten
+    | AgentEscalated
+    | Acknowledge
+    | DeskTimerFired
+    | WatchListLoaded
 )
 
 
@@ -224,6 +239,9 @@ class EscalationDesk:
             )
         if isinstance(event, Acknowledge):
             return self._acknowledge(event, now)
+        if isinstance(event, WatchListLoaded):
+            self.rules.watch_list.replace_all(event.entries)
+            return []
         return self._timer(event.key, now)
 
     # -- handlers ------------------------------------------------------------------------------

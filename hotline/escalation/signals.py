@@ -70,6 +70,10 @@ class WatchList:
         """Put an entry on the list (replaces one with the same digest)."""
         self._entries[entry.digest] = entry
 
+    def replace_all(self, entries: Iterable[WatchEntry]) -> None:
+        """The list becomes exactly ``entries`` (a reload from the store)."""
+        self._entries = {e.digest: e for e in entries}
+
     def signal(self, number: str) -> Signal | None:
         """A ``watch_list`` signal when ``number`` is listed."""
         entry = self._entries.get(self.digest(number))

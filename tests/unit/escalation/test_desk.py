@@ -155,3 +155,16 @@ def test_a_burst_of_tickets_opens_an_incident_alert(desk: EscalationDesk) -> Non
     assert len(detected) == 1 and detected[0].incident.ticket_ids == ("T-0", "T-1", "T-2")
     notices = [n for n in effects if isinstance(n, AlertNotice)]
     assert notices[0].alert.incident_id == detected[0].incident.incident_id
+
+
+def test_a_reloaded_watch_list_applies_to_the_next_call(desk: EscalationDesk) -> None:
+    from hotline.escalation.desk import WatchListLoaded
+
+    watch = desk.rules.watch_list
+    assert desk.handle(CallStarted("c1", "13500000005"), 0.0) == []
+    desk.handle(WatchListLoaded((watch.entry_for("13500000005", Level.URGENT, "threat"),)), 1.0)
+    assert _flags(desk.handle(CallStarted("c2", "13500000005"), 2.0)) == [
+        FlagCall("c2", Level.URGENT, ("watch_list:threat",))
+    ]
+    desk.handle(WatchListLoaded(()), 3.0)
+    assert _flags(desk.handle(CallStarted("c3", "13900000009"), 4.0)) == []  # removed from the list too
