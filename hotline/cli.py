@@ -109,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         register(sub)
+
+    # `hotline report` (issue 13): intervals, agents, tickets, trends.
+    from hotline.reports.cli import register as register_report
+
+    register_report(sub)
     return parser
 
 
