@@ -69,7 +69,14 @@ from hotline.reports.model import (
     TopClassRow,
     Totals,
 )
-from hotline.store.reports import AgentStateEntry, ReportCall, ReportClock, ReportTicket, ReportTransition
+from hotline.store.reports import (
+    AgentStateRow,
+    RangeCounts,
+    ReportCall,
+    ReportClock,
+    ReportTicket,
+    ReportTransition,
+)
 from hotline.tickets.errors import UnknownClassification
 from hotline.tickets.model import Satisfaction, TicketType
 from hotline.tickets.taxonomy import Level, Taxonomy
@@ -109,6 +116,15 @@ class _CallAcc:
     longest: float | None = None
     callbacks: int = 0
     reached: int = 0
+
+    def merge(self, other: _CallAcc) -> None:
+        """Add ``other``'s sums to these."""
+        for name in self.__slots__:
+            if name == "longest":
+                if other.longest is not None:
+                    self.longest = other.longest if self.longest is None else max(self.longest, other.longest)
+            else:
+                setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def freeze(self) -> CallFigures:
         return CallFigures(
@@ -229,48 +245,83 @@ class _AgentAcc:
     rona: int = 0
 
 
+def _close_period(
+    acc: _AgentAcc,
+    period: tuple[str, str | None, float],
+    until: float,
+    start: float,
+    horizon: float,
+    width: float,
+    wraps: dict[int, list[float]],
+) -> None:
+    """Count the time from a change to the agent's next one (or ``until``)."""
+    state, reason, since = period
+    if until > horizon:
+        until = horizon
+    seconds = until - (since if since > start else start)
+    if seconds < 0.0:
+        seconds = 0.0
+    spent = acc.seconds
+    spent[state] = spent.get(state, 0.0) + seconds
+    if state == "paused":
+        key = reason or "-"
+        acc.pauses[key] = acc.pauses.get(key, 0.0) + seconds
+    elif state == "wrap_up" and start <= since < horizon:
+        acc.wrap_sum += seconds
+        acc.wrap_n += 1
+        bucket = wraps.get(int((since - start) // width))
+        if bucket is None:
+            wraps[int((since - start) // width)] = [seconds, 1.0]
+        else:
+            bucket[0] += seconds
+            bucket[1] += 1.0
+
+
 def _agent_time(
-    history: Sequence[AgentStateEntry], start: float, horizon: float, accs: dict[str, _AgentAcc]
-) -> list[tuple[float, float]]:
-    """Fill the agents' time per state; returns the wrap-up periods ``(begun at, seconds)``
-    begun in the range (for AHT)."""
-    wraps: list[tuple[float, float]] = []
-    for i, entry in enumerate(history):
-        acc = accs.setdefault(entry.agent_id, _AgentAcc())
-        nxt = history[i + 1] if i + 1 < len(history) else None
-        until = nxt.at if nxt is not None and nxt.agent_id == entry.agent_id else horizon
-        begin, finish = max(entry.at, start), min(until, horizon)
-        seconds = max(0.0, finish - begin)
-        acc.seconds[entry.state] = acc.seconds.get(entry.state, 0.0) + seconds
-        if entry.state == "paused":
-            reason = entry.reason or "-"
-            acc.pauses[reason] = acc.pauses.get(reason, 0.0) + seconds
-            if entry.at >= start:
-                acc.pause_times[reason] += 1
-        if entry.at >= start and entry.at < horizon:
-            if entry.state == "wrap_up":
-                acc.wrap_sum += seconds
-                acc.wrap_n += 1
-                wraps.append((entry.at, seconds))
-            prev = history[i - 1] if i > 0 and history[i - 1].agent_id == entry.agent_id else None
-            if (
-                entry.state == "paused"
-                and entry.reason == "no_answer"
-                and prev is not None
-                and prev.state == "offered"
-            ):
+    history: Iterable[AgentStateRow],
+    start: float,
+    horizon: float,
+    width: float,
+    accs: dict[str, _AgentAcc],
+) -> dict[int, list[float]]:
+    """Fill the agents' time per state from their changes (in time order; each agent's first one
+    may precede ``start``): a state lasts from its change to the agent's next change, or to
+    ``horizon``.  Returns the wrap-up periods begun in the range, summed per interval counted
+    from ``start`` (``index -> [seconds, count]``).  A month holds some 340,000 changes: this
+    loop is kept tight."""
+    wraps: dict[int, list[float]] = {}
+    current: dict[str, tuple[str, str | None, float]] = {}
+    for row in history:
+        agent_id, state, reason, at = row
+        acc = accs.get(agent_id)
+        if acc is None:
+            acc = accs[agent_id] = _AgentAcc()
+        period = current.get(agent_id)
+        current[agent_id] = (state, reason, at)
+        if period is None:
+            if state == "paused" and start <= at < horizon:
+                acc.pause_times[reason or "-"] += 1
+            continue
+        _close_period(acc, period, at, start, horizon, width, wraps)
+        if state == "paused" and start <= at < horizon:
+            acc.pause_times[reason or "-"] += 1
+            if reason == "no_answer" and period[0] == "offered":
                 acc.rona += 1
+    for agent_id, period in current.items():
+        _close_period(accs[agent_id], period, horizon, start, horizon, width, wraps)
     return wraps
 
 
 def _agents(
     calls: Iterable[ReportCall], data: ReportData, options: ReportOptions
-) -> tuple[tuple[AgentRow, ...], tuple[PauseRow, ...], list[tuple[float, float]]]:
+) -> tuple[tuple[AgentRow, ...], tuple[PauseRow, ...], dict[int, list[float]]]:
     accs: dict[str, _AgentAcc] = {}
     for call in calls:
         if call.agent_id is None or call.outcome != "answered":
             continue
-        acc = accs.setdefault(call.agent_id, _AgentAcc())
+        acc = accs.get(call.agent_id)
+        if acc is None:
+            acc = accs[call.agent_id] = _AgentAcc()
         if call.direction == "inbound":
             acc.inbound += 1
         else:
@@ -280,11 +331,10 @@ def _agents(
             acc.talk_sum += talk
             acc.talk_n += 1
     history = data.agent_history
-    wraps: list[tuple[float, float]] = []
+    wraps: dict[int, list[float]] = {}
     if history is not None:
         horizon = min(options.end, max(options.now, options.start))
-        ordered = sorted(history, key=lambda e: (e.agent_id, e.at))  # stable: same-instant order kept
-        wraps = _agent_time(ordered, options.start, horizon, accs)
+        wraps = _agent_time(history, options.start, horizon, options.interval_min * 60.0, accs)
     rows, pauses = [], []
     known = history is not None
     for agent_id in sorted(accs):
@@ -335,7 +385,10 @@ def _groups(data: ReportData, options: ReportOptions, key: str) -> tuple[TicketG
     table: dict[str, dict[str, int]] = {}
 
     def row(k: str) -> dict[str, int]:
-        return table.setdefault(k, Counter())
+        found = table.get(k)
+        if found is None:
+            found = table[k] = Counter()
+        return found
 
     def pick(t_type: str, dept: str) -> str:
         return t_type if key == "type" else (dept or "-")
@@ -451,16 +504,12 @@ def _overdue(clocks: Iterable[ReportClock], taxonomy: Taxonomy, now: float) -> t
 
 
 def totals(data: ReportData, options: ReportOptions) -> Totals:
-    """The range in one line (also used for the previous range of the comparison)."""
+    """The range in one line, from its rows (calls only: no wrap-up).  The previous range of the
+    comparison is summed in SQL instead (:func:`hotline.store.reports.range_counts`, then
+    :func:`totals_from_counts`); the tests hold the two to the same figures."""
     acc = _CallAcc()
     for call in data.calls:
         _add_call(acc, call, options)
-    if data.agent_history is not None:
-        horizon = min(options.end, max(options.now, options.start))
-        ordered = sorted(data.agent_history, key=lambda e: (e.agent_id, e.at))
-        for _, seconds in _agent_time(ordered, options.start, horizon, {}):
-            acc.wrap_sum += seconds
-            acc.wrap_n += 1
     verdicts = Counter(_clock_verdict(c, options.now) for c in data.clocks_due)
     _, rate = _satisfaction(data.steps)
     return Totals(
@@ -471,6 +520,34 @@ def totals(data: ReportData, options: ReportOptions) -> Totals:
         on_time=verdicts["on_time"],
         late=verdicts["late"],
         satisfaction_rate=rate,
+    )
+
+
+def totals_from_counts(counts: RangeCounts) -> Totals:
+    """:class:`Totals` from the counts the store summed."""
+    n = counts
+    return Totals(
+        calls=CallFigures(
+            offered=n.offered,
+            answered=n.answered,
+            answered_within=n.answered_within,
+            abandoned=n.abandoned,
+            short_abandoned=n.short_abandoned,
+            other=n.other,
+            in_progress=n.in_progress,
+            end_uncertain=n.end_uncertain,
+            asa_s=n.wait_sum / n.wait_n if n.wait_n else None,
+            avg_talk_s=n.talk_sum / n.talk_n if n.talk_n else None,
+            longest_wait_s=n.longest_wait_s,
+            callbacks=n.callbacks,
+            callbacks_reached=n.callbacks_reached,
+        ),
+        tickets_opened=n.tickets_opened,
+        tickets_closed=n.tickets_closed,
+        due=n.clocks_due,
+        on_time=n.on_time,
+        late=n.late,
+        satisfaction_rate=_satisfaction_rate(n.satisfaction),
     )
 
 
@@ -491,7 +568,7 @@ def _comparison(current: Totals, previous: Totals) -> tuple[ComparisonRow, ...]:
             "pct",
         ),
         ComparisonRow("asa_s", "平均应答时长", c.asa_s, p.asa_s, "sec"),
-        ComparisonRow("aht_s", "平均处理时长", c.aht_s, p.aht_s, "sec"),
+        ComparisonRow("avg_talk_s", "平均通话时长", c.avg_talk_s, p.avg_talk_s, "sec"),
         ComparisonRow("callbacks", "回拨/回访", c.callbacks, p.callbacks, "int"),
         ComparisonRow("tickets_opened", "新建工单", current.tickets_opened, previous.tickets_opened, "int"),
         ComparisonRow("tickets_closed", "办结工单", current.tickets_closed, previous.tickets_closed, "int"),
@@ -507,15 +584,16 @@ def build_report(
     options: ReportOptions,
     taxonomy: Taxonomy,
     *,
-    previous: ReportData | None = None,
+    previous: Totals | None = None,
     notes: Sequence[str] = (),
 ) -> Report:
-    """Compose the report of ``options``' range from ``data`` (and the previous range's data)."""
+    """Compose the report of ``options``' range from ``data`` (and the previous range's totals)."""
     clock = _Clock(options)
     n_days = len(clock.starts)
     slot_accs = [_CallAcc() for _ in range(clock.slots)]
     day_accs = [_CallAcc() for _ in range(n_days)]
     total = _CallAcc()
+    cells: dict[tuple[int, int], _CallAcc] = {}  # (day, slot): each call is added once
     for call in data.calls:
         at = _call_time(call)
         if at is None:
@@ -523,17 +601,24 @@ def build_report(
         day = clock.day(at)
         if day is None:
             continue
-        _add_call(slot_accs[clock.slot(at, day)], call, options)
-        _add_call(day_accs[day], call, options)
-        _add_call(total, call, options)
+        key = (day, clock.slot(at, day))
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = _CallAcc()
+        _add_call(cell, call, options)
+    for (day, slot), cell in cells.items():
+        slot_accs[slot].merge(cell)
+        day_accs[day].merge(cell)
+        total.merge(cell)
     agents, pauses, wraps = _agents(data.calls, data, options)
-    for begun, seconds in wraps:
+    for index, (seconds, count) in wraps.items():
+        begun = options.start + index * clock.width  # the interval's first instant (no DST in China)
         day = clock.day(begun)
         if day is None:
             continue
         for acc in (slot_accs[clock.slot(begun, day)], day_accs[day], total):
             acc.wrap_sum += seconds
-            acc.wrap_n += 1
+            acc.wrap_n += int(count)
     intervals = tuple(
         IntervalRow(_label(i * options.interval_min), _label((i + 1) * options.interval_min), acc.freeze())
         for i, acc in enumerate(slot_accs)
@@ -577,7 +662,7 @@ def build_report(
         late=verdicts["late"],
         satisfaction_rate=rate,
     )
-    comparison = _comparison(current, totals(previous, options.previous())) if previous is not None else ()
+    comparison = _comparison(current, previous) if previous is not None else ()
     return Report(
         options=options,
         totals=current,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from hotline.reports.model import ReportData, ReportOptions
+from hotline.reports.compute import totals_from_counts
+from hotline.reports.model import ReportData, ReportOptions, Totals
 from hotline.store import Store
 from hotline.store import reports as queries
 
@@ -24,8 +25,22 @@ async def load_range(store: Store, options: ReportOptions, *, overdue: bool = Tr
     )
 
 
-async def load_with_previous(store: Store, options: ReportOptions) -> tuple[ReportData, ReportData]:
-    """The range's data and the previous range's (same length, just before)."""
-    current = await load_range(store, options)
-    previous = await load_range(store, options.previous(), overdue=False)
-    return current, previous
+async def previous_totals(store: Store, options: ReportOptions) -> Totals:
+    """The totals of the range of the same length just before ``options``' range."""
+    prev = options.previous()
+    counts = await queries.range_counts(
+        store,
+        prev.start,
+        prev.end,
+        prev.first_day,
+        prev.last_day,
+        threshold_s=options.threshold_s,
+        short_abandon_s=options.short_abandon_s,
+        now=options.now,
+    )
+    return totals_from_counts(counts)
+
+
+async def load_with_previous(store: Store, options: ReportOptions) -> tuple[ReportData, Totals]:
+    """The range's data and the previous range's totals."""
+    return await load_range(store, options), await previous_totals(store, options)

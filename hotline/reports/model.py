@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 
 from hotline.store.reports import (
-    AgentStateEntry,
+    AgentStateRow,
     ReportCall,
     ReportClock,
     ReportTicket,
@@ -84,7 +84,7 @@ class ReportData:
     """
 
     calls: list[ReportCall]
-    agent_history: list[AgentStateEntry] | None
+    agent_history: list[AgentStateRow] | None  # in time order
     opened: list[ReportTicket]
     closed: list[ReportTicket]
     steps: list[ReportTransition]

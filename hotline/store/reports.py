@@ -111,22 +111,36 @@ async def log_agent_states(store: Store, entries: list[AgentStateEntry]) -> None
     )
 
 
-async def agent_state_history(store: Store, start: float, end: float) -> list[AgentStateEntry]:
+#: One agent state change as the report reads it: ``(agent_id, state, reason, at)``.  Plain tuples:
+#: a month of a busy centre holds some 340,000 of them.
+AgentStateRow = tuple[str, str, str | None, float]
+
+
+async def agent_state_history(store: Store, start: float, end: float) -> list[AgentStateRow]:
     """Every change in ``[start, end)``, plus each agent's last change before ``start`` (its
-    state when the range opens); ordered by agent, then time."""
+    state when the range opens); in time order (the ``at`` index's order: no sort)."""
     before = await store._read(
-        "SELECT l.agent_id, l.state, l.reason, l.at FROM agent_state_log l "
-        "JOIN (SELECT agent_id, max(at) AS at FROM agent_state_log WHERE at < ? GROUP BY agent_id) m "
-        "ON m.agent_id = l.agent_id AND m.at = l.at",
+        f"{_AGENTS_BEFORE} SELECT agent_id, state, reason, at FROM agent_state_log "
+        "WHERE id IN (SELECT id FROM before) ORDER BY at, id",
         (start,),
     )
     inside = await store._read(
-        "SELECT agent_id, state, reason, at FROM agent_state_log WHERE at >= ? AND at < ? ORDER BY id",
+        "SELECT agent_id, state, reason, at FROM agent_state_log WHERE at >= ? AND at < ? ORDER BY at, id",
         (start, end),
     )
-    rows = [AgentStateEntry(r[0], r[1], r[2], r[3]) for r in (*before, *inside)]
-    rows.sort(key=lambda e: (e.agent_id, e.at))  # stable: same-instant changes keep their order
-    return rows
+    return [*before, *inside]  # sqlite3's rows are already plain tuples
+
+
+#: Each agent's last change before a range starts (parameter 1: the start): a skip-scan over the
+#: agents (one index seek each), not a scan of the whole history.
+_AGENTS_BEFORE = (
+    "WITH RECURSIVE agents(a) AS ("
+    " SELECT min(agent_id) FROM agent_state_log"
+    " UNION ALL SELECT (SELECT min(agent_id) FROM agent_state_log WHERE agent_id > a) FROM agents"
+    " WHERE a IS NOT NULL),"
+    " before(id) AS (SELECT (SELECT id FROM agent_state_log WHERE agent_id = a AND at < ?1"
+    " ORDER BY at DESC, id DESC LIMIT 1) FROM agents WHERE a IS NOT NULL)"
+)
 
 
 async def agent_state_log_size(store: Store) -> int:
@@ -223,3 +237,120 @@ async def clocks_overdue(store: Store, at: float, limit: int) -> list[ReportCloc
         (at, limit),
     )
     return [ReportClock(*r) for r in rows]
+
+
+# ---- a range in one line (the comparison's previous range) -----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RangeCounts:
+    """A range's call, ticket and clock counts, summed in SQL (see :func:`range_counts`)."""
+
+    offered: int
+    answered: int
+    answered_within: int
+    abandoned: int  # not short
+    short_abandoned: int
+    other: int
+    in_progress: int
+    end_uncertain: int
+    wait_sum: float
+    wait_n: int
+    talk_sum: float
+    talk_n: int
+    longest_wait_s: float | None
+    callbacks: int
+    callbacks_reached: int
+    tickets_opened: int
+    tickets_closed: int
+    clocks_due: int
+    on_time: int
+    late: int
+    satisfaction: dict[str, int]
+
+
+async def range_counts(
+    store: Store,
+    start: float,
+    end: float,
+    first_day: date,
+    last_day: date,
+    *,
+    threshold_s: float,
+    short_abandon_s: float,
+    now: float,
+) -> RangeCounts:
+    """The same counts as :func:`hotline.reports.compute.totals` (which the tests hold it to),
+    summed in SQL: the comparison with the previous range needs only these, not its rows."""
+    uncertain = "end_uncertain" if await _has_column(store, "call_records", "end_uncertain") else "0"
+    calls = await store._read(
+        "WITH c AS (SELECT direction, outcome, "
+        f"{uncertain} AS unc, answered_at, "
+        "coalesce(wait_s, answered_at - arrived_at, "
+        f"CASE WHEN NOT {uncertain} THEN ended_at - arrived_at END) AS wait, "
+        f"CASE WHEN answered_at IS NULL OR {uncertain} THEN NULL "
+        "ELSE coalesce(talk_s, ended_at - answered_at) END AS talk "
+        "FROM call_records WHERE (arrived_at >= ?1 AND arrived_at < ?2) "
+        "OR (arrived_at IS NULL AND offered_at >= ?1 AND offered_at < ?2)) "
+        "SELECT "
+        "sum(direction = 'inbound' AND outcome IS NOT NULL), "
+        "sum(direction = 'inbound' AND outcome = 'answered'), "
+        "sum(direction = 'inbound' AND outcome = 'answered' AND wait <= ?3), "
+        "sum(direction = 'inbound' AND outcome = 'abandoned'), "
+        "sum(direction = 'inbound' AND outcome = 'abandoned' AND NOT unc AND wait < ?4), "
+        "sum(direction = 'inbound' AND outcome IS NULL), "
+        "sum(direction = 'inbound' AND outcome IS NOT NULL AND unc), "
+        "sum(CASE WHEN direction = 'inbound' AND outcome = 'answered' THEN wait END), "
+        "count(CASE WHEN direction = 'inbound' AND outcome = 'answered' THEN wait END), "
+        "sum(CASE WHEN direction = 'inbound' AND outcome = 'answered' THEN talk END), "
+        "count(CASE WHEN direction = 'inbound' AND outcome = 'answered' THEN talk END), "
+        "max(CASE WHEN direction = 'inbound' AND "
+        "(outcome = 'answered' OR (outcome = 'abandoned' AND NOT unc)) THEN wait END), "
+        "sum(direction <> 'inbound' AND outcome IS NOT NULL), "
+        "sum(direction <> 'inbound' AND outcome = 'answered') FROM c",
+        (start, end, threshold_s, short_abandon_s),
+    )
+    longest = calls[0][11]
+    (offered, answered, within, abandoned_all, short, live, unc, wsum, wn, tsum, tn, _, cb, reached) = [
+        v or 0 for v in calls[0]
+    ]
+    opened = await store._read(
+        "SELECT count(*) FROM tickets WHERE created_at >= ? AND created_at < ?", (start, end)
+    )
+    closed = await store._read(
+        "SELECT count(*) FROM tickets WHERE closed_at >= ? AND closed_at < ?", (start, end)
+    )
+    clocks = await store._read(
+        "SELECT count(*), sum(met_at IS NOT NULL AND met_at <= due_at), "
+        "sum((met_at IS NOT NULL AND met_at > due_at) OR (met_at IS NULL AND ? >= due_at)) "
+        "FROM deadlines WHERE due_on >= ? AND due_on <= ?",
+        (now, first_day.isoformat(), last_day.isoformat()),
+    )
+    answers = await store._read(
+        "SELECT json_extract(detail, '$.satisfaction'), count(*) FROM transitions "
+        "WHERE action = 'evaluate' AND at >= ? AND at < ? GROUP BY 1",
+        (start, end),
+    )
+    return RangeCounts(
+        offered=int(offered),
+        answered=int(answered),
+        answered_within=int(within),
+        abandoned=int(abandoned_all - short),
+        short_abandoned=int(short),
+        other=int(offered - answered - abandoned_all),
+        in_progress=int(live),
+        end_uncertain=int(unc),
+        wait_sum=float(wsum),
+        wait_n=int(wn),
+        talk_sum=float(tsum),
+        talk_n=int(tn),
+        longest_wait_s=None if longest is None else float(longest),
+        callbacks=int(cb),
+        callbacks_reached=int(reached),
+        tickets_opened=int(opened[0][0]),
+        tickets_closed=int(closed[0][0]),
+        clocks_due=int(clocks[0][0]),
+        on_time=int(clocks[0][1] or 0),
+        late=int(clocks[0][2] or 0),
+        satisfaction={str(r[0]): int(r[1]) for r in answers if r[0] is not None},
+    )

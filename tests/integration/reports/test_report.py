@@ -6,6 +6,7 @@ import asyncio
 import csv
 import json
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,8 @@ import structlog
 
 from hotline.cli import main
 from hotline.reports import charts
-from hotline.reports.compute import build_report
-from hotline.reports.load import load_range, load_with_previous
+from hotline.reports.compute import build_report, totals
+from hotline.reports.load import load_range, load_with_previous, previous_totals
 from hotline.store import Store
 from hotline.store.reports import agent_state_history
 from hotline.tickets.taxonomy import Taxonomy, load_taxonomy
@@ -39,7 +40,7 @@ def db(tmp_path: Path, taxonomy: Taxonomy, monkeypatch: pytest.MonkeyPatch) -> I
 
 
 def test_the_store_returns_the_known_day(db: Path, taxonomy: Taxonomy) -> None:
-    async def read() -> tuple[object, object, list[k.AgentStateEntry]]:
+    async def read() -> tuple[object, object, list[k.AgentStateRow]]:
         async with Store.open(db) as store:
             data = await load_range(store, k.options())
             history = await agent_state_history(store, k.options().start, k.options().end)
@@ -47,8 +48,9 @@ def test_the_store_returns_the_known_day(db: Path, taxonomy: Taxonomy) -> None:
 
     data, report, history = asyncio.run(read())
     assert sorted(data.calls, key=lambda c: c.call_id) == sorted(STORED_CALLS, key=lambda c: c.call_id)  # type: ignore[attr-defined]
-    # The history inside the day, and 1001's last change before it (logged out the evening before).
-    assert history[0] == k.HISTORY[0] and len(history) == len(k.HISTORY)
+    # The history inside the day in time order, and 1001's last change before it (logged out the
+    # evening before); nothing else before the day.
+    assert history == k.history_rows(k.HISTORY)
     c = report.totals.calls  # type: ignore[attr-defined]
     # Without calls 6 and 11: offered 1-5, 7-9; answered 1, 2, 3, 9; short 5, 8; other 7.
     assert (c.offered, c.answered, c.abandoned, c.short_abandoned, c.other, c.in_progress) == (
@@ -74,7 +76,7 @@ def test_the_store_returns_the_known_day(db: Path, taxonomy: Taxonomy) -> None:
 
 
 def test_a_range_and_the_one_before(db: Path, taxonomy: Taxonomy) -> None:
-    options = k.options(first_day=k.date(2025, 10, 3), last_day=k.DAY)  # 8 days: from 25 September before
+    options = k.options(first_day=date(2025, 10, 3), last_day=k.DAY)  # 8 days: from 25 September before
 
     async def read() -> tuple[object, object]:
         async with Store.open(db) as store:
@@ -82,9 +84,37 @@ def test_a_range_and_the_one_before(db: Path, taxonomy: Taxonomy) -> None:
 
     current, previous = asyncio.run(read())
     report = build_report(current, options, taxonomy, previous=previous)  # type: ignore[arg-type]
+    assert previous == totals(current_of(db, options.previous()), options.previous())  # type: ignore[arg-type]
     assert len(report.trend) == 8 and [d.calls.offered for d in report.trend] == [0] * 7 + [8]
     opened = {c.metric: c for c in report.comparison}["tickets_opened"]
     assert (opened.current, opened.previous) == (3, 1)  # the old ticket was accepted on 26 September
+
+
+def current_of(db: Path, options: k.ReportOptions) -> object:
+    async def read() -> object:
+        async with Store.open(db) as store:
+            return await load_range(store, options)
+
+    return asyncio.run(read())
+
+
+@pytest.mark.parametrize("now", [k.NOW, k.at(12)])
+def test_the_sums_in_sql_equal_the_sums_in_python(db: Path, now: float) -> None:
+    """``range_counts`` (the previous range of the comparison) against :func:`totals` on the rows."""
+    ranges = ((k.DAY, k.DAY), (date(2025, 9, 26), k.DAY), (date(2025, 10, 11), date(2025, 10, 12)))
+    for first, last in ranges:
+        options = k.options(first_day=first, last_day=last, now=now)
+        length = last - first
+        following = k.options(
+            first_day=last + timedelta(days=1), last_day=last + timedelta(days=1) + length, now=now
+        )
+        assert following.previous() == options
+
+        async def read(after: k.ReportOptions = following) -> object:
+            async with Store.open(db) as store:
+                return await previous_totals(store, after)
+
+        assert asyncio.run(read()) == totals(current_of(db, options), options)  # type: ignore[arg-type]
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

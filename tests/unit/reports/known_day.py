@@ -30,6 +30,7 @@ from datetime import date, datetime
 from hotline.reports.model import ReportData, ReportOptions
 from hotline.store.reports import (
     AgentStateEntry,
+    AgentStateRow,
     ReportCall,
     ReportClock,
     ReportTicket,
@@ -221,10 +222,15 @@ def options(**kw: object) -> ReportOptions:
     return ReportOptions(**base)  # type: ignore[arg-type]
 
 
+def history_rows(entries: list[AgentStateEntry]) -> list[AgentStateRow]:
+    """The history as the store returns it: tuples, in time order."""
+    return [(e.agent_id, e.state, e.reason, e.at) for e in sorted(entries, key=lambda e: e.at)]
+
+
 def data() -> ReportData:
     return ReportData(
         calls=list(CALLS),
-        agent_history=list(HISTORY),
+        agent_history=history_rows(HISTORY),
         opened=list(OPENED),
         closed=list(CLOSED),
         steps=list(STEPS),

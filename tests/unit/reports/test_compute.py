@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.reports.compute import build_report
+from hotline.reports.compute import build_report, totals
 from hotline.reports.model import IntervalRow, Report, ReportData
 from hotline.tickets.taxonomy import Taxonomy, load_taxonomy
 from tests.unit.reports import known_day as k
@@ -201,7 +201,9 @@ def test_a_seven_day_range_has_seven_trend_rows_and_a_comparison(taxonomy: Taxon
     options = k.options(first_day=first, last_day=first + timedelta(days=6))
     previous = options.previous()
     assert (previous.first_day, previous.last_day) == (date(2025, 10, 6), date(2025, 10, 12))
-    report = build_report(_week_data(first, 3), options, taxonomy, previous=_week_data(previous.first_day, 1))
+    report = build_report(
+        _week_data(first, 3), options, taxonomy, previous=totals(_week_data(previous.first_day, 1), previous)
+    )
     assert [d.day for d in report.trend] == [first + timedelta(days=i) for i in range(7)]
     assert [d.calls.offered for d in report.trend] == [3, 4, 5, 6, 7, 8, 9]
     assert all(d.calls.service_level == 1.0 for d in report.trend)
@@ -212,7 +214,7 @@ def test_a_seven_day_range_has_seven_trend_rows_and_a_comparison(taxonomy: Taxon
 
 def test_an_empty_day(taxonomy: Taxonomy) -> None:
     empty = ReportData(calls=[], agent_history=None, opened=[], closed=[], steps=[], clocks_due=[])
-    report = build_report(empty, k.options(), taxonomy, previous=empty)
+    report = build_report(empty, k.options(), taxonomy, previous=totals(empty, k.options().previous()))
     assert len(report.intervals) == 48 and all(r.calls.offered == 0 for r in report.intervals)
     assert report.totals.calls.service_level is None and report.agents == ()
     assert len(report.trend) == 1 and report.trend[0].calls.offered == 0
