@@ -35,6 +35,8 @@ log = structlog.get_logger("hotline.app")
 
 #: How often the store is asked for callbacks another process scheduled (follow-ups from tickets).
 CALLBACK_INTAKE_INTERVAL_S = 5.0
+#: How often the store is told the PBX is still seen (the precision of an unseen end's window).
+HEARTBEAT_INTERVAL_S = 1.0
 #: How long a stop waits for records still to be written.
 DRAIN_TIMEOUT_S = 10.0
 
@@ -53,6 +55,7 @@ class HotlineService:
         self.observer: Callable[[QueueInput, list[Command]], None] | None = None
         self.started = asyncio.Event()
         self.callback_intake_interval_s = CALLBACK_INTAKE_INTERVAL_S
+        self.heartbeat_interval_s = HEARTBEAT_INTERVAL_S
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set."""
@@ -68,8 +71,21 @@ class HotlineService:
         ) as store:
             persistence = QueuePersistence(store, s.queue.utc_offset_h, s.dialplan.hotline_caller_id)
             agents, callbacks = await persistence.restore()
-            dispatcher = Dispatcher.from_settings(s, restored_agents=agents, pending_callbacks=callbacks)
-            log.info("service.restored", agents=len(agents), callbacks=len(callbacks))
+            live_calls, last_seen_at = await persistence.restore_live()
+            dispatcher = Dispatcher.from_settings(
+                s,
+                restored_agents=agents,
+                pending_callbacks=callbacks,
+                live_calls=live_calls,
+                last_seen_at=last_seen_at,
+            )
+            log.info(
+                "service.restored",
+                agents=len(agents),
+                callbacks=len(callbacks),
+                live_calls=len(live_calls),
+                last_seen_at=last_seen_at,
+            )
             inbox = self.inbox
             tickets = TicketService.from_settings(s, store, clock=self.clock.now)
             persistence.on_closed = _follow_up_outcome(tickets)
@@ -96,6 +112,10 @@ class HotlineService:
                             name="callback-intake",
                         ),
                         tasks.create_task(watcher.run(), name="sla-watcher"),
+                        tasks.create_task(
+                            _heartbeat(store, self.clock, client.connected, self.heartbeat_interval_s),
+                            name="pbx-heartbeat",
+                        ),
                     ]
                     self.started.set()
                     await stop.wait()
@@ -144,6 +164,18 @@ async def _callback_intake(
                 inbox.put_nowait(schedule)
         except StoreError as exc:
             log.error("callback_intake.failed", error=str(exc))
+        await asyncio.sleep(interval_s)
+
+
+async def _heartbeat(store: Store, clock: Clock, connected: asyncio.Event, interval_s: float) -> None:
+    """Keep in the store the last instant the PBX was seen: after a crash, a call that vanished
+    ended between this instant and the next resync (its record's uncertain window)."""
+    while True:
+        if connected.is_set():
+            try:
+                await store.save_heartbeat(clock.now())
+            except StoreError as exc:
+                log.error("heartbeat.write_failed", error=str(exc))
         await asyncio.sleep(interval_s)
 
 

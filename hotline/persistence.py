@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from hotline.events import Direction
 from hotline.queue.agents import AgentState, AgentStateRecord
-from hotline.queue.commands import PersistAgentState, PersistCallback, RecordCall
+from hotline.queue.commands import PersistAgentState, PersistCallback, RecordCall, TrackCall
 from hotline.queue.inputs import ScheduleCallback
 from hotline.queue.work import (
     Callback,
@@ -23,6 +23,8 @@ from hotline.queue.work import (
     CallingHours,
     CallOutcome,
     CallRecord,
+    LiveCall,
+    LiveState,
     PriorityClass,
 )
 from hotline.store import CallbackAttempt as StoredAttempt
@@ -106,9 +108,41 @@ class QueuePersistence:
                 state = AgentState(stored.state)
             except ValueError:
                 continue  # a state this version no longer has: the agent starts afresh
-            agents.append(AgentStateRecord(stored.agent_id, state, stored.reason, stored.since))
+            agents.append(
+                AgentStateRecord(
+                    stored.agent_id, state, stored.reason, stored.since, stored.work, stored.wrap_up_until
+                )
+            )
         callbacks = [self._from_store(record) for record in await self.store.pending_callbacks()]
         return agents, callbacks
+
+    async def restore_live(self) -> tuple[list[LiveCall], float | None]:
+        """The calls still live when the service stopped (as written ahead), and the last
+        instant the service saw the PBX (the start of an unseen end's window)."""
+        calls: list[LiveCall] = []
+        for stored in await self.store.live_calls():
+            try:
+                state = LiveState(stored.state or "")
+                priority = PriorityClass[stored.priority.upper()] if stored.priority else None
+            except (ValueError, KeyError):
+                continue  # a record this version cannot read: it stays as it is
+            calls.append(
+                LiveCall(
+                    call_id=stored.call_id,
+                    direction=stored.direction,
+                    state=state,
+                    number=stored.caller_number,
+                    priority=priority,
+                    arrived_at=stored.arrived_at,
+                    offered_at=stored.offered_at,
+                    answered_at=stored.answered_at,
+                    agent_id=stored.agent_id,
+                    offers=stored.offers,
+                    wait_s=stored.wait_s,
+                    callback_id=stored.callback_queue_id,
+                )
+            )
+        return calls, await self.store.last_heartbeat()
 
     async def new_callbacks(self) -> list[ScheduleCallback]:
         """Callbacks another process (the ticket workflow) put in the store since we last looked."""
@@ -172,7 +206,7 @@ class QueuePersistence:
 
     # -- writes --------------------------------------------------------------------------
 
-    async def persist(self, command: PersistAgentState | PersistCallback | RecordCall) -> None:
+    async def persist(self, command: PersistAgentState | PersistCallback | RecordCall | TrackCall) -> None:
         """Write one of the dispatcher's records durably (the store commits before returning)."""
         if isinstance(command, PersistAgentState):
             record = command.record
@@ -182,12 +216,16 @@ class QueuePersistence:
                     state=record.state.value,
                     reason=record.pause_reason,
                     since=record.since,
+                    work=record.work,
+                    wrap_up_until=record.wrap_up_until,
                 )
             )
         elif isinstance(command, PersistCallback):
             await self._save_callback(command.callback)
+        elif isinstance(command, TrackCall):
+            await self.store.merge_call(self._live(command.call))
         else:
-            await self.store.upsert_call(self._call(command.record))
+            await self.store.merge_call(self._call(command.record))
 
     async def _save_callback(self, callback: Callback) -> None:
         known = self._known.get(callback.callback_id) or self._closed.get(callback.callback_id)
@@ -253,12 +291,37 @@ class QueuePersistence:
         if len(self._closed) > _CLOSED_MEMORY:
             self._closed.popitem(last=False)
 
+    def _callback_store_id(self, callback_id: str | None) -> int | None:
+        if callback_id is None:
+            return None
+        known = self._known.get(callback_id) or self._closed.get(callback_id)
+        return known.store_id if known is not None else None
+
+    def _live(self, call: LiveCall) -> StoredCall:
+        escalated = call.priority is PriorityClass.ESCALATED
+        inbound = call.direction is Direction.INBOUND
+        return StoredCall(
+            call_id=call.call_id,
+            direction=call.direction,
+            caller_number=call.number,
+            dnis=self.dnis if inbound else call.number,
+            arrived_at=call.arrived_at if inbound else None,
+            offered_at=call.offered_at,
+            answered_at=call.answered_at,
+            wait_s=call.wait_s,
+            agent_id=call.agent_id,
+            escalated=escalated,
+            escalation_reasons=("ivr_priority",) if escalated else (),
+            callback_id=self._callback_store_id(call.callback_id),
+            state=call.state.value,
+            priority=call.priority.name.lower() if call.priority is not None else None,
+            offers=call.offers,
+            callback_queue_id=call.callback_id,
+        )
+
     def _call(self, record: CallRecord) -> StoredCall:
         answered = record.answered_at
-        callback_store_id = None
-        if record.callback_id is not None:
-            known = self._known.get(record.callback_id) or self._closed.get(record.callback_id)
-            callback_store_id = known.store_id if known is not None else None
+        callback_store_id = self._callback_store_id(record.callback_id)
         escalated = record.priority is PriorityClass.ESCALATED
         return StoredCall(
             call_id=record.call_id,
@@ -270,10 +333,19 @@ class QueuePersistence:
             answered_at=answered,
             ended_at=record.ended_at,
             wait_s=record.wait_s,
-            talk_s=(record.ended_at - answered) if answered is not None else None,
+            # An end not seen has no talk time to tell: none is invented (see README).
+            talk_s=(record.ended_at - answered)
+            if answered is not None and not record.end_uncertain
+            else None,
             agent_id=record.agent_id,
             outcome=_OUTCOME_TO_STORE[record.outcome],
             escalated=escalated,
             escalation_reasons=("ivr_priority",) if escalated else (),
             callback_id=callback_store_id,
+            state=LiveState.ENDED.value,
+            priority=record.priority.name.lower() if record.priority is not None else None,
+            offers=record.offers,
+            end_uncertain=record.end_uncertain,
+            last_seen_at=record.last_seen_at,
+            callback_queue_id=record.callback_id,
         )

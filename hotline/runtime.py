@@ -32,13 +32,14 @@ from hotline.queue.commands import (
     RejectAgentCommand,
     StartCallback,
     StartTimer,
+    TrackCall,
 )
 from hotline.queue.dispatcher import Dispatcher
 from hotline.queue.inputs import ActionFailed, CallbackOriginated, QueueInput, TimerFired
 
 log = structlog.get_logger("hotline.queue")
 
-PersistCommand = PersistAgentState | PersistCallback | RecordCall
+PersistCommand = PersistAgentState | PersistCallback | RecordCall | TrackCall
 
 
 class Persistence(Protocol):
@@ -109,7 +110,7 @@ class QueueRuntime:
                 handle = self._timers.pop(command.key, None)
                 if handle is not None:
                     handle.cancel()
-            elif isinstance(command, PersistAgentState | PersistCallback | RecordCall):
+            elif isinstance(command, PersistAgentState | PersistCallback | RecordCall | TrackCall):
                 if self._persistence is not None:
                     self._records.put_nowait(command)
             elif isinstance(command, RejectAgentCommand):

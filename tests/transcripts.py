@@ -1,6 +1,6 @@
 """Where the real Asterisk captures live, and how to read them as they arrived.
 
-The captures are read from ``../shared/ami-transcripts`` (or ``$HOTLINE_TRANSCRIPTS``) when that
+The captures are read from ``../shared/ami-transcripts`` (or ``$AMI_CAPTURES_DIR``) when that
 folder exists, so a capture dropped there is picked up without code changes; ``tests/captures``
 holds a copy of them, so a clone on its own (CI) replays them too.  A capture in the shared folder
 wins over the copy of the same name.
@@ -15,7 +15,7 @@ import pytest
 
 _SHARED = Path(__file__).resolve().parents[2] / "shared" / "ami-transcripts"
 #: The shared folder of captures (may not exist on a machine with only the repository).
-TRANSCRIPTS = Path(os.environ.get("HOTLINE_TRANSCRIPTS", _SHARED))
+TRANSCRIPTS = Path(os.environ.get("AMI_CAPTURES_DIR", _SHARED))
 #: The copy kept in the repository.
 VENDORED = Path(__file__).resolve().parent / "captures"
 
@@ -43,7 +43,7 @@ def transcript_files() -> list[Path]:
 
 def require_transcripts() -> None:
     if not transcript_files():
-        pytest.skip(f"no AMI captures at {TRANSCRIPTS} or {VENDORED} (set HOTLINE_TRANSCRIPTS)")
+        pytest.skip(f"no AMI captures at {TRANSCRIPTS} or {VENDORED} (set AMI_CAPTURES_DIR)")
 
 
 def recv_chunks(path: Path) -> list[bytes]:

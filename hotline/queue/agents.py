@@ -93,6 +93,10 @@ TRANSITIONS: dict[tuple[AgentState, AgentTrigger], AgentState] = {
     (S.WRAP_UP, T.ATTACH_CALLBACK): S.BUSY_CALLBACK,
     (S.OFFERED, T.ATTACH_CALLBACK): S.BUSY_CALLBACK,
     (S.READY, T.ATTACH_RINGING): S.OFFERED,
+    # A restart restores an agent on its call: the resync that finds the call confirms it.
+    (S.OFFERED, T.ATTACH_RINGING): S.OFFERED,
+    (S.BUSY_INBOUND, T.ATTACH_INBOUND): S.BUSY_INBOUND,
+    (S.BUSY_CALLBACK, T.ATTACH_CALLBACK): S.BUSY_CALLBACK,
     (S.PAUSED, T.ATTACH_RINGING): S.OFFERED,
     (S.WRAP_UP, T.ATTACH_RINGING): S.OFFERED,
     (S.READY, T.DEVICE_LOST): S.DEVICE_UNAVAILABLE,
@@ -142,6 +146,10 @@ class AgentStateRecord:
     state: AgentState
     pause_reason: str | None
     since: float
+    #: The call id (inbound) or callback attempt id the agent works on, if any.
+    work: str | None = None
+    #: When its wrap-up ends (a restart continues the wrap-up to this instant).
+    wrap_up_until: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +184,7 @@ class Agent:
     pending_pause: str | None = None
     device_available: bool = True
     work: str | None = None
+    wrap_up_until: float | None = None
 
     def can(self, trigger: AgentTrigger) -> bool:
         """True when the table allows ``trigger`` now."""
@@ -210,7 +219,10 @@ class Agent:
 
     def record(self) -> AgentStateRecord:
         """The persisted form of this agent's state."""
-        return AgentStateRecord(self.agent_id, self.state, self.pause_reason, self.since)
+        wrap_up_until = self.wrap_up_until if self.state is AgentState.WRAP_UP else None
+        return AgentStateRecord(
+            self.agent_id, self.state, self.pause_reason, self.since, self.work, wrap_up_until
+        )
 
 
 _CHANNEL_SUFFIX_RE = re.compile(r"-[0-9a-fA-F]{8}(?:;[12])?\Z")

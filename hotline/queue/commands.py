@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from hotline.queue.agents import AgentStateRecord
-from hotline.queue.work import Callback, CallbackKind, CallRecord
+from hotline.queue.work import Callback, CallbackKind, CallRecord, LiveCall
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +126,16 @@ class RecordCall:
 
 
 @dataclass(frozen=True, slots=True)
+class TrackCall:
+    """Write ahead what is now known of a live call (the store completes its record field by field).
+
+    Restart: pass the records still live to ``Dispatcher(live_calls=...)``.
+    """
+
+    call: LiveCall
+
+
+@dataclass(frozen=True, slots=True)
 class RejectAgentCommand:
     """Tell the agent its command was refused (e.g. an error reply on MQTT); ``reason`` says why."""
 
@@ -153,6 +163,7 @@ Command = (
     | PersistAgentState
     | PersistCallback
     | RecordCall
+    | TrackCall
     | RejectAgentCommand
     | Log
 )

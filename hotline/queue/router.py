@@ -30,6 +30,9 @@ from typing import Protocol, TypeVar
 
 from hotline.queue.work import Callback, WaitingCall
 
+#: A waiting call's heap entry: (class, tier, enqueued_at, Uniqueid order, seq, call id).
+_CallEntry = tuple[int, int, float, tuple[int, int], int, str]
+
 
 class AgentChoice(enum.StrEnum):
     """Which of several ready agents gets a call."""
@@ -201,7 +204,7 @@ class Router:
         self._seq = 0
         # Inbound calls: one heap per required skill; entries (class, tier, enqueued_at, seq, id).
         self._calls: dict[str, tuple[WaitingCall, int]] = {}
-        self._call_heaps: dict[str | None, list[tuple[int, int, float, int, str]]] = {}
+        self._call_heaps: dict[str | None, list[_CallEntry]] = {}
         self._waiting: dict[str | None, int] = {}
         # Callbacks: due ones by (kind rank, due_at, seq); the others by when they become due.
         self._callbacks: dict[str, _CallbackSlot] = {}
@@ -260,9 +263,9 @@ class Router:
         self._seq += 1
         seq = self._seq
         self._calls[call.call_id] = (call, seq)
-        priority, tier, enqueued_at = call.sort_key()
+        priority, tier, enqueued_at, order = call.sort_key()
         heap = self._call_heaps.setdefault(call.skill, [])
-        heapq.heappush(heap, (priority, tier, enqueued_at, seq, call.call_id))
+        heapq.heappush(heap, (priority, tier, enqueued_at, order, seq, call.call_id))
         self._waiting[call.skill] = self._waiting.get(call.skill, 0) + 1
 
     def remove_call(self, call_id: str) -> WaitingCall | None:
@@ -280,16 +283,16 @@ class Router:
             _compact(self._call_heaps[call.skill], live, self._call_live)
         return call
 
-    def _call_live(self, entry: tuple[int, int, float, int, str]) -> bool:
-        slot = self._calls.get(entry[4])
-        return slot is not None and slot[1] == entry[3]
+    def _call_live(self, entry: _CallEntry) -> bool:
+        slot = self._calls.get(entry[5])
+        return slot is not None and slot[1] == entry[4]
 
-    def _call_head(self, heap: list[tuple[int, int, float, int, str]]) -> tuple[int, int, float, int, str]:
+    def _call_head(self, heap: list[_CallEntry]) -> _CallEntry:
         calls = self._calls
         while True:
             entry = heap[0]
-            slot = calls.get(entry[4])
-            if slot is not None and slot[1] == entry[3]:
+            slot = calls.get(entry[5])
+            if slot is not None and slot[1] == entry[4]:
                 return entry
             heapq.heappop(heap)
 
@@ -397,7 +400,7 @@ class Router:
         """The next thing to do, applied to the router's state; None when nothing is to be done."""
         ready = self._ready
         if len(ready) and self._call_heaps:
-            best: tuple[int, int, float, int, str] | None = None
+            best: _CallEntry | None = None
             best_skill: str | None = None
             for skill, heap in self._call_heaps.items():
                 head = self._call_head(heap)
@@ -406,7 +409,7 @@ class Router:
             if best is not None:
                 agent_id = ready.head(best_skill)
                 assert agent_id is not None
-                call = self.remove_call(best[4])
+                call = self.remove_call(best[5])
                 assert call is not None
                 ready.discard(agent_id)
                 return OfferCall(call, agent_id)

@@ -33,6 +33,18 @@ def priority_class_of(ivr_value: str) -> PriorityClass:
     return PriorityClass.ESCALATED if ivr_value.strip().lower() in ESCALATED_MARKERS else PriorityClass.NORMAL
 
 
+def uniqueid_order(uniqueid: str) -> tuple[int, int]:
+    """Asterisk's ``Uniqueid`` (``<epoch seconds>.<sequence>``) as a sortable pair.
+
+    Channels are numbered in creation order, so among calls that arrived in the same second
+    the smaller pair came first.  Anything else sorts last.
+    """
+    seconds, _, sequence = uniqueid.rpartition("-")[2].partition(".")
+    if seconds.isdigit() and sequence.isdigit():
+        return (int(seconds), int(sequence))
+    return (1 << 62, 0)
+
+
 @dataclass(frozen=True, slots=True)
 class WaitingCall:
     """An inbound call on hold, waiting for an agent.
@@ -53,9 +65,10 @@ class WaitingCall:
     returned: bool = False
     offers: int = 0
 
-    def sort_key(self) -> tuple[int, int, float]:
-        """Class first, then returned calls (head of their class), then the longest waiting."""
-        return (int(self.priority), 0 if self.returned else 1, self.enqueued_at)
+    def sort_key(self) -> tuple[int, int, float, tuple[int, int]]:
+        """Class first, then returned calls (head of their class), then the longest waiting;
+        equal waits (a restart's whole-second picture) go by Asterisk's channel order."""
+        return (int(self.priority), 0 if self.returned else 1, self.enqueued_at, uniqueid_order(self.call_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,3 +260,40 @@ class CallRecord:
     ticket_id: str | None = None
     end_cause: int = 0
     end_reason: EndReason = EndReason.HANGUP
+    #: The end was not seen (the service was down or the PBX away): it lies between
+    #: ``last_seen_at`` and ``ended_at``; ``ended_at`` is then when the end was found.
+    end_uncertain: bool = False
+    last_seen_at: float | None = None
+
+
+class LiveState(enum.StrEnum):
+    """Where a live call stands in its written-ahead record."""
+
+    WAITING = "waiting"
+    OFFERED = "offered"  # an agent's device rings (inbound), or the callback is being dialled
+    ANSWERED = "answered"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCall:
+    """A live call's record as written ahead (and read back by a restart).
+
+    Written when the call arrives (or a callback's call is first seen) and again at each step;
+    the store completes its record field by field, so a field left None keeps what it had.
+    ``callback_id`` is the queue's callback id for a callback's call.
+    """
+
+    call_id: str
+    direction: Direction
+    state: LiveState
+    number: str = field(default="", repr=False)  # the citizen's: never in a repr
+    priority: PriorityClass | None = None
+    arrived_at: float | None = None
+    offered_at: float | None = None
+    answered_at: float | None = None
+    agent_id: str | None = None
+    offers: int | None = None
+    wait_s: float | None = None
+    callback_id: str | None = None
+    ticket_id: str | None = None

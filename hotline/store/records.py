@@ -43,6 +43,17 @@ class CallRecord:
     escalation_reasons: tuple[str, ...] = ()
     recording_ref: str | None = None
     callback_id: int | None = None  # the callback this call was made for
+    #: Where the live call is (``waiting``, ``offered``, ``answered``) until ``ended``; None in
+    #: records written before call records were written ahead.
+    state: str | None = None
+    priority: str | None = None  # the queue's priority class (``escalated``, ``normal``)
+    offers: int | None = None
+    #: The end was not seen (it happened while the service was down or away): it lies between
+    #: ``last_seen_at`` and ``ended_at`` (the resync that found the call gone).
+    end_uncertain: bool = False
+    last_seen_at: float | None = None
+    #: The queue's name of the callback (``HOTLINE_CALLBACK_ID``), for a callback's call.
+    callback_queue_id: str | None = None
 
 
 class CallbackKind(enum.StrEnum):
@@ -128,3 +139,7 @@ class StoredAgentState:
     state: str
     reason: str | None
     since: float
+    #: The call id (inbound) or callback attempt id the agent works on, if any.
+    work: str | None = None
+    #: When the agent's wrap-up ends (a restart continues it to this instant).
+    wrap_up_until: float | None = None

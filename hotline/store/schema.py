@@ -161,9 +161,32 @@ V3_CALLBACK_QUEUE_ID = """
 ALTER TABLE callbacks ADD COLUMN queue_id TEXT;
 """
 
+#: Call records written ahead (at arrival, then field by field) with the live state a restart
+#: picks up; agents' work and wrap-up deadline; the instant the service last saw the PBX; and
+#: the queue id of open callbacks written before V3 (the id their calls carry).
+V4_WRITE_AHEAD = """
+ALTER TABLE call_records ADD COLUMN state TEXT;
+ALTER TABLE call_records ADD COLUMN priority TEXT;
+ALTER TABLE call_records ADD COLUMN offers INTEGER;
+ALTER TABLE call_records ADD COLUMN end_uncertain INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE call_records ADD COLUMN last_seen_at REAL;
+ALTER TABLE call_records ADD COLUMN callback_queue_id TEXT;
+CREATE INDEX call_records_live ON call_records (state) WHERE state IS NOT NULL AND state <> 'ended';
+ALTER TABLE agent_states ADD COLUMN work TEXT;
+ALTER TABLE agent_states ADD COLUMN wrap_up_until REAL;
+CREATE TABLE queue_heartbeat (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    at REAL NOT NULL
+);
+UPDATE callbacks
+   SET queue_id = CASE WHEN kind = 'return_call' AND origin_call_id IS NOT NULL
+                       THEN 'rc-' || origin_call_id ELSE 'cb-' || id END
+ WHERE queue_id IS NULL AND status IN ('pending', 'in_progress');
+"""
+
 #: Reports (issue 13): every agent state change, appended (``agent_states`` keeps only the last
 #: one per agent), so time ready, paused per reason, wrap-up and ring-no-answer can be counted.
-V4_AGENT_STATE_LOG = """
+V5_AGENT_STATE_LOG = """
 CREATE TABLE agent_state_log (
     id       INTEGER PRIMARY KEY,
     agent_id TEXT NOT NULL,
@@ -176,5 +199,11 @@ CREATE INDEX agent_state_log_agent_at ON agent_state_log (agent_id, at);
 """
 
 #: Migration N is ``MIGRATIONS[N - 1]``.
-MIGRATIONS: tuple[str, ...] = (V1_TICKETS, V2_QUEUE, V3_CALLBACK_QUEUE_ID, V4_AGENT_STATE_LOG)
+MIGRATIONS: tuple[str, ...] = (
+    V1_TICKETS,
+    V2_QUEUE,
+    V3_CALLBACK_QUEUE_ID,
+    V4_WRITE_AHEAD,
+    V5_AGENT_STATE_LOG,
+)
 SCHEMA_VERSION = len(MIGRATIONS)

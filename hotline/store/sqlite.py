@@ -193,13 +193,60 @@ _INSERT_TRANSITION = _insert(
 
 _CALL_COLUMNS = (
     "call_id direction caller_number dnis arrived_at offered_at answered_at ended_at wait_s talk_s "
-    "agent_id outcome escalated escalation_reasons recording_ref callback_id updated_at"
+    "agent_id outcome escalated escalation_reasons recording_ref callback_id updated_at "
+    "state priority offers end_uncertain last_seen_at callback_queue_id"
 ).split()
 _UPSERT_CALL = _Sql(
     f"INSERT INTO call_records ({', '.join(_CALL_COLUMNS)}) VALUES ({', '.join('?' * len(_CALL_COLUMNS))}) "
     "ON CONFLICT (call_id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _CALL_COLUMNS[1:]),
     "call_records",
     0,
+)
+#: How a written-ahead record takes a later write, column by column: what was first seen stays
+#: (arrival, first offer, answer, caller), what comes later completes it, and an ended record
+#: never goes back to live.  A later, poorer picture (a resync's) can never erase what was known.
+_MERGE_RULES = {
+    "direction": "call_records.direction",
+    "caller_number": "CASE WHEN call_records.caller_number <> '' THEN call_records.caller_number "
+    "ELSE excluded.caller_number END",
+    "dnis": "CASE WHEN call_records.dnis <> '' THEN call_records.dnis ELSE excluded.dnis END",
+    "arrived_at": "coalesce(call_records.arrived_at, excluded.arrived_at)",
+    "offered_at": "coalesce(call_records.offered_at, excluded.offered_at)",
+    "answered_at": "coalesce(call_records.answered_at, excluded.answered_at)",
+    "ended_at": "coalesce(call_records.ended_at, excluded.ended_at)",
+    "wait_s": "coalesce(excluded.wait_s, call_records.wait_s)",
+    "talk_s": "coalesce(excluded.talk_s, call_records.talk_s)",
+    "agent_id": "coalesce(excluded.agent_id, call_records.agent_id)",
+    "outcome": "coalesce(call_records.outcome, excluded.outcome)",
+    "escalated": "max(call_records.escalated, excluded.escalated)",
+    "escalation_reasons": "CASE WHEN excluded.escalation_reasons <> '[]' THEN excluded.escalation_reasons "
+    "ELSE call_records.escalation_reasons END",
+    "recording_ref": "coalesce(excluded.recording_ref, call_records.recording_ref)",
+    "callback_id": "coalesce(excluded.callback_id, call_records.callback_id)",
+    "updated_at": "max(call_records.updated_at, excluded.updated_at)",
+    "state": "CASE WHEN call_records.state = 'ended' THEN 'ended' "
+    "ELSE coalesce(excluded.state, call_records.state) END",
+    "priority": "coalesce(excluded.priority, call_records.priority)",
+    "offers": "max(coalesce(call_records.offers, 0), coalesce(excluded.offers, 0))",
+    "end_uncertain": "CASE WHEN call_records.state = 'ended' THEN call_records.end_uncertain "
+    "ELSE excluded.end_uncertain END",
+    "last_seen_at": "coalesce(excluded.last_seen_at, call_records.last_seen_at)",
+    "callback_queue_id": "coalesce(call_records.callback_queue_id, excluded.callback_queue_id)",
+}
+_MERGE_CALL = _Sql(
+    f"INSERT INTO call_records ({', '.join(_CALL_COLUMNS)}) VALUES ({', '.join('?' * len(_CALL_COLUMNS))}) "
+    "ON CONFLICT (call_id) DO UPDATE SET " + ", ".join(f"{c} = {_MERGE_RULES[c]}" for c in _CALL_COLUMNS[1:]),
+    "call_records",
+    0,
+)
+_SAVE_HEARTBEAT = _Sql(
+    "INSERT INTO queue_heartbeat (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+    "queue_heartbeat",
+    7,
+)
+_LIVE_CALLS_SQL = (
+    f"SELECT {', '.join(_CALL_COLUMNS)} FROM call_records "
+    "WHERE state IS NOT NULL AND state <> 'ended' ORDER BY arrived_at, call_id"
 )
 _CALLBACK_COLUMNS = (
     "id kind number ticket_id origin_call_id created_at due_at window_start window_end attempts "
@@ -219,9 +266,10 @@ _INSERT_ATTEMPT = _insert(
     "callback_attempts", ("callback_id", "at", "outcome", "dial_status", "call_id", "counted"), 6
 )
 _UPSERT_AGENT = _Sql(
-    "INSERT INTO agent_states (agent_id, state, reason, since) VALUES (?, ?, ?, ?) "
+    "INSERT INTO agent_states (agent_id, state, reason, since, work, wrap_up_until) "
+    "VALUES (?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (agent_id) DO UPDATE SET state = excluded.state, reason = excluded.reason, "
-    "since = excluded.since",
+    "since = excluded.since, work = excluded.work, wrap_up_until = excluded.wrap_up_until",
     "agent_states",
     7,
 )
@@ -421,6 +469,12 @@ def _call_row(c: CallRecord, at: float) -> tuple[Any, ...]:
         c.recording_ref,
         c.callback_id,
         at,
+        c.state,
+        c.priority,
+        c.offers,
+        int(c.end_uncertain),
+        c.last_seen_at,
+        c.callback_queue_id,
     )
 
 
@@ -442,6 +496,12 @@ def _call_from_row(r: Sequence[Any]) -> CallRecord:
         escalation_reasons=tuple(json.loads(r[13])),
         recording_ref=r[14],
         callback_id=r[15],
+        state=r[17],
+        priority=r[18],
+        offers=r[19],
+        end_uncertain=bool(r[20]),
+        last_seen_at=r[21],
+        callback_queue_id=r[22],
     )
 
 
@@ -1425,15 +1485,55 @@ class Store:
     async def save_agent_state(self, state: StoredAgentState) -> None:
         """Persist an agent's state (one row per agent)."""
         await self._write(
-            [(_UPSERT_AGENT, (state.agent_id, state.state, state.reason, state.since))], "save agent state"
+            [
+                (
+                    _UPSERT_AGENT,
+                    (state.agent_id, state.state, state.reason, state.since, state.work, state.wrap_up_until),
+                )
+            ],
+            "save agent state",
         )
 
     async def load_agent_states(self) -> list[StoredAgentState]:
         """Every agent's last persisted state."""
         rows = await self._read(
-            "SELECT agent_id, state, reason, since FROM agent_states ORDER BY agent_id", ()
+            "SELECT agent_id, state, reason, since, work, wrap_up_until FROM agent_states ORDER BY agent_id",
+            (),
         )
-        return [StoredAgentState(agent_id=r[0], state=r[1], reason=r[2], since=r[3]) for r in rows]
+        return [
+            StoredAgentState(
+                agent_id=r[0], state=r[1], reason=r[2], since=r[3], work=r[4], wrap_up_until=r[5]
+            )
+            for r in rows
+        ]
+
+    # ---- write-ahead call records and the service's heartbeat ----------------------------------
+
+    async def merge_call(self, record: CallRecord, *, at: float | None = None) -> None:
+        """Write what is known of a call: a new record, or completed column by column.
+
+        Unlike :meth:`upsert_call`, nothing known is replaced by a poorer picture: arrival,
+        first offer, answer and caller stay as first written; an ended record stays ended.
+        """
+        stamp = at if at is not None else (record.ended_at or record.answered_at or record.arrived_at or 0.0)
+        await self._write([(_MERGE_CALL, _call_row(record, stamp))], "merge call")
+
+    async def live_calls(self) -> list[CallRecord]:
+        """The records of calls not known to have ended (written ahead, still live at the stop)."""
+        return [_call_from_row(r) for r in await self._read(_LIVE_CALLS_SQL, ())]
+
+    async def calls_of_day(self, start: float, end: float) -> list[CallRecord]:
+        """Every call record that arrived (or, for a callback, was offered) in ``[start, end)``."""
+        return await self.calls_between(start, end)
+
+    async def save_heartbeat(self, at: float) -> None:
+        """Remember ``at`` as the last instant the service saw the PBX (one row)."""
+        await self._write([(_SAVE_HEARTBEAT, (at,))], "save heartbeat")
+
+    async def last_heartbeat(self) -> float | None:
+        """The last instant the service saw the PBX, or None."""
+        rows = await self._read("SELECT at FROM queue_heartbeat WHERE id = 1", ())
+        return float(rows[0][0]) if rows else None
 
 
 async def migrate(conn: aiosqlite.Connection, path: str, target: int = SCHEMA_VERSION) -> int:

@@ -11,7 +11,7 @@ from hotline.queue.agents import AgentStateRecord
 from hotline.queue.commands import CancelTimer, Command, Log, StartTimer
 from hotline.queue.dispatcher import Dispatcher
 from hotline.queue.inputs import QueueInput, TimerFired
-from hotline.queue.work import Callback
+from hotline.queue.work import Callback, LiveCall
 from hotline.settings import AgentConfig, QueueSettings
 
 #: 2026-11-28 10:00:00 +08:00: inside the default calling hours.
@@ -58,6 +58,8 @@ class Harness:
         connected: bool = True,
         restored_agents: Iterable[AgentStateRecord] = (),
         pending_callbacks: Iterable[Callback] = (),
+        live_calls: Iterable[LiveCall] = (),
+        last_seen_at: float | None = None,
         skills: dict[str, tuple[str, ...]] | None = None,
         **overrides: Any,
     ) -> None:
@@ -71,6 +73,8 @@ class Harness:
             citizen_timeout_s=30,
             restored_agents=restored_agents,
             pending_callbacks=pending_callbacks,
+            live_calls=live_calls,
+            last_seen_at=last_seen_at,
             strict=True,
         )
         self.started = self._track(self.dispatcher.start(self.now))

@@ -727,7 +727,7 @@ def test_an_internal_error_is_logged_not_raised_unless_strict(monkeypatch: pytes
     def boom(event: object) -> None:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(dispatcher, "_on_call_arrived", boom)
+    monkeypatch.setattr(dispatcher.inbound, "on_call_arrived", boom)
     out = dispatcher.handle(arrive("c1"), T0)
     assert [(c.event, c.level) for c in out if isinstance(c, Log)] == [("queue.internal_error", "error")]
 

@@ -26,7 +26,7 @@ from hotline.events import (
 )
 from hotline.queue.agents import AgentState
 from hotline.queue.commands import StartCallback, StartTimer
-from hotline.queue.dispatcher import CallPhase
+from hotline.queue.inbound import CallPhase
 from hotline.queue.inputs import (
     AgentEndWrapUp,
     AgentLogin,
@@ -127,15 +127,15 @@ def test_any_event_sequence_keeps_the_dispatcher_consistent(
             if isinstance(command, StartTimer):  # a timer due now would fire again and again
                 assert command.at > h.now, command
             if isinstance(command, StartCallback):
-                assert not d._router.may_take_waiting_call(command.agent_id)
+                assert not d.router.may_take_waiting_call(command.agent_id)
         assert d.stats.callbacks_started_while_inbound_waited == 0
-        ready = set(d._router.ready_agents())
-        for a in d._agents.values():
+        ready = set(d.router.ready_agents())
+        for a in d.agent_flow.all():
             assert (a.state is AgentState.READY) == (a.agent_id in ready), a
             if a.state in (AgentState.OFFERED, AgentState.BUSY_INBOUND, AgentState.BUSY_CALLBACK):
                 assert a.work is not None, a
-        waiting = {c.call_id for c in d._router.waiting_calls()}
-        assert waiting == {cid for cid, live in d._calls.items() if live.phase is CallPhase.WAITING}
+        waiting = {c.call_id for c in d.router.waiting_calls()}
+        assert waiting == {cid for cid, live in d.inbound.live().items() if live.phase is CallPhase.WAITING}
         if d.pbx_connected:  # routing is complete: no ready agent may take a waiting call
             for agent_id in ready:
-                assert not d._router.may_take_waiting_call(agent_id)
+                assert not d.router.may_take_waiting_call(agent_id)
