@@ -1,13 +1,13 @@
 """Report benchmark: prints figures, never asserts (target: a month's report in < 2 s on SQLite).
 
-Generates ``--days`` days (default 30) ending yesterday, and ``--before`` days (default 30) before
-them so the comparison with the previous range reads a real month too, into a fresh SQLite file through the
-store's own writers: per day ``--calls`` inbound calls (default 3,000, with waits, answers,
-abandons, short abandons, lost calls and callbacks), the agent state history those calls imply
-(60 agents: ready, offered, busy, wrap-up, a lunch pause, a ring-no-answer now and then) and
-``--tickets`` tickets (default 500: types and classifications from ``config/taxonomy.csv``,
-dispatched, some extended, returned, supervised, reopened, evaluated and closed; clocks due a
-week later, met on time, late or not at all).
+Generates ``--days`` days (default 30) ending yesterday (``--through today``: today), and
+``--before`` days (default 30) before them so the comparison with the previous range reads a real
+month too, into a fresh SQLite file through the store's own writers.  Per day: ``--calls``
+inbound calls (default 3,000, with waits, answers, abandons, short abandons, lost calls) and
+callbacks; the agent state history those calls imply (60 agents: ready, offered, busy, wrap-up,
+a lunch pause, a ring-no-answer now and then); ``--tickets`` tickets (default 500: types and
+classifications from ``config/taxonomy.csv``, dispatched, some extended, returned, supervised,
+reopened, evaluated and closed; clocks due a week later, met on time, late or not at all).
 
 Then times ``hotline report --from FIRST --to LAST`` as the CLI runs it, phase by phase: the
 store's reads (the range and the previous range of the same length, which the comparison needs),
@@ -271,7 +271,8 @@ def _stats(samples: list[float]) -> str:
 async def run(args: argparse.Namespace) -> None:
     configure_logging("warning", stream=sys.stderr)
     taxonomy = load_taxonomy(ROOT / "config" / "taxonomy.csv")
-    last = datetime.now(TZ).date() - timedelta(days=1)
+    today = datetime.now(TZ).date()
+    last = today if args.through == "today" else today - timedelta(days=1)
     span = args.days + args.before
     generated = [last - timedelta(days=span - 1 - i) for i in range(span)]
     days = generated[args.before :]
@@ -340,6 +341,9 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--db", type=Path, help="keep the generated database here")
+    parser.add_argument(
+        "--through", choices=("yesterday", "today"), default="yesterday", help="the last day generated"
+    )
     asyncio.run(run(parser.parse_args()))
     sys.stdout.flush()
 

@@ -162,7 +162,14 @@ def intervals_chart(report: Report, font: CjkFont | None, *, dpi: int = 100) -> 
         ax.set_ylim(bottom=0, top=max([r.calls.offered for r in rows] + [1]) * 1.15)
         ax.yaxis.get_major_locator().set_params(integer=True)
         step = max(1, len(rows) // 24)
-        ax.set_xticks(xs[::step], [r.start for r in rows][::step], rotation=60, fontsize=8)
+        ax.set_xticks(
+            xs[::step],
+            [r.start for r in rows][::step],
+            rotation=60,
+            ha="right",
+            rotation_mode="anchor",
+            fontsize=8,
+        )
         ax.set_ylabel("通话量" if zh else "calls")
         sl = ax.twinx()
         sl.plot(
@@ -209,7 +216,14 @@ def trend_chart(report: Report, font: CjkFont | None, *, dpi: int = 100) -> byte
         ax = fig.subplots()
         xs = list(range(len(rows)))
         ax.bar(xs, [d.calls.offered for d in rows], color="#4C72B0", label="呼入" if zh else "offered")
-        ax.set_xticks(xs, [d.day.strftime("%m-%d") for d in rows], rotation=60, fontsize=8)
+        ax.set_xticks(
+            xs,
+            [d.day.strftime("%m-%d") for d in rows],
+            rotation=60,
+            ha="right",
+            rotation_mode="anchor",
+            fontsize=8,
+        )
         ax.set_ylim(bottom=0, top=max([d.calls.offered for d in rows] + [1]) * 1.15)
         rates = ax.twinx()
         for values, label, color in (

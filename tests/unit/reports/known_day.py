@@ -79,7 +79,7 @@ def inbound(
         talk_s=talk,
         agent_id=agent,
         outcome=outcome,
-        end_uncertain=uncertain,
+        end_uncertain=int(uncertain),
     )
 
 
@@ -97,7 +97,7 @@ def callback(
         talk_s=talk,
         agent_id=agent,
         outcome="answered" if reached else "no_answer",
-        end_uncertain=False,
+        end_uncertain=0,
     )
 
 
