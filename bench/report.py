@@ -288,12 +288,17 @@ async def run(args: argparse.Namespace) -> None:
         options = ReportOptions(first_day=days[0], last_day=days[-1], tz=TZ, now=time.time())
         from hotline.reports.formats import render_json, render_text, write_csv
 
-        reads, computes, formats, totals, drawing = [], [], [], [], []
+        reads, computes, formats, totals, drawing, baseline = [], [], [], [], [], []
         report = None
         for _ in range(args.repeat):
             t0 = time.perf_counter()
             async with Store.open(path) as store:
                 current, previous = await load_with_previous(store, options)
+                reads.append(time.perf_counter() - t0)
+                # Baseline, same run: the service's own read of the range's call records.
+                b0 = time.perf_counter()
+                await store.calls_between(options.start, options.end)
+                baseline.append(time.perf_counter() - b0)
             t1 = time.perf_counter()
             report = build_report(current, options, taxonomy, previous=previous)
             t2 = time.perf_counter()
@@ -301,10 +306,9 @@ async def run(args: argparse.Namespace) -> None:
             render_json(report)
             write_csv(report, Path(tmp) / "csv")
             t3 = time.perf_counter()
-            reads.append(t1 - t0)
             computes.append(t2 - t1)
             formats.append(t3 - t2)
-            totals.append(t3 - t0)
+            totals.append(reads[-1] + (t3 - t1))
         assert report is not None
         print(
             f"report {days[0]} .. {days[-1]}: {len(current.calls):,} call records, "
@@ -315,6 +319,10 @@ async def run(args: argparse.Namespace) -> None:
         print(f"  computation                           {_stats(computes)}")
         print(f"  text + JSON + CSV                     {_stats(formats)}")
         print(f"  total (target < 2 s)                  {_stats(totals)}")
+        print(
+            f"  baseline: Store.calls_between over the range  {_stats(baseline)}; "
+            f"report / baseline (medians) {statistics.median(totals) / statistics.median(baseline):.2f}"
+        )
         from hotline.reports.charts import all_charts, find_cjk_font
         from hotline.reports.html import render_html
 
