@@ -9,12 +9,13 @@ written, then cancels and awaits every task, and closes AMI and the store.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import structlog
 
-from hotline.clock import Clock, WallClock
+from hotline.clock import AnchoredClock, Clock, WallClock
 from hotline.health import keep_health_file
 from hotline.pbx_bridge.actions import PbxActions
 from hotline.pbx_bridge.connection import AmiClient
@@ -130,18 +131,26 @@ class HotlineService:
         log.info("service.stopped")
 
 
+#: Why the queue closes a callback it never could dial (no attempt reached the citizen's phone).
+_UNDIALLABLE = frozenset({"invalid_number", "cannot_dial"})
+
+
 def _follow_up_outcome(tickets: TicketService) -> Callable[[Callback, int], Awaitable[None]]:
     """A closed follow-up callback (回访) moves its ticket on.
 
     Reached: the follow-up call is linked to the ticket (the agent then records the citizen's
     satisfaction). Failed after every attempt: the ticket is evaluated as unreachable and closed.
+    Failed because the number cannot be dialled at all: the ticket is not closed by that — it
+    goes to the list a person looks at (``hotline tickets list --needs-attention``).
     """
 
     async def closed(callback: Callback, store_id: int) -> None:
         if callback.kind is not CallbackKind.FOLLOW_UP or callback.ticket_id is None:
             return
         try:
-            if callback.status is CallbackStatus.FAILED:
+            if callback.status is CallbackStatus.FAILED and callback.closed_reason in _UNDIALLABLE:
+                await tickets.follow_up_undiallable(store_id, callback.closed_reason or "")
+            elif callback.status is CallbackStatus.FAILED:
                 await tickets.record_follow_up_for_callback(store_id, Satisfaction.UNREACHABLE, actor="queue")
             elif callback.status is CallbackStatus.REACHED and callback.history:
                 call_id = callback.history[-1].call_id
@@ -179,6 +188,24 @@ async def _heartbeat(store: Store, clock: Clock, connected: asyncio.Event, inter
         await asyncio.sleep(interval_s)
 
 
-async def run_service(settings: Settings, stop: asyncio.Event) -> None:
-    """``hotline serve``: the service against the configured Asterisk until ``stop`` is set."""
-    await HotlineService(settings).run(stop)
+async def run_service(
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    clock_speed: float | None = None,
+    clock_start: tuple[float, float] | None = None,
+) -> None:
+    """``hotline serve``: the service against the configured Asterisk until ``stop`` is set.
+
+    ``clock_speed``/``clock_start`` (tests and demos against the simulator only): time runs
+    ``clock_speed`` times faster, from simulated ``start`` at wall-clock ``anchor``; the
+    service's own periodic work (heartbeat, callback intake) speeds up alike.
+    """
+    if clock_speed is None:
+        await HotlineService(settings).run(stop)
+        return
+    start, anchor = clock_start if clock_start is not None else (time.time(), time.time())
+    service = HotlineService(settings, clock=AnchoredClock(clock_speed, start, anchor))
+    service.heartbeat_interval_s = HEARTBEAT_INTERVAL_S / clock_speed
+    service.callback_intake_interval_s = CALLBACK_INTAKE_INTERVAL_S / clock_speed
+    await service.run(stop)

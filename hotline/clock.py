@@ -53,3 +53,27 @@ class ScaledClock:
     def delay_until(self, at: float) -> float:
         """Real seconds until simulated time ``at``."""
         return max(0.0, (at - self.now()) / self.speed)
+
+
+class AnchoredClock:
+    """Time that runs ``speed`` times faster than the wall clock, read from the wall clock.
+
+    ``now = start + (time.time() - anchor) * speed``: two processes given the same three
+    numbers read the same time, so a service restarted mid-run (``hotline serve --clock-speed``)
+    continues the timeline of the run it replaces, and of a simulator sped up alike.
+    """
+
+    def __init__(self, speed: float, start: float, anchor: float) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.speed = speed
+        self._start = start
+        self._anchor = anchor
+
+    def now(self) -> float:
+        """Simulated POSIX seconds."""
+        return self._start + (time.time() - self._anchor) * self.speed
+
+    def delay_until(self, at: float) -> float:
+        """Real seconds until simulated time ``at``."""
+        return max(0.0, (at - self.now()) / self.speed)

@@ -19,6 +19,9 @@ log = structlog.get_logger("hotline.health")
 async def keep_health_file(path: Path, interval_s: float, connected: asyncio.Event) -> None:
     """Touch ``path`` every ``interval_s`` while ``connected`` is set; remove it otherwise.
 
+    The file follows a change of ``connected`` at once (within :data:`WATCH_S`): healthy as
+    soon as AMI is connected and resynced, unhealthy as soon as it is lost.
+
     A file that cannot be written or removed (a missing directory, a full disk, permissions)
     never stops the loop: ``health.write_failed`` is logged once when a run of failures starts
     and ``health.write_recovered`` when it ends; meanwhile the file just goes stale, which is
@@ -41,10 +44,27 @@ async def keep_health_file(path: Path, interval_s: float, connected: asyncio.Eve
                 if failing:
                     log.info("health.write_recovered", path=str(path))
                     failing = False
-            await asyncio.sleep(interval_s)
+            await _until_change_or(connected, interval_s)
     finally:
         with contextlib.suppress(OSError):
             _remove(path)
+
+
+#: How often the connection flag is looked at between refreshes: the file follows a connect
+#: (after its resync) or a loss within this, not within a whole ``interval_s``.
+WATCH_S = 0.05
+
+
+async def _until_change_or(connected: asyncio.Event, interval_s: float) -> None:
+    """Sleep ``interval_s``, or less if the connection comes up or goes down meanwhile."""
+    loop = asyncio.get_running_loop()
+    state = connected.is_set()
+    deadline = loop.time() + interval_s
+    while connected.is_set() == state:
+        left = deadline - loop.time()
+        if left <= 0:
+            return
+        await asyncio.sleep(min(WATCH_S, left))
 
 
 def _touch(path: Path) -> None:

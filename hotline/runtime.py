@@ -30,6 +30,7 @@ from hotline.queue.commands import (
     PersistCallback,
     RecordCall,
     RejectAgentCommand,
+    ReturnCallToHold,
     StartCallback,
     StartTimer,
     TrackCall,
@@ -136,19 +137,23 @@ class QueueRuntime:
         self._timers[key] = loop.call_later(self._clock.delay_until(at), fire)
 
     def _spawn(
-        self, command: ConnectCallToAgent | StartCallback | CancelCallbackDial | HangupChannel
+        self,
+        command: ConnectCallToAgent | ReturnCallToHold | StartCallback | CancelCallbackDial | HangupChannel,
     ) -> None:
         assert self._tasks is not None, "commands are carried out only while running"
         self._tasks.create_task(self._pbx(command), name=f"pbx-{type(command).__name__}")
 
     async def _pbx(
-        self, command: ConnectCallToAgent | StartCallback | CancelCallbackDial | HangupChannel
+        self,
+        command: ConnectCallToAgent | ReturnCallToHold | StartCallback | CancelCallbackDial | HangupChannel,
     ) -> None:
         try:
             if isinstance(command, ConnectCallToAgent):
                 await self._actions.redirect_to_agent(
                     command.channel, command.agent_id, command.device, ring_timeout_s=command.ring_timeout_s
                 )
+            elif isinstance(command, ReturnCallToHold):
+                await self._actions.return_to_hold(command.channel)
             elif isinstance(command, StartCallback):
                 action_id = await self._actions.originate_callback(
                     command.callback_id,

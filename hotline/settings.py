@@ -188,6 +188,9 @@ class TicketSettings:
     max_extensions: int
     max_extension_days: int
     follow_up_delay_s: float
+    departments_file: str
+    short_text_max_chars: int
+    long_text_max_chars: int
 
     def __post_init__(self) -> None:
         if not 1 <= self.duplicate_match_level <= 4:
@@ -280,7 +283,76 @@ def load_settings(
     env = os.environ if environ is None else environ
     _apply_environment(raw, env)
     settings: Settings = _build(Settings, raw, "")
+    check_ranges(settings)
     return settings
+
+
+# ---- range checks: a value out of range fails start-up in one line (issue 9) ----------------
+
+#: ``log.level`` values.
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+#: Keys that may be 0 although their names say interval/timeout (0 = never / no wait).
+_ZERO_ALLOWED = frozenset({"queue.snapshot_interval_s"})
+#: Counts that must be at least 1.
+_AT_LEAST_ONE = frozenset(
+    {
+        "store.max_batch",
+        "sla.sweep_batch",
+        "report.top_classifications",
+        "queue.callback_max_attempts",
+        "tickets.short_text_max_chars",
+        "tickets.long_text_max_chars",
+    }
+)
+
+
+def _range_problem(key: str, value: object) -> str | None:
+    """What is wrong with ``value`` under ``key`` (None: fine)."""
+    name = key.rpartition(".")[2]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        if key == "log.level" and value not in LOG_LEVELS:
+            return f"{value!r} is not a log level; allowed: {', '.join(LOG_LEVELS)}"
+        return None
+    if value != value or value in (float("inf"), float("-inf")):
+        return f"{value!r} is not a finite number"
+    if name == "port" and not 1 <= value <= 65535:
+        return f"{value!r} is out of range; allowed: 1-65535"
+    if key in _AT_LEAST_ONE and value < 1:
+        return f"{value!r} is out of range; allowed: 1 or more"
+    if name.endswith(("interval_s", "timeout_s", "timeout_ms")) or name in {
+        "reconnect_min_s",
+        "reconnect_max_s",
+        "service_level_threshold_s",
+    }:
+        if key in _ZERO_ALLOWED:
+            return None if value >= 0 else f"{value!r} is out of range; allowed: 0 (never) or more"
+        return None if value > 0 else f"{value!r} is out of range; allowed: more than 0"
+    if name.endswith(("_s", "_days", "_extensions", "_reserve")) and value < 0:
+        return f"{value!r} is out of range; allowed: 0 or more"
+    if key == "queue.utc_offset_h" and not -12 <= value <= 14:
+        return f"{value!r} is out of range; allowed: -12 to 14"
+    return None
+
+
+def check_ranges(settings: Settings) -> None:
+    """Raise :class:`SettingsError` for the first value out of its range (ports 1-65535,
+    intervals and timeouts > 0, counts >= 1, durations >= 0, ``log.level`` from
+    :data:`LOG_LEVELS`); the message names the key, the value and what is allowed."""
+    for section in dataclasses.fields(Settings):
+        value = getattr(settings, section.name)
+        if not dataclasses.is_dataclass(value):
+            continue
+        for field in dataclasses.fields(value):
+            key = f"{section.name}.{field.name}"
+            problem = _range_problem(key, getattr(value, field.name))
+            if problem is not None:
+                raise SettingsError(key, problem)
+    ami = settings.ami
+    if ami.reconnect_max_s < ami.reconnect_min_s:
+        raise SettingsError(
+            "ami.reconnect_max_s",
+            f"{ami.reconnect_max_s!r} is less than ami.reconnect_min_s ({ami.reconnect_min_s!r})",
+        )
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -164,8 +164,8 @@ class HotlineAmiProtocol(AMIProtocol):  # type: ignore[misc]
         if name == _RESPONSE:
             if message.get("EventList") == "start" and message.response == "Success":
                 pending.is_list = True
-                if pending.hold_events:
-                    self._held = []
+                if pending.hold_events and self._held is None:
+                    self._held = []  # a second listing of the same resync keeps what is held
                 return True
             del self._pending[action_id]  # type: ignore[arg-type]
             if not pending.future.done():
@@ -346,8 +346,23 @@ class AmiClient:
         for event in self.translator.resync(channels):
             log_call_event(event)
             self._emit(event)
+        # Device states too: an agent whose phone is not registered must not be offered the
+        # first call (DeviceStateChange only reports changes, so a phone that was already
+        # unavailable when we connected would otherwise look ready).
+        devices = 0
+        try:
+            _, listed = await self._call(protocol, "DeviceStateList", [], hold_events=True)
+        except ActionFailedError as exc:  # an AMI user without the privilege: say so, go on
+            log.warning("ami.device_states_unavailable", message=exc.message)
+        else:
+            states = self.translator.device_states(listed)
+            devices = len(states)
+            for event in states:
+                self._emit(event)
         protocol.release_held()
-        log.info("ami.resynced", channels=len(channels), calls=len(self.translator.live_calls))
+        log.info(
+            "ami.resynced", channels=len(channels), calls=len(self.translator.live_calls), devices=devices
+        )
         return len(channels)
 
     async def _keepalive(self, protocol: HotlineAmiProtocol) -> None:

@@ -16,6 +16,7 @@ from hotline.reports.load import load_with_previous
 from hotline.reports.model import INTERVALS_MIN, Report, ReportOptions
 from hotline.settings import Settings
 from hotline.store import StoreError
+from hotline.tickets.errors import TicketError
 from hotline.tickets.taxonomy import Taxonomy, load_taxonomy
 
 EXIT_USAGE = 2
@@ -87,10 +88,10 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         print(f"hotline: report: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    taxonomy = load_taxonomy(resolve_data_path(settings.tickets.taxonomy_file))
     try:
+        taxonomy = load_taxonomy(resolve_data_path(settings.tickets.taxonomy_file))
         report = asyncio.run(make_report(settings, options, taxonomy))
-    except StoreError as exc:
+    except (TicketError, StoreError) as exc:
         print(f"hotline: report: {exc}", file=sys.stderr)
         return 1
     if args.json:

@@ -184,9 +184,34 @@ UPDATE callbacks
  WHERE queue_id IS NULL AND status IN ('pending', 'in_progress');
 """
 
+#: Ticket ids and per-day ticket numbers are allocated by the database, inside the transaction
+#: that inserts the ticket (any number of processes may create tickets on one file): one counter
+#: row per sequence (``ticket_id``, ``day:2026-12-01``), seeded from the tickets already there.
+#: ``ticket_attention``: tickets a person must look at (a follow-up that cannot be dialled never
+#: closes a ticket by itself).  ``ticket_links.external``: a call id that is not one of this
+#: hotline's call records (linked on purpose).
+V5_TICKET_COUNTERS = """
+CREATE TABLE counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO counters (name, value) SELECT 'ticket_id', coalesce(max(id), 0) FROM tickets;
+INSERT INTO counters (name, value)
+    SELECT 'day:' || accepted_on, max(day_seq) FROM tickets GROUP BY accepted_on;
+
+CREATE TABLE ticket_attention (
+    ticket_id   INTEGER PRIMARY KEY REFERENCES tickets (id),
+    reason      TEXT NOT NULL,
+    at          REAL NOT NULL,
+    callback_id INTEGER
+);
+
+ALTER TABLE ticket_links ADD COLUMN external INTEGER NOT NULL DEFAULT 0;
+"""
+
 #: Reports (issue 13): every agent state change, appended (``agent_states`` keeps only the last
 #: one per agent), so time ready, paused per reason, wrap-up and ring-no-answer can be counted.
-V5_AGENT_STATE_LOG = """
+V6_AGENT_STATE_LOG = """
 CREATE TABLE agent_state_log (
     id       INTEGER PRIMARY KEY,
     agent_id TEXT NOT NULL,
@@ -204,6 +229,7 @@ MIGRATIONS: tuple[str, ...] = (
     V2_QUEUE,
     V3_CALLBACK_QUEUE_ID,
     V4_WRITE_AHEAD,
-    V5_AGENT_STATE_LOG,
+    V5_TICKET_COUNTERS,
+    V6_AGENT_STATE_LOG,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -83,3 +83,17 @@ async def test_a_file_that_cannot_be_removed_does_not_stop_the_loop(tmp_path: Pa
         await _stop(task)
     assert [e["event"] for e in logs] == ["health.write_failed"]
     assert path.is_dir()
+
+
+async def test_the_file_follows_a_connect_and_a_loss_without_waiting_for_the_interval(tmp_path: Path) -> None:
+    path = tmp_path / "hotline.health"
+    connected = asyncio.Event()
+    task = asyncio.create_task(keep_health_file(path, 3600.0, connected))  # an interval never reached
+    await asyncio.sleep(0.1)
+    assert not path.exists()
+    connected.set()
+    await _until(path.exists)
+    assert is_healthy(path, 3600.0)
+    connected.clear()
+    await _until(lambda: not path.exists())
+    await _stop(task)
