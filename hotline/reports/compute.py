@@ -557,7 +557,11 @@ def _comparison(current: Totals, previous: Totals) -> tuple[ComparisonRow, ...]:
         ComparisonRow("offered", "呼入量", c.offered, p.offered, "int"),
         ComparisonRow("answered", "接通量", c.answered, p.answered, "int"),
         ComparisonRow(
-            "abandoned", "放弃量", c.abandoned + c.short_abandoned, p.abandoned + p.short_abandoned, "int"
+            "abandoned_all",
+            "放弃量(含短时)",
+            c.abandoned + c.short_abandoned,
+            p.abandoned + p.short_abandoned,
+            "int",
         ),
         ComparisonRow("service_level", "服务水平", c.service_level, p.service_level, "pct"),
         ComparisonRow(
