@@ -105,7 +105,12 @@ class HotlineService:
                     owned = [
                         tasks.create_task(runtime.run(), name="dispatcher"),
                         tasks.create_task(
-                            keep_health_file(Path(s.health.file), s.health.interval_s, client.connected),
+                            keep_health_file(
+                                Path(s.health.file),
+                                s.health.interval_s,
+                                client.connected,
+                                lambda: client.last_disconnect_reason,
+                            ),
                             name="health-file",
                         ),
                         tasks.create_task(
@@ -156,7 +161,9 @@ def _follow_up_outcome(tickets: TicketService) -> Callable[[Callback, int], Awai
                 call_id = callback.history[-1].call_id
                 ticket = await tickets.store.get_ticket_by_id(int(callback.ticket_id))
                 if call_id and ticket is not None:
-                    await tickets.link(ticket.number, call_id, LinkRole.FOLLOW_UP, actor="queue")
+                    await tickets.link(
+                        ticket.number, call_id, LinkRole.FOLLOW_UP, actor="queue", from_pbx=True
+                    )
         except (TicketError, StoreError, ValueError) as exc:
             log.error("follow_up.ticket_update_failed", callback_id=callback.callback_id, error=str(exc))
 

@@ -82,10 +82,11 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _health(args: argparse.Namespace, settings: Settings) -> int:
-    from hotline.health import is_healthy
+    from hotline.health import is_healthy, unhealthy_reason
 
-    healthy = is_healthy(Path(settings.health.file), settings.health.interval_s)
-    print("healthy: AMI connected" if healthy else "unhealthy: AMI not connected")
+    path, interval_s = Path(settings.health.file), settings.health.interval_s
+    healthy = is_healthy(path, interval_s)
+    print("healthy: AMI connected" if healthy else f"unhealthy: {unhealthy_reason(path, interval_s)}")
     return 0 if healthy else 1
 
 

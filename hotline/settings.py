@@ -1,7 +1,10 @@
 """Settings: parsed once into a frozen, typed object and passed explicitly.
 
-Layers, later wins: ``config/hotline.toml`` (every default) <- the file given with ``--config``
-<- ``HOTLINE_<SECTION>_<KEY>`` environment variables (one key each).
+Layers, later wins: ``config/hotline.toml`` (every default; ``$HOTLINE_DEFAULTS`` names another)
+<- ``$HOTLINE_IMAGE_CONFIG`` (a packaging's own defaults, e.g. the container image's paths) <- the
+site file (``--config``, or ``$HOTLINE_SITE_CONFIG`` when no ``--config`` is given) <-
+``HOTLINE_<SECTION>_<KEY>`` environment variables (one key each).  So what a package ships stays a
+default: the site file wins over it.
 
 Each section is a frozen dataclass below; the loader is generic over them, so a new section is a
 new dataclass and a field on :class:`Settings`.  A wrong or missing key raises
@@ -21,7 +24,7 @@ from typing import Any
 
 ENV_PREFIX = "HOTLINE_"
 #: Environment variables with the prefix that are not section keys.
-RESERVED_ENV = frozenset({"HOTLINE_DEFAULTS"})
+RESERVED_ENV = frozenset({"HOTLINE_DEFAULTS", "HOTLINE_IMAGE_CONFIG", "HOTLINE_SITE_CONFIG"})
 
 
 class SettingsError(Exception):
@@ -276,11 +279,20 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
     defaults_path: Path | None = None,
 ) -> Settings:
-    """Read defaults, then ``path`` if given, then environment overrides; validate everything."""
-    raw = _read_toml(defaults_path or default_config_path())
-    if path is not None:
-        _merge(raw, _read_toml(path), "")
+    """Read defaults, the image's defaults, the site file (``path``), then environment overrides;
+    validate everything."""
     env = os.environ if environ is None else environ
+    raw = _read_toml(defaults_path or default_config_path())
+    image = env.get("HOTLINE_IMAGE_CONFIG")
+    if image:
+        _merge(raw, _read_toml(Path(image)), "")
+    site = (
+        path
+        if path is not None
+        else (Path(env["HOTLINE_SITE_CONFIG"]) if env.get("HOTLINE_SITE_CONFIG") else None)
+    )
+    if site is not None:
+        _merge(raw, _read_toml(site), "")
     _apply_environment(raw, env)
     settings: Settings = _build(Settings, raw, "")
     check_ranges(settings)

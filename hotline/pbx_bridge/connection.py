@@ -227,6 +227,11 @@ class HotlineAmiProtocol(AMIProtocol):  # type: ignore[misc]
         self.close_with("closed by us")
 
 
+#: Failed logins in a row after which (and after every this many more) one error-level line says
+#: so: a wrong secret is retried with backoff, but never silently.
+LOGIN_FAILURES_PER_ERROR = 5
+
+
 class AmiClient:
     """Keeps one logged-in AMI connection alive and feeds domain events to ``emit``.
 
@@ -256,6 +261,7 @@ class AmiClient:
         self.connected = asyncio.Event()
         self.connections = 0
         self.last_disconnect_reason = ""
+        self.login_failures = 0  # in a row; 0 after a login that succeeded
 
     async def __aenter__(self) -> AmiClient:
         self._task_group = asyncio.TaskGroup()
@@ -282,8 +288,18 @@ class AmiClient:
                 reason = await self._session()
                 delay = self._settings.reconnect_min_s
             except AuthenticationError as exc:
-                reason = "authentication failed"
-                log.error("ami.login_failed", username=exc.username, message=exc.message)
+                self.login_failures += 1
+                n = self.login_failures
+                reason = f"AMI login refused for user {exc.username!r} ({exc.message}), {n} time(s) in a row"
+                log.warning("ami.login_failed", username=exc.username, message=exc.message, failures=n)
+                if n % LOGIN_FAILURES_PER_ERROR == 0:
+                    log.error(
+                        "ami.login_failing",
+                        username=exc.username,
+                        message=exc.message,
+                        failures=n,
+                        hint="check ami.username and ami.secret against the PBX's manager.conf",
+                    )
             except (OSError, TimeoutError, AmiError) as exc:
                 reason = f"{type(exc).__name__}: {exc}"
             finally:
@@ -316,6 +332,7 @@ class AmiClient:
             if protocol.lost.done():
                 return protocol.lost.result()
             await self._login(protocol)
+            self.login_failures = 0
             async with asyncio.timeout(s.fully_booted_timeout_s):
                 await protocol.fully_booted.wait()
             channels = await self._resync(protocol)

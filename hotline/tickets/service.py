@@ -790,13 +790,15 @@ class TicketService:
         actor: str,
         at: float | None = None,
         external: bool = False,
+        from_pbx: bool = False,
     ) -> TicketLink:
         """Link a call to a ticket (e.g. the citizen calls again: ``repeat``); the call must be
-        one of this hotline's call records unless ``external``."""
+        one of this hotline's call records unless ``external``, or ``from_pbx`` (the queue links
+        a call it saw itself, whose record may not be written yet)."""
         ticket = await self.store.get_ticket(number)
         if ticket is None:
             raise TicketNotFound(number)
-        await self._check_call(call_id, external)
+        await self._check_call(call_id, external or from_pbx)
         link = TicketLink(
             ticket_id=ticket.id,
             call_id=call_id,
