@@ -3,11 +3,12 @@ store's and the ticket service's own writers."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from hotline.events import Direction
 from hotline.store import CallOutcome, CallRecord, Store
-from hotline.store.reports import log_agent_states
+from hotline.store.reports import ReportCall, log_agent_states
 from hotline.tickets.model import Action, Satisfaction, TicketType
 from hotline.tickets.service import Created, TicketService
 from hotline.tickets.taxonomy import Taxonomy
@@ -16,7 +17,7 @@ from tests.integration.tickets.conftest import draft
 from tests.unit.reports import known_day as k
 
 
-def _stored(call: k.ReportCall) -> CallRecord:
+def _stored(call: ReportCall) -> CallRecord:
     return CallRecord(
         call_id=call.call_id,
         direction=Direction(call.direction),
@@ -31,7 +32,7 @@ def _stored(call: k.ReportCall) -> CallRecord:
         agent_id=call.agent_id,
         outcome=CallOutcome(call.outcome) if call.outcome else None,
         state=None if call.outcome is None else "ended",
-        end_uncertain=call.end_uncertain,
+        end_uncertain=bool(call.end_uncertain),
     )
 
 
@@ -53,9 +54,9 @@ async def seed(path: Path, taxonomy: Taxonomy) -> None:
             await store.upsert_call(_stored(call))
         await log_agent_states(store, list(k.HISTORY))
         service = TicketService(store, taxonomy, WorkingCalendar.load(None), tz=k.TZ, clock=lambda: k.at(9))
-        old = await _create(service, k.at(10, day=k.date(2025, 9, 26)), citizen_number="13800138000")
-        await service.transition(old, Action.DISPATCH, actor="1001", at=k.at(11, day=k.date(2025, 9, 26)))
-        await service.transition(old, Action.FEEDBACK, actor="dept", at=k.at(16, day=k.date(2025, 10, 9)))
+        old = await _create(service, k.at(10, day=date(2025, 9, 26)), citizen_number="13800138000")
+        await service.transition(old, Action.DISPATCH, actor="1001", at=k.at(11, day=date(2025, 9, 26)))
+        await service.transition(old, Action.FEEDBACK, actor="dept", at=k.at(16, day=date(2025, 10, 9)))
         await service.record_follow_up(old, Satisfaction.BASICALLY_SATISFIED, actor="1003", at=k.at(14))
         t1 = await _create(service, k.at(9, 3), classification=k.X)
         t2 = await _create(service, k.at(9, 30), classification=k.Y)

@@ -16,8 +16,9 @@ from hotline.cli import main
 from hotline.reports import charts
 from hotline.reports.compute import build_report, totals
 from hotline.reports.load import load_range, load_with_previous, previous_totals
+from hotline.reports.model import Report, ReportData, ReportOptions, Totals
 from hotline.store import Store
-from hotline.store.reports import agent_state_history
+from hotline.store.reports import AgentStateRow, agent_state_history
 from hotline.tickets.taxonomy import Taxonomy, load_taxonomy
 from tests.integration.reports.conftest import STORED_CALLS, seed
 from tests.unit.reports import known_day as k
@@ -40,53 +41,53 @@ def db(tmp_path: Path, taxonomy: Taxonomy, monkeypatch: pytest.MonkeyPatch) -> I
 
 
 def test_the_store_returns_the_known_day(db: Path, taxonomy: Taxonomy) -> None:
-    async def read() -> tuple[object, object, list[k.AgentStateRow]]:
+    async def read() -> tuple[ReportData, Report, list[AgentStateRow]]:
         async with Store.open(db) as store:
             data = await load_range(store, k.options())
             history = await agent_state_history(store, k.options().start, k.options().end)
             return data, build_report(data, k.options(), taxonomy), history
 
     data, report, history = asyncio.run(read())
-    assert sorted(data.calls, key=lambda c: c.call_id) == sorted(STORED_CALLS, key=lambda c: c.call_id)  # type: ignore[attr-defined]
+    assert sorted(data.calls, key=lambda c: c.call_id) == sorted(STORED_CALLS, key=lambda c: c.call_id)
     # The history inside the day in time order, and 1001's last change before it (logged out the
     # evening before); nothing else before the day.
     assert history == k.history_rows(k.HISTORY)
-    c = report.totals.calls  # type: ignore[attr-defined]
+    c = report.totals.calls
     # The same figures as from the rows in tests/unit/reports/test_compute.py.
     figures = (c.offered, c.answered, c.abandoned, c.short_abandoned, c.other, c.in_progress)
     assert figures == (10, 5, 2, 2, 1, 1)
     assert c.end_uncertain == 2 and c.avg_talk_s == pytest.approx(102.5)  # no talk time for call 6
     assert c.service_level == pytest.approx(3 / 10) and c.service_level_excl_short == pytest.approx(3 / 8)
-    a, b = report.agents  # type: ignore[attr-defined]
+    a, b = report.agents
     assert (a.ready_s, b.ring_no_answer) == (28540, 1)
-    t = report.totals  # type: ignore[attr-defined]
+    t = report.totals
     assert (t.tickets_opened, t.tickets_closed) == (3, 2)  # t1-t3; t3 resolved, the old one closed
     assert t.satisfaction_rate == 1.0
     # The old complaint's staged feedback (due 10 October) was met by the feedback of 9 October.
     assert (t.due, t.on_time, t.late) == (1, 1, 0)
-    complaint = {g.key: g for g in report.by_type}["complaint"]  # type: ignore[attr-defined]
+    complaint = {g.key: g for g in report.by_type}["complaint"]
     assert (complaint.opened, complaint.supervised, complaint.returned) == (2, 1, 1)
-    top = {(r.level, r.rank): (r.name, r.count) for r in report.top}  # type: ignore[attr-defined]
+    top = {(r.level, r.rank): (r.name, r.count) for r in report.top}
     assert top[(4, 1)] == ("共享单车停放秩序日常监管", 2)
 
 
 def test_a_range_and_the_one_before(db: Path, taxonomy: Taxonomy) -> None:
     options = k.options(first_day=date(2025, 10, 3), last_day=k.DAY)  # 8 days: from 25 September before
 
-    async def read() -> tuple[object, object]:
+    async def read() -> tuple[ReportData, Totals]:
         async with Store.open(db) as store:
             return await load_with_previous(store, options)
 
     current, previous = asyncio.run(read())
-    report = build_report(current, options, taxonomy, previous=previous)  # type: ignore[arg-type]
-    assert previous == totals(current_of(db, options.previous()), options.previous())  # type: ignore[arg-type]
+    report = build_report(current, options, taxonomy, previous=previous)
+    assert previous == totals(current_of(db, options.previous()), options.previous())
     assert len(report.trend) == 8 and [d.calls.offered for d in report.trend] == [0] * 7 + [10]
     opened = {c.metric: c for c in report.comparison}["tickets_opened"]
     assert (opened.current, opened.previous) == (3, 1)  # the old ticket was accepted on 26 September
 
 
-def current_of(db: Path, options: k.ReportOptions) -> object:
-    async def read() -> object:
+def current_of(db: Path, options: ReportOptions) -> ReportData:
+    async def read() -> ReportData:
         async with Store.open(db) as store:
             return await load_range(store, options)
 
@@ -105,11 +106,11 @@ def test_the_sums_in_sql_equal_the_sums_in_python(db: Path, now: float) -> None:
         )
         assert following.previous() == options
 
-        async def read(after: k.ReportOptions = following) -> object:
+        async def read(after: ReportOptions = following) -> Totals:
             async with Store.open(db) as store:
                 return await previous_totals(store, after)
 
-        assert asyncio.run(read()) == totals(current_of(db, options), options)  # type: ignore[arg-type]
+        assert asyncio.run(read()) == totals(current_of(db, options), options)
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
