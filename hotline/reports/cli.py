@@ -134,8 +134,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="intervals, agents, tickets and trends of a day or a range (text, CSV, JSON, HTML)",
     )
     p.add_argument("--day", type=_day, help="one day: YYYY-MM-DD, today or yesterday (default today)")
-    p.add_argument("--from", dest="from_day", type=_day, metavar="DAY", help="first day of a range")
-    p.add_argument("--to", dest="to_day", type=_day, metavar="DAY", help="last day of a range")
+    p.add_argument(
+        "--from", dest="from_day", type=_day, metavar="DAY", help="first day of a range (--to defaults to it)"
+    )
+    p.add_argument(
+        "--to", dest="to_day", type=_day, metavar="DAY", help="last day of a range (--from defaults to it)"
+    )
     p.add_argument(
         "--interval", type=int, choices=INTERVALS_MIN, help="interval length in minutes (report.interval_min)"
     )
