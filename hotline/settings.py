@@ -239,6 +239,57 @@ class ReportSettings:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class MqttSettings:
+    """``[mqtt]``: the broker the agents' desktops, supervisors and wallboards use (``hotline.bus``)."""
+
+    enabled: bool
+    host: str
+    port: int
+    username: str
+    password: Secret
+    tls: bool
+    tls_ca_file: str
+    topic_prefix: str
+    client_id: str
+    keepalive_s: int
+    connect_timeout_s: float
+    publish_timeout_s: float
+    reconnect_min_s: float
+    reconnect_max_s: float
+    stats_interval_s: float
+    presence_grace_s: float
+    max_payload_bytes: int
+    outbox_poll_s: float
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.port <= 65535:
+            raise SettingsError("mqtt.port", "must be 1 to 65535")
+        prefix = self.topic_prefix
+        if not prefix or prefix.startswith("/") or prefix.endswith("/") or any(c in prefix for c in "#+\0"):
+            raise SettingsError("mqtt.topic_prefix", "no wildcards, no leading or trailing /")
+        if not self.client_id:
+            raise SettingsError("mqtt.client_id", "must not be empty")
+        if not 5 <= self.keepalive_s <= 3600:
+            raise SettingsError("mqtt.keepalive_s", "must be 5 to 3600")
+        positive = (
+            "connect_timeout_s",
+            "publish_timeout_s",
+            "reconnect_min_s",
+            "stats_interval_s",
+            "outbox_poll_s",
+        )
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"mqtt.{name}", "must be more than 0")
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise SettingsError("mqtt.reconnect_max_s", "must be at least reconnect_min_s")
+        if self.presence_grace_s < 0:
+            raise SettingsError("mqtt.presence_grace_s", "must be 0 or more")
+        if not 64 <= self.max_payload_bytes <= 1_048_576:
+            raise SettingsError("mqtt.max_payload_bytes", "must be 64 to 1048576")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class AgentConfig:
     """One agent (``[[agents]]``): its id, the device it answers on, its skills/groups."""
 
@@ -262,6 +313,7 @@ class Settings:
     tickets: TicketSettings
     sla: SlaSettings
     report: ReportSettings
+    mqtt: MqttSettings
     agents: tuple[AgentConfig, ...] = ()
 
 

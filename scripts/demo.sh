@@ -4,5 +4,7 @@
 set -euo pipefail
 . "$(dirname "$0")/venv.sh"
 . scripts/cjk-font.sh
+# shellcheck disable=SC1091
+. scripts/mosquitto.sh
 python -m pip install -q --disable-pip-version-check -e .
 exec hotline demo "$@"

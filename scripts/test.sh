@@ -3,6 +3,8 @@
 set -euo pipefail
 . "$(dirname "$0")/venv.sh"
 . scripts/cjk-font.sh
+# shellcheck disable=SC1091
+. scripts/mosquitto.sh
 python -m pip install -q --disable-pip-version-check -e '.[test]'
 python -m pytest "$@"
 ruff check hotline tests bench

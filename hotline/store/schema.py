@@ -209,9 +209,22 @@ CREATE TABLE ticket_attention (
 ALTER TABLE ticket_links ADD COLUMN external INTEGER NOT NULL DEFAULT 0;
 """
 
+#: Messages that must reach the MQTT bus (ticket events, escalation alerts), written in the same
+#: transaction as the change they announce and deleted once the broker acknowledged them.
+V_OUTBOX = """
+CREATE TABLE outbox (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id   TEXT NOT NULL UNIQUE,
+    kind       TEXT NOT NULL,
+    topic      TEXT NOT NULL,
+    payload    TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+"""
+
 #: Reports (issue 13): every agent state change, appended (``agent_states`` keeps only the last
 #: one per agent), so time ready, paused per reason, wrap-up and ring-no-answer can be counted.
-V6_AGENT_STATE_LOG = """
+V_AGENT_STATE_LOG = """
 CREATE TABLE agent_state_log (
     id       INTEGER PRIMARY KEY,
     agent_id TEXT NOT NULL,
@@ -230,6 +243,7 @@ MIGRATIONS: tuple[str, ...] = (
     V3_CALLBACK_QUEUE_ID,
     V4_WRITE_AHEAD,
     V5_TICKET_COUNTERS,
-    V6_AGENT_STATE_LOG,
+    V_OUTBOX,
+    V_AGENT_STATE_LOG,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
