@@ -122,17 +122,28 @@ class CallbackBook:
                 ctx.router.add_callback(callback, ctx.now)
 
     def release_unsettled(self) -> None:
-        """The PBX has listed its channels: a restored callback whose call was not found died
-        with the restart.  That attempt does not count; the callback is due again."""
+        """The PBX has listed its channels: a restored callback under way whose call was not
+        found ended while the service was down, and how is unknown (AMI keeps no history: the
+        citizen may have been dialled, even reached).  Dialling them again could ring them a
+        second time, so the callback is closed as cancelled (``end_unseen``) for a supervisor
+        to judge, never re-dialled on its own."""
         ctx = self._ctx
         for callback in self._unsettled.values():
-            aborted = CallbackAttempt(ctx.now, ctx.now, "", AttemptOutcome.ABORTED, "restart")
-            callback = moved(callback, CallbackStatus.PENDING, history=(*callback.history, aborted))
-            self._callbacks[callback.callback_id] = callback
+            unseen = CallbackAttempt(ctx.now, ctx.now, "", AttemptOutcome.ABORTED, "restart")
+            callback = moved(
+                callback,
+                CallbackStatus.CANCELLED,
+                closed_reason="end_unseen",
+                history=(*callback.history, unseen),
+            )
+            self.close(callback)
+            ctx.stats.callbacks_cancelled += 1
             ctx.emit(PersistCallback(callback))
-            ctx.router.add_callback(callback, ctx.now)
             ctx.log(
-                "callback.resumed", callback_id=callback.callback_id, why="its call ended with the restart"
+                "callback.end_unseen",
+                "warning",
+                callback_id=callback.callback_id,
+                why="its call ended while the service was down",
             )
         self._unsettled.clear()
 

@@ -215,6 +215,10 @@ class InboundFlow:
                 outcome = CallOutcome.ABANDONED
                 wait = max(seen - arrived, 0.0)  # at least this long: the rest is unknown
                 ctx.stats.calls_abandoned += 1
+            if not answered:
+                # Before the end record: a crash between the two leaves the call live in the
+                # store, so the next restart schedules it again (once: one per number).
+                self._return_calls.schedule_return_call(call)
             ctx.emit(
                 RecordCall(
                     CallRecord(
@@ -242,8 +246,6 @@ class InboundFlow:
                 was=stored.state.value,
                 last_seen_at=seen,
             )
-            if not answered:
-                self._return_calls.schedule_return_call(call)
         self._restored.clear()
 
     # -- routing decisions ---------------------------------------------------------------
@@ -472,6 +474,9 @@ class InboundFlow:
         else:
             ctx.stats.calls_abandoned += 1
         wait = ctx.now - call.enqueued_at
+        # The return call before the end record: a crash between the two leaves the call live
+        # in the store, and the restart's reconcile owes it again (once: one per number).
+        self._return_calls.schedule_return_call(call)
         ctx.emit(
             RecordCall(
                 CallRecord(
@@ -493,7 +498,6 @@ class InboundFlow:
             )
         )
         ctx.log("call.unanswered", call_id=call.call_id, outcome=outcome.value, wait_s=round(wait, 3))
-        self._return_calls.schedule_return_call(call)
 
     def on_call_ended(self, event: CallEnded) -> None:
         """The call is over (every channel gone)."""
