@@ -1,11 +1,14 @@
 """Ticket store benchmark: prints figures, never asserts (targets: >= 5,000 tickets/s, sweep < 1 s).
 
 1. **Tickets created per second**, through ``TicketService.create`` exactly as an agent's request
-   goes: duplicate check (a read), ticket number, clocks from the working-day calendar, and one
-   atomic write of the ticket, its clocks, its ``opened`` call link and its ``accept`` audit row,
+   goes: the call's record looked up (it must exist), then one transaction that decides the
+   duplicate rule, allocates the ticket's id and day number from the database's counters and
+   writes the ticket, its clocks, its ``opened`` call link and its ``accept`` audit row,
    acknowledged only once committed (WAL, ``synchronous = FULL``: durable).  Many agents create at
    once, so writes share commits (group commit); the same load with one commit per write
-   (``max_batch = 1``) is the baseline measured in the same run, and the ratio is printed.
+   (``max_batch = 1``) is the baseline measured in the same run, and the ratio is printed.  Then
+   the same load from **4 writer processes on one file** (each with a quarter of the agents; the
+   rate is all tickets over the time from the common start to the last one committed).
 2. **One SLA sweep over 1,000,000 open tickets**: the tickets and their clocks are imported in
    bulk (accepted over the last 200 working days, 5,000 a day, dispatched, none of their clocks
    met; the marks of earlier sweeps already made).  The sweep runs at 00:00:30 on a working day,
@@ -16,7 +19,8 @@
    event loop shared with the dispatcher is never held for long); the whole midnight backlog and
    the next, steady-state sweep are timed too.
 
-Run: ``python bench/tickets.py [--tickets 20000] [--open 1000000] [--keep DIR]`` (about 1-2 min).
+Run: ``python -m bench.tickets [--tickets 20000] [--processes 4] [--open 1000000] [--keep DIR]``
+(about 1-2 min).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import json
+import os
 import random
 import sys
 import tempfile
@@ -34,8 +40,9 @@ from pathlib import Path
 
 import structlog
 
+from hotline.events import Direction
 from hotline.log import processors
-from hotline.store import Store
+from hotline.store import CallRecord, Store
 from hotline.tickets.deadlines import DeadlineCalculator
 from hotline.tickets.model import Channel, Deadline, Ticket, TicketChange, TicketState, TicketType
 from hotline.tickets.service import Created, TicketDraft, TicketService, project_root
@@ -69,14 +76,13 @@ def _service(store: Store, taxonomy: Taxonomy, calendar: WorkingCalendar, now: f
 # ---- 1. creation ------------------------------------------------------------------------------
 
 
-async def bench_create(
-    workdir: Path, taxonomy: Taxonomy, calendar: WorkingCalendar, count: int, agents: int, max_batch: int
-) -> float:
-    """Create ``count`` tickets with ``agents`` concurrent creators; returns tickets per second."""
+NOW = datetime(2026, 11, 27, 10, tzinfo=TZ).timestamp()
+
+
+def _drafts(taxonomy: Taxonomy, count: int, first: int = 0) -> list[TicketDraft]:
     items = [n.code for n in taxonomy if n.level is Level.RESPONSIBILITY_ITEM]
-    now = datetime(2026, 11, 27, 10, tzinfo=TZ).timestamp()
-    rng = random.Random(12345)
-    drafts = [
+    rng = random.Random(12345 + first)
+    return [
         TicketDraft(
             ticket_type=rng.choice(TYPES),
             channel=Channel.PHONE,
@@ -87,33 +93,127 @@ async def bench_create(
             citizen_name="王小明",
             citizen_number=f"139{i:08d}",
         )
-        for i in range(count)
+        for i in range(first, first + count)
     ]
+
+
+async def _record_calls(store: Store, call_ids: list[str]) -> None:
+    """The calls the tickets are opened from (a ticket links only calls in the call records)."""
+    for i in range(0, len(call_ids), 1000):
+        await asyncio.gather(
+            *(
+                store.upsert_call(
+                    CallRecord(
+                        call_id=call_id,
+                        direction=Direction.INBOUND,
+                        caller_number="13900000000",
+                        dnis="12345",
+                        arrived_at=NOW,
+                    )
+                )
+                for call_id in call_ids[i : i + 1000]
+            )
+        )
+
+
+async def _create_all(
+    service: TicketService, drafts: list[TicketDraft], call_ids: list[str], agents: int
+) -> None:
+    queue = list(reversed(list(zip(drafts, call_ids, strict=True))))
+
+    async def agent(n: int) -> None:
+        while queue:
+            draft, call_id = queue.pop()
+            outcome = await service.create(draft, actor=f"{1000 + n}", call_id=call_id)
+            assert isinstance(outcome, Created)
+
+    async with asyncio.TaskGroup() as group:
+        for n in range(agents):
+            group.create_task(agent(n))
+
+
+async def bench_create(
+    workdir: Path, taxonomy: Taxonomy, calendar: WorkingCalendar, count: int, agents: int, max_batch: int
+) -> float:
+    """Create ``count`` tickets with ``agents`` concurrent creators; returns tickets per second."""
+    drafts = _drafts(taxonomy, count)
+    call_ids = [f"{NOW:.0f}.{i}" for i in range(count)]
     async with Store.open(
         workdir / f"create-{max_batch}.db", synchronous="full", max_batch=max_batch
     ) as store:
-        service = _service(store, taxonomy, calendar, now)
-        queue = list(reversed(drafts))
-
-        async def agent(n: int) -> None:
-            while queue:
-                draft = queue.pop()
-                call_id = f"{now:.0f}.{len(queue)}"
-                outcome = await service.create(draft, actor=f"{1000 + n}", call_id=call_id)
-                assert isinstance(outcome, Created)
-
+        await _record_calls(store, call_ids)
+        service = _service(store, taxonomy, calendar, NOW)
+        commits_before, operations_before = store.stats.commits, store.stats.operations
         started = time.perf_counter()
-        async with asyncio.TaskGroup() as group:
-            for n in range(agents):
-                group.create_task(agent(n))
+        await _create_all(service, drafts, call_ids, agents)
         elapsed = time.perf_counter() - started
-        stats = store.stats
+        commits = store.stats.commits - commits_before
+        operations = store.stats.operations - operations_before
         newest = await store.list_tickets(limit=1)
         assert newest and newest[0].day_seq == count
     rate = count / elapsed
     print(
         f"  max_batch={max_batch:<5} {count:>7,} tickets in {elapsed:6.2f} s = {rate:7,.0f} tickets/s"
-        f"  ({stats.commits:,} commits, {stats.operations / max(stats.commits, 1):.1f} writes per commit)"
+        f"  ({commits:,} commits, {operations / max(commits, 1):.1f} writes per commit)"
+    )
+    return rate
+
+
+async def _worker(db: Path, first: int, count: int, agents: int, start_at: float) -> None:
+    """One of several writer processes: ``count`` tickets from ``start_at`` (epoch), then one
+    JSON line ``{"count", "end"}`` on stdout."""
+    taxonomy = load_taxonomy(project_root() / "config" / "taxonomy.csv")
+    calendar = WorkingCalendar.load(project_root() / "config" / "calendar")
+    drafts = _drafts(taxonomy, count, first)
+    call_ids = [f"{NOW:.0f}.{i}" for i in range(first, first + count)]
+    async with Store.open(db, synchronous="full") as store:
+        service = _service(store, taxonomy, calendar, NOW)
+        await asyncio.sleep(max(0.0, start_at - time.time()))
+        await _create_all(service, drafts, call_ids, agents)
+        print(json.dumps({"count": count, "end": time.time()}))
+
+
+async def bench_processes(
+    workdir: Path, taxonomy: Taxonomy, count: int, agents: int, processes: int
+) -> float:
+    """``count`` tickets from ``processes`` writer processes on one file; returns tickets/s."""
+    db = workdir / "create-processes.db"
+    async with Store.open(db, synchronous="full") as store:
+        await _record_calls(store, [f"{NOW:.0f}.{i}" for i in range(count)])
+    share = count // processes
+    start_at = time.time() + 5.0  # every process has loaded its data and opened the file by then
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.tickets",
+            "--worker",
+            str(db),
+            str(p * share),
+            str(share),
+            str(max(agents // processes, 1)),
+            repr(start_at),
+            cwd=project_root(),
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        for p in range(processes)
+    ]
+    ends = []
+    for proc in procs:
+        out, _ = await proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"writer process failed ({proc.returncode})")
+        ends.append(json.loads(out.decode().strip().splitlines()[-1])["end"])
+    elapsed = max(ends) - start_at
+    async with Store.open(db) as store:
+        newest = await store.list_tickets(limit=1)
+        assert newest and newest[0].day_seq == share * processes  # unique and contiguous
+    rate = share * processes / elapsed
+    print(
+        f"  {processes} processes  {share * processes:>7,} tickets in {elapsed:6.2f} s = "
+        f"{rate:7,.0f} tickets/s  (one file; {max(agents // processes, 1)} agents per process)"
     )
     return rate
 
@@ -272,7 +372,14 @@ async def main() -> int:
     parser.add_argument("--agents", type=int, default=500, help="concurrent creators")
     parser.add_argument("--open", type=int, default=1_000_000, help="open tickets for the sweep")
     parser.add_argument("--keep", type=Path, help="keep the database files in this directory")
+    parser.add_argument("--processes", type=int, default=4, help="writer processes on one file")
+    parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        _log_to(io.StringIO())  # stdout carries the worker's result line
+        db, first, count, agents, start_at = args.worker
+        await _worker(Path(db), int(first), int(count), int(agents), float(start_at))
+        return 0
     logs = io.StringIO()
     _log_to(logs)
     taxonomy = load_taxonomy(project_root() / "config" / "taxonomy.csv")
@@ -287,6 +394,8 @@ async def main() -> int:
         single = await bench_create(workdir, taxonomy, calendar, args.baseline, args.agents, 1)
         print(f"  group commit vs one commit per write: {grouped / single:.1f}x")
         print(f"  => {grouped:,.0f} tickets/s (target >= 5,000)")
+        several = await bench_processes(workdir, taxonomy, args.tickets, args.agents, args.processes)
+        print(f"  => {several:,.0f} tickets/s from {args.processes} writer processes on one file")
         print()
         print("SLA sweep")
         sweep_s = await bench_sweep(workdir, taxonomy, calendar, args.open, logs)

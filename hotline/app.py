@@ -105,7 +105,12 @@ class HotlineService:
                     owned = [
                         tasks.create_task(runtime.run(), name="dispatcher"),
                         tasks.create_task(
-                            keep_health_file(Path(s.health.file), s.health.interval_s, client.connected),
+                            keep_health_file(
+                                Path(s.health.file),
+                                s.health.interval_s,
+                                client.connected,
+                                lambda: client.last_disconnect_reason,
+                            ),
                             name="health-file",
                         ),
                         tasks.create_task(
@@ -131,24 +136,34 @@ class HotlineService:
         log.info("service.stopped")
 
 
+#: Why the queue closes a callback it never could dial (no attempt reached the citizen's phone).
+_UNDIALLABLE = frozenset({"invalid_number", "cannot_dial"})
+
+
 def _follow_up_outcome(tickets: TicketService) -> Callable[[Callback, int], Awaitable[None]]:
     """A closed follow-up callback (回访) moves its ticket on.
 
     Reached: the follow-up call is linked to the ticket (the agent then records the citizen's
     satisfaction). Failed after every attempt: the ticket is evaluated as unreachable and closed.
+    Failed because the number cannot be dialled at all: the ticket is not closed by that — it
+    goes to the list a person looks at (``hotline tickets list --needs-attention``).
     """
 
     async def closed(callback: Callback, store_id: int) -> None:
         if callback.kind is not CallbackKind.FOLLOW_UP or callback.ticket_id is None:
             return
         try:
-            if callback.status is CallbackStatus.FAILED:
+            if callback.status is CallbackStatus.FAILED and callback.closed_reason in _UNDIALLABLE:
+                await tickets.follow_up_undiallable(store_id, callback.closed_reason or "")
+            elif callback.status is CallbackStatus.FAILED:
                 await tickets.record_follow_up_for_callback(store_id, Satisfaction.UNREACHABLE, actor="queue")
             elif callback.status is CallbackStatus.REACHED and callback.history:
                 call_id = callback.history[-1].call_id
                 ticket = await tickets.store.get_ticket_by_id(int(callback.ticket_id))
                 if call_id and ticket is not None:
-                    await tickets.link(ticket.number, call_id, LinkRole.FOLLOW_UP, actor="queue")
+                    await tickets.link(
+                        ticket.number, call_id, LinkRole.FOLLOW_UP, actor="queue", from_pbx=True
+                    )
         except (TicketError, StoreError, ValueError) as exc:
             log.error("follow_up.ticket_update_failed", callback_id=callback.callback_id, error=str(exc))
 

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import signal
 import sys
+import typing
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
@@ -81,16 +82,75 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _health(args: argparse.Namespace, settings: Settings) -> int:
-    from hotline.health import is_healthy
+    from hotline.health import is_healthy, unhealthy_reason
 
-    healthy = is_healthy(Path(settings.health.file), settings.health.interval_s)
-    print("healthy: AMI connected" if healthy else "unhealthy: AMI not connected")
+    path, interval_s = Path(settings.health.file), settings.health.interval_s
+    healthy = is_healthy(path, interval_s)
+    print("healthy: AMI connected" if healthy else f"unhealthy: {unhealthy_reason(path, interval_s)}")
     return 0 if healthy else 1
+
+
+# ---- bad input and unusable files: one line on stderr, exit 2 (issue 9) ----------------------
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit 2), not the usage text."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _undecodable_argument(argv: Sequence[str]) -> str | None:
+    """The first argument that is not valid UTF-8 (Python keeps its bytes as surrogates)."""
+    for i, arg in enumerate(argv, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            return (
+                f"argument {i} is not valid UTF-8 text ({arg.encode('utf-8', 'backslashreplace').decode()!r})"
+            )
+    return None
+
+
+def _operator_error(exc: BaseException) -> str | None:
+    """The one line for an error the operator can fix (an unusable store, a bad data file, a
+    file that cannot be read), searched through exception groups; None for anything else."""
+    from hotline.store.errors import StoreError
+    from hotline.tickets.errors import TicketError
+
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            line = _operator_error(inner)
+            if line is not None:
+                return line
+        return None
+    if isinstance(exc, StoreError | TicketError | SettingsError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return None
+
+
+def _run_command(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        result: int = args.func(args, settings)
+    except Exception as exc:
+        line = _operator_error(exc)
+        if line is None:
+            raise
+        print(f"hotline: {line}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return result
+
+
+# ---- parser ------------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(prog="hotline", description="12345 hotline call-queue server")
+    parser = _Parser(prog="hotline", description="12345 hotline call-queue server")
     parser.add_argument("--config", type=Path, help="TOML file layered over config/hotline.toml")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -120,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     except ImportError:  # pragma: no cover - tickets not installed in a trimmed build
         pass
     else:
-        register(sub)
+        register(typing.cast("argparse._SubParsersAction[argparse.ArgumentParser]", sub))
 
     # -- call records (issue 8): ``hotline calls list|show`` --
     from hotline.call_records import register as register_calls
@@ -142,15 +202,19 @@ def _config_first(argv: list[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hotline`` console script."""
     parser = build_parser()
-    args = parser.parse_args(_config_first(list(sys.argv[1:] if argv is None else argv)))
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    undecodable = _undecodable_argument(arguments)
+    if undecodable is not None:
+        print(f"hotline: {undecodable}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    args = parser.parse_args(_config_first(arguments))
     try:
         settings = load_settings(args.config)
     except SettingsError as exc:
         print(f"hotline: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     configure_logging(settings.log.level)
-    result: int = args.func(args, settings)
-    return result
+    return _run_command(args, settings)
 
 
 if __name__ == "__main__":  # pragma: no cover

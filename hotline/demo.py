@@ -232,6 +232,8 @@ async def _run(
         dialplan=settings.dialplan,
         seed=options.seed,
         channelvars=SHIPPED_CHANNELVARS,
+        # Agents configured on PJSIP devices get simulated softphones (registered at start).
+        sip_phones=[a.device.split("/", 1)[1] for a in settings.agents if a.device.startswith("PJSIP/")],
     )
     async with sim:
         service = HotlineService(demo_settings(settings, sim.port, workdir), clock=clock)

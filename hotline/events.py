@@ -156,6 +156,22 @@ class DeviceStateChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceReachability:
+    """A SIP device's registration or contact turned reachable or unreachable.
+
+    From PJSIP's ``PeerStatus`` (the endpoint as a whole) and ``ContactStatus`` (one registered
+    contact).  It comes before, or instead of, the ``DeviceStateChanged`` it implies: a phone
+    that dies while it is being dialled is reported ``Unreachable`` mid-ring, while its device
+    state stays unchanged until the dial ends (capture pjsip/11e).  ``detail`` says which event
+    and status it was (``PeerStatus Unreachable``, ``ContactStatus Removed``...).
+    """
+
+    device: str
+    reachable: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class PbxConnected:
     """The bridge logged in, Asterisk is fully booted and the resync is complete."""
 
@@ -182,6 +198,7 @@ DomainEvent = (
     | OriginateResult
     | CallEnded
     | DeviceStateChanged
+    | DeviceReachability
     | PbxConnected
     | PbxDisconnected
 )

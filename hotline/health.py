@@ -9,15 +9,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
 
 log = structlog.get_logger("hotline.health")
+_DOWN_POLL_S = 1.0
 
 
-async def keep_health_file(path: Path, interval_s: float, connected: asyncio.Event) -> None:
-    """Touch ``path`` every ``interval_s`` while ``connected`` is set; remove it otherwise.
+def why_path(path: Path) -> Path:
+    """The file beside the health file saying why the service is not healthy."""
+    return path.with_name(path.name + ".why")
+
+
+async def keep_health_file(
+    path: Path, interval_s: float, connected: asyncio.Event, why: Callable[[], str] | None = None
+) -> None:
+    """Touch ``path`` every ``interval_s`` while ``connected`` is set; remove it otherwise, and
+    then write ``why()`` (e.g. "AMI login refused ... 15 times in a row") into
+    :func:`why_path`, so ``hotline health`` can say why.
 
     The file follows a change of ``connected`` at once (within :data:`WATCH_S`): healthy as
     soon as AMI is connected and resynced, unhealthy as soon as it is lost.
@@ -34,8 +45,12 @@ async def keep_health_file(path: Path, interval_s: float, connected: asyncio.Eve
             try:
                 if connected.is_set():
                     _touch(path)
+                    _remove(why_path(path))
                 else:
                     _remove(path)
+                    reason = why() if why is not None else ""
+                    if reason:
+                        why_path(path).write_text(reason + "\n", encoding="utf-8")
             except OSError as exc:
                 if not failing:
                     log.warning("health.write_failed", path=str(path), error=str(exc))
@@ -44,10 +59,16 @@ async def keep_health_file(path: Path, interval_s: float, connected: asyncio.Eve
                 if failing:
                     log.info("health.write_recovered", path=str(path))
                     failing = False
-            await _until_change_or(connected, interval_s)
+            # While down, look again within a second anyway: the reason beside the file stays
+            # current (a login failing again and again).
+            await _until_change_or(
+                connected, interval_s if connected.is_set() else min(interval_s, _DOWN_POLL_S)
+            )
     finally:
         with contextlib.suppress(OSError):
             _remove(path)
+        with contextlib.suppress(OSError):
+            _remove(why_path(path))
 
 
 #: How often the connection flag is looked at between refreshes: the file follows a connect
@@ -83,3 +104,19 @@ def is_healthy(path: Path, interval_s: float, now: float | None = None) -> bool:
     except FileNotFoundError:
         return False
     return age <= 3 * interval_s
+
+
+def unhealthy_reason(path: Path, interval_s: float, now: float | None = None) -> str:
+    """Why :func:`is_healthy` is false, as the running service last wrote it (fresh within
+    three intervals), or a generic reason."""
+    try:
+        stat = why_path(path).stat()
+        if (time.time() if now is None else now) - stat.st_mtime <= 3 * interval_s:
+            text = why_path(path).read_text(encoding="utf-8").strip()
+            if text:
+                return text
+    except (OSError, UnicodeDecodeError):
+        pass
+    if path.exists():
+        return f"health file {path} not refreshed within {3 * interval_s:g} s (service stalled or stopped)"
+    return "AMI not connected (or the service is not running)"

@@ -30,6 +30,7 @@ from hotline.queue.commands import (
     PersistCallback,
     RecordCall,
     RejectAgentCommand,
+    ReturnCallToHold,
     StartCallback,
     StartTimer,
     TrackCall,
@@ -140,7 +141,8 @@ class QueueRuntime:
         self._timers[key] = loop.call_later(self._clock.delay_until(at), fire)
 
     def _spawn(
-        self, command: ConnectCallToAgent | StartCallback | CancelCallbackDial | HangupChannel
+        self,
+        command: ConnectCallToAgent | ReturnCallToHold | StartCallback | CancelCallbackDial | HangupChannel,
     ) -> None:
         assert self._tasks is not None, "commands are carried out only while running"
         # Write-ahead: an Originate or a Redirect waits for the records handed out before it
@@ -155,7 +157,9 @@ class QueueRuntime:
             await self._records_progress.wait_for(lambda: self._records_done >= count)
 
     async def _pbx(
-        self, command: ConnectCallToAgent | StartCallback | CancelCallbackDial | HangupChannel, after: int = 0
+        self,
+        command: ConnectCallToAgent | ReturnCallToHold | StartCallback | CancelCallbackDial | HangupChannel,
+        after: int = 0,
     ) -> None:
         if after:
             await self._written(after)
@@ -164,6 +168,8 @@ class QueueRuntime:
                 await self._actions.redirect_to_agent(
                     command.channel, command.agent_id, command.device, ring_timeout_s=command.ring_timeout_s
                 )
+            elif isinstance(command, ReturnCallToHold):
+                await self._actions.return_to_hold(command.channel)
             elif isinstance(command, StartCallback):
                 action_id = await self._actions.originate_callback(
                     command.callback_id,

@@ -1,7 +1,10 @@
 """Settings: parsed once into a frozen, typed object and passed explicitly.
 
-Layers, later wins: ``config/hotline.toml`` (every default) <- the file given with ``--config``
-<- ``HOTLINE_<SECTION>_<KEY>`` environment variables (one key each).
+Layers, later wins: ``config/hotline.toml`` (every default; ``$HOTLINE_DEFAULTS`` names another)
+<- ``$HOTLINE_IMAGE_CONFIG`` (a packaging's own defaults, e.g. the container image's paths) <- the
+site file (``--config``, or ``$HOTLINE_SITE_CONFIG`` when no ``--config`` is given) <-
+``HOTLINE_<SECTION>_<KEY>`` environment variables (one key each).  So what a package ships stays a
+default: the site file wins over it.
 
 Each section is a frozen dataclass below; the loader is generic over them, so a new section is a
 new dataclass and a field on :class:`Settings`.  A wrong or missing key raises
@@ -21,7 +24,7 @@ from typing import Any
 
 ENV_PREFIX = "HOTLINE_"
 #: Environment variables with the prefix that are not section keys.
-RESERVED_ENV = frozenset({"HOTLINE_DEFAULTS"})
+RESERVED_ENV = frozenset({"HOTLINE_DEFAULTS", "HOTLINE_IMAGE_CONFIG", "HOTLINE_SITE_CONFIG"})
 
 
 class SettingsError(Exception):
@@ -188,6 +191,9 @@ class TicketSettings:
     max_extensions: int
     max_extension_days: int
     follow_up_delay_s: float
+    departments_file: str
+    short_text_max_chars: int
+    long_text_max_chars: int
 
     def __post_init__(self) -> None:
         if not 1 <= self.duplicate_match_level <= 4:
@@ -257,14 +263,92 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
     defaults_path: Path | None = None,
 ) -> Settings:
-    """Read defaults, then ``path`` if given, then environment overrides; validate everything."""
-    raw = _read_toml(defaults_path or default_config_path())
-    if path is not None:
-        _merge(raw, _read_toml(path), "")
+    """Read defaults, the image's defaults, the site file (``path``), then environment overrides;
+    validate everything."""
     env = os.environ if environ is None else environ
+    raw = _read_toml(defaults_path or default_config_path())
+    image = env.get("HOTLINE_IMAGE_CONFIG")
+    if image:
+        _merge(raw, _read_toml(Path(image)), "")
+    site = (
+        path
+        if path is not None
+        else (Path(env["HOTLINE_SITE_CONFIG"]) if env.get("HOTLINE_SITE_CONFIG") else None)
+    )
+    if site is not None:
+        _merge(raw, _read_toml(site), "")
     _apply_environment(raw, env)
     settings: Settings = _build(Settings, raw, "")
+    check_ranges(settings)
     return settings
+
+
+# ---- range checks: a value out of range fails start-up in one line (issue 9) ----------------
+
+#: ``log.level`` values.
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+#: Keys that may be 0 although their names say interval/timeout (0 = never / no wait).
+_ZERO_ALLOWED = frozenset({"queue.snapshot_interval_s"})
+#: Counts that must be at least 1.
+_AT_LEAST_ONE = frozenset(
+    {
+        "store.max_batch",
+        "sla.sweep_batch",
+        "report.top_classifications",
+        "queue.callback_max_attempts",
+        "tickets.short_text_max_chars",
+        "tickets.long_text_max_chars",
+    }
+)
+
+
+def _range_problem(key: str, value: object) -> str | None:
+    """What is wrong with ``value`` under ``key`` (None: fine)."""
+    name = key.rpartition(".")[2]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        if key == "log.level" and value not in LOG_LEVELS:
+            return f"{value!r} is not a log level; allowed: {', '.join(LOG_LEVELS)}"
+        return None
+    if value != value or value in (float("inf"), float("-inf")):
+        return f"{value!r} is not a finite number"
+    if name == "port" and not 1 <= value <= 65535:
+        return f"{value!r} is out of range; allowed: 1-65535"
+    if key in _AT_LEAST_ONE and value < 1:
+        return f"{value!r} is out of range; allowed: 1 or more"
+    if name.endswith(("interval_s", "timeout_s", "timeout_ms")) or name in {
+        "reconnect_min_s",
+        "reconnect_max_s",
+        "service_level_threshold_s",
+    }:
+        if key in _ZERO_ALLOWED:
+            return None if value >= 0 else f"{value!r} is out of range; allowed: 0 (never) or more"
+        return None if value > 0 else f"{value!r} is out of range; allowed: more than 0"
+    if name.endswith(("_s", "_days", "_extensions", "_reserve")) and value < 0:
+        return f"{value!r} is out of range; allowed: 0 or more"
+    if key == "queue.utc_offset_h" and not -12 <= value <= 14:
+        return f"{value!r} is out of range; allowed: -12 to 14"
+    return None
+
+
+def check_ranges(settings: Settings) -> None:
+    """Raise :class:`SettingsError` for the first value out of its range (ports 1-65535,
+    intervals and timeouts > 0, counts >= 1, durations >= 0, ``log.level`` from
+    :data:`LOG_LEVELS`); the message names the key, the value and what is allowed."""
+    for section in dataclasses.fields(Settings):
+        value = getattr(settings, section.name)
+        if not dataclasses.is_dataclass(value):
+            continue
+        for field in dataclasses.fields(value):
+            key = f"{section.name}.{field.name}"
+            problem = _range_problem(key, getattr(value, field.name))
+            if problem is not None:
+                raise SettingsError(key, problem)
+    ami = settings.ami
+    if ami.reconnect_max_s < ami.reconnect_min_s:
+        raise SettingsError(
+            "ami.reconnect_max_s",
+            f"{ami.reconnect_max_s!r} is less than ami.reconnect_min_s ({ami.reconnect_min_s!r})",
+        )
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -32,12 +32,18 @@ def capture(name: str) -> Path:
     pytest.skip(f"no capture {name} in {TRANSCRIPTS} or {VENDORED}")
 
 
+#: Sub-folders of captures taken on other PBX set-ups (``pjsip/``: real SIP softphones).
+SUBFOLDERS = ("pjsip",)
+
+
 def transcript_files() -> list[Path]:
-    """Every ``*.recv.ami`` capture, each name once; a new one dropped in a folder is picked up."""
+    """Every ``*.recv.ami`` capture (top level and :data:`SUBFOLDERS`), each name once; a new one
+    dropped in a folder is picked up."""
     found: dict[str, Path] = {}
     for folder in _folders():
-        for path in sorted(folder.glob("*.recv.ami")):
-            found.setdefault(path.name, path)
+        for sub in ("", *SUBFOLDERS):
+            for path in sorted((folder / sub).glob("*.recv.ami")):
+                found.setdefault(f"{sub}/{path.name}" if sub else path.name, path)
     return [found[name] for name in sorted(found)]
 
 

@@ -92,6 +92,18 @@ class PbxActions:
             ],
         )
 
+    async def return_to_hold(self, channel: str) -> None:
+        """Redirect a waiting call back to the hold extension (music on hold, no new enqueue)."""
+        await self._client.send_action(
+            "Redirect",
+            [
+                ("Channel", channel),
+                ("Context", self._dialplan.inbound_context),
+                ("Exten", self._dialplan.hold_exten),
+                ("Priority", "1"),
+            ],
+        )
+
     async def originate_callback(
         self,
         callback_id: str,

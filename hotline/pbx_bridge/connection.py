@@ -164,8 +164,8 @@ class HotlineAmiProtocol(AMIProtocol):  # type: ignore[misc]
         if name == _RESPONSE:
             if message.get("EventList") == "start" and message.response == "Success":
                 pending.is_list = True
-                if pending.hold_events:
-                    self._held = []
+                if pending.hold_events and self._held is None:
+                    self._held = []  # a second listing of the same resync keeps what is held
                 return True
             del self._pending[action_id]  # type: ignore[arg-type]
             if not pending.future.done():
@@ -227,6 +227,11 @@ class HotlineAmiProtocol(AMIProtocol):  # type: ignore[misc]
         self.close_with("closed by us")
 
 
+#: Failed logins in a row after which (and after every this many more) one error-level line says
+#: so: a wrong secret is retried with backoff, but never silently.
+LOGIN_FAILURES_PER_ERROR = 5
+
+
 class AmiClient:
     """Keeps one logged-in AMI connection alive and feeds domain events to ``emit``.
 
@@ -256,6 +261,7 @@ class AmiClient:
         self.connected = asyncio.Event()
         self.connections = 0
         self.last_disconnect_reason = ""
+        self.login_failures = 0  # in a row; 0 after a login that succeeded
 
     async def __aenter__(self) -> AmiClient:
         self._task_group = asyncio.TaskGroup()
@@ -282,8 +288,18 @@ class AmiClient:
                 reason = await self._session()
                 delay = self._settings.reconnect_min_s
             except AuthenticationError as exc:
-                reason = "authentication failed"
-                log.error("ami.login_failed", username=exc.username, message=exc.message)
+                self.login_failures += 1
+                n = self.login_failures
+                reason = f"AMI login refused for user {exc.username!r} ({exc.message}), {n} time(s) in a row"
+                log.warning("ami.login_failed", username=exc.username, message=exc.message, failures=n)
+                if n % LOGIN_FAILURES_PER_ERROR == 0:
+                    log.error(
+                        "ami.login_failing",
+                        username=exc.username,
+                        message=exc.message,
+                        failures=n,
+                        hint="check ami.username and ami.secret against the PBX's manager.conf",
+                    )
             except (OSError, TimeoutError, AmiError) as exc:
                 reason = f"{type(exc).__name__}: {exc}"
             finally:
@@ -316,6 +332,7 @@ class AmiClient:
             if protocol.lost.done():
                 return protocol.lost.result()
             await self._login(protocol)
+            self.login_failures = 0
             async with asyncio.timeout(s.fully_booted_timeout_s):
                 await protocol.fully_booted.wait()
             channels = await self._resync(protocol)
@@ -346,8 +363,23 @@ class AmiClient:
         for event in self.translator.resync(channels):
             log_call_event(event)
             self._emit(event)
+        # Device states too: an agent whose phone is not registered must not be offered the
+        # first call (DeviceStateChange only reports changes, so a phone that was already
+        # unavailable when we connected would otherwise look ready).
+        devices = 0
+        try:
+            _, listed = await self._call(protocol, "DeviceStateList", [], hold_events=True)
+        except ActionFailedError as exc:  # an AMI user without the privilege: say so, go on
+            log.warning("ami.device_states_unavailable", message=exc.message)
+        else:
+            states = self.translator.device_states(listed)
+            devices = len(states)
+            for event in states:
+                self._emit(event)
         protocol.release_held()
-        log.info("ami.resynced", channels=len(channels), calls=len(self.translator.live_calls))
+        log.info(
+            "ami.resynced", channels=len(channels), calls=len(self.translator.live_calls), devices=devices
+        )
         return len(channels)
 
     async def _keepalive(self, protocol: HotlineAmiProtocol) -> None:

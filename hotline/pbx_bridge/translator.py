@@ -28,6 +28,7 @@ from hotline.events import (
     CallEnded,
     CitizenDialEnded,
     CitizenRinging,
+    DeviceReachability,
     DeviceStateChanged,
     Direction,
     DomainEvent,
@@ -41,6 +42,26 @@ from hotline.settings import DialplanSettings
 CALLBACK_ID_VARIABLE = "HOTLINE_CALLBACK_ID"
 #: Older dialplans (and the captures) mark callbacks with the ticket id instead.
 LEGACY_CALLBACK_VARIABLE = "TICKET_ID"
+
+#: PJSIP ``PeerStatus`` values (the endpoint as a whole) -> reachable?  Others (``Rejected``...)
+#: say nothing about whether the phone can be dialled.
+PEER_REACHABLE = {
+    "Reachable": True,
+    "Registered": True,
+    "Lagged": True,
+    "Unreachable": False,
+    "Unregistered": False,
+}
+#: PJSIP ``ContactStatus`` values -> reachable?  ``NonQualified`` is a contact just registered and
+#: not qualified yet (capture pjsip/11a); ``Removed`` its de-registration or expiry; ``Updated`` and
+#: ``Unknown`` change nothing.
+CONTACT_REACHABLE = {
+    "Reachable": True,
+    "NonQualified": True,
+    "Created": True,
+    "Unreachable": False,
+    "Removed": False,
+}
 
 _CHANNEL_SUFFIX_RE = re.compile(r"-[0-9a-fA-F]{8}(?:;[12])?\Z")
 
@@ -114,6 +135,8 @@ class AmiTranslator:
             b"Hangup": self._on_hangup,
             b"OriginateResponse": self._on_originate_response,
             b"DeviceStateChange": self._on_device_state,
+            b"PeerStatus": self._on_peer_status,
+            b"ContactStatus": self._on_contact_status,
         }
 
     # -- feeding -------------------------------------------------------------------------
@@ -236,6 +259,16 @@ class AmiTranslator:
         for linkedid, bridge_id, pair in bridged:
             events.append(CallBridged(linkedid, bridge_id, pair))
         return events
+
+    def device_states(self, items: Iterable[AmiMessage]) -> list[DomainEvent]:
+        """The ``DeviceStateChange`` items of a ``DeviceStateList`` (asked at every (re)connect)
+        as state changes, so an agent whose phone is not registered is known as unavailable
+        before the first call is offered (the list names configured endpoints only: pjsip/11a)."""
+        return [
+            DeviceStateChanged(m.get("Device"), m.get("State"))
+            for m in items
+            if m.event == "DeviceStateChange" and m.get("Device") and m.get("State")
+        ]
 
     def _agent_of_connect_exten(self, exten: str) -> str:
         """``agent-1005`` -> ``1005`` by the dialplan's template; '' when it does not match."""
@@ -401,3 +434,20 @@ class AmiTranslator:
         if msg.action_id:  # a DeviceStateList item, not a change
             return ()
         return (DeviceStateChanged(msg.get("Device"), msg.get("State")),)
+
+    def _on_peer_status(self, msg: AmiMessage) -> Iterable[DomainEvent]:
+        status = msg.get("PeerStatus")
+        reachable = PEER_REACHABLE.get(status)
+        peer = msg.get("Peer")
+        if reachable is None or not peer:
+            return ()
+        return (DeviceReachability(peer, reachable, f"PeerStatus {status}"),)
+
+    def _on_contact_status(self, msg: AmiMessage) -> Iterable[DomainEvent]:
+        status = msg.get("ContactStatus")
+        reachable = CONTACT_REACHABLE.get(status)
+        endpoint = msg.get("EndpointName") or msg.get("AOR")
+        if reachable is None or not endpoint:
+            return ()
+        # Only PJSIP sends ContactStatus; its devices are named by the endpoint.
+        return (DeviceReachability(f"PJSIP/{endpoint}", reachable, f"ContactStatus {status}"),)

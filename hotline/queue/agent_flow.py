@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from hotline.events import DeviceStateChanged
+from hotline.events import DeviceReachability, DeviceStateChanged
 from hotline.queue.agents import (
+    PAUSE_NO_ANSWER,
+    PAUSES_OF_THE_PHONE,
     Agent,
     AgentState,
     AgentStateRecord,
@@ -110,8 +112,12 @@ class AgentFlow:
                 trigger=exc.trigger.value,
             )
             return False
-        if agent.state is AgentState.READY and not agent.device_available:
-            agent.apply(AgentTrigger.DEVICE_LOST, ctx.now)  # it was lost while busy
+        if agent.state in (AgentState.READY, AgentState.PAUSED) and not agent.device_available:
+            # It was lost while busy.  A no-answer from a phone already lost (a callback's agent
+            # leg ringing a dead softphone) is the phone's doing: nothing to come back to.
+            if agent.state is AgentState.PAUSED and trigger is AgentTrigger.NO_ANSWER:
+                agent.pause_reason = None
+            agent.apply(AgentTrigger.DEVICE_LOST, ctx.now)
         state = agent.state
         if state is AgentState.READY and previous_state is not AgentState.READY:
             ctx.router.set_agent_ready(agent.agent_id, agent.since)
@@ -186,8 +192,8 @@ class AgentFlow:
             elif record.state in (AgentState.LOGGED_OUT, AgentState.READY, AgentState.PAUSED):
                 state, reason, since = record.state, record.pause_reason, record.since
             elif record.state is AgentState.DEVICE_UNAVAILABLE:
-                # Device states are only reported on change: assume it is back; a failed offer
-                # pauses the agent again if it is not.
+                # Assume it is back: the device states the bridge asks at every connect
+                # (DeviceStateList, before PbxConnected) say so, or lose it again.
                 state = AgentState.PAUSED if record.pause_reason else AgentState.READY
                 reason = record.pause_reason
             elif record.state is AgentState.WRAP_UP:
@@ -310,25 +316,76 @@ class AgentFlow:
 
     # -- the agent's device --------------------------------------------------------------
 
-    def on_device_state(self, event: DeviceStateChanged) -> None:
-        """The PBX reports the state of a device: follow it for the agent it belongs to.
+    def on_device_state(self, event: DeviceStateChanged) -> Agent | None:
+        """The PBX reports the state of a device (a change, or the list asked at connect).
 
-        The one place device (and, later, contact) state changes an agent.
+        Returns the agent whose phone went down while it rings for an offer: the flow that
+        owns that work withdraws it (see :meth:`lose_device_during_offer`).
         """
         agent = self.for_device(event.device)
         if agent is None:
-            return  # citizens' and other devices: none of our business
+            return None  # citizens' and other devices: none of our business
         state = event.state.strip().upper()
         if state in DEVICE_UNKNOWN_STATES:
-            return
+            return None
         if state in DEVICE_DOWN_STATES:
-            agent.device_available = False
-            if agent.can(AgentTrigger.DEVICE_LOST):
-                self.transition(agent, AgentTrigger.DEVICE_LOST)
-            return
+            return self._device_down(agent, f"DeviceState {state}")
+        self._device_up(agent, back=state == "NOT_INUSE")
+        return None
+
+    def on_device_reachability(self, event: DeviceReachability) -> Agent | None:
+        """A SIP phone's contact turned (un)reachable (``PeerStatus``/``ContactStatus``).
+
+        A dead softphone is reported so mid-ring, while its device state only changes when the
+        dial ends (capture pjsip/11e).  Returns the agent whose offer must be withdrawn.
+        """
+        agent = self.for_device(event.device)
+        if agent is None:
+            return None
+        if not event.reachable:
+            return self._device_down(agent, event.detail)
+        self._device_up(agent, back=True)
+        return None
+
+    def lose_device_during_offer(self, agent: Agent) -> None:
+        """The offer ringing ``agent``'s lost phone was withdrawn: unavailable until the phone is
+        back, then ready (or paused, if it asked for a pause during the offer)."""
+        agent.work = None
+        if agent.pending_pause:
+            agent.pause_reason = agent.pending_pause  # kept for when the device is back
+        self.transition(agent, AgentTrigger.DEVICE_LOST)
+
+    def _device_down(self, agent: Agent, why: str) -> Agent | None:
+        ctx = self._ctx
+        if agent.device_available:
+            ctx.log("agent.device_lost", agent_id=agent.agent_id, state=agent.state.value, why=why)
+        agent.device_available = False
+        if agent.state is AgentState.OFFERED:
+            return agent
+        if agent.state is AgentState.PAUSED and self._paused_by_the_phone(agent):
+            # Nothing of the agent's own to come back to: ready once the phone is back.
+            agent.pause_reason = None
+        if agent.can(AgentTrigger.DEVICE_LOST):
+            self.transition(agent, AgentTrigger.DEVICE_LOST)
+        return None
+
+    def _device_up(self, agent: Agent, *, back: bool) -> None:
         agent.device_available = True
         if agent.state is AgentState.DEVICE_UNAVAILABLE:
             if agent.pause_reason:
                 self.transition(agent, AgentTrigger.DEVICE_BACK_PAUSED, agent.pause_reason)
             else:
                 self.transition(agent, AgentTrigger.DEVICE_BACK)
+        elif back and agent.state is AgentState.PAUSED and agent.pause_reason in PAUSES_OF_THE_PHONE:
+            # Paused because its phone could not be dialled; the phone is back (registered).
+            self.transition(agent, AgentTrigger.DEVICE_BACK)
+
+    def _paused_by_the_phone(self, agent: Agent) -> bool:
+        """A pause the phone caused: a failed dial, or a ring-no-answer followed at once by the
+        phone's loss (a dead phone rings unanswered: pjsip/11e), not an agent away from desk."""
+        if agent.pause_reason in PAUSES_OF_THE_PHONE:
+            return True
+        return (
+            agent.pause_reason == PAUSE_NO_ANSWER
+            and self._ctx.now - agent.since <= self._ctx.settings.pbx_grace_s
+        )

@@ -102,8 +102,12 @@ TRANSITIONS: dict[tuple[AgentState, AgentTrigger], AgentState] = {
     (S.READY, T.DEVICE_LOST): S.DEVICE_UNAVAILABLE,
     (S.PAUSED, T.DEVICE_LOST): S.DEVICE_UNAVAILABLE,
     (S.WRAP_UP, T.DEVICE_LOST): S.DEVICE_UNAVAILABLE,
+    # A phone found unreachable while it rings for an offer: the offer is withdrawn at once.
+    (S.OFFERED, T.DEVICE_LOST): S.DEVICE_UNAVAILABLE,
     (S.DEVICE_UNAVAILABLE, T.DEVICE_BACK): S.READY,
     (S.DEVICE_UNAVAILABLE, T.DEVICE_BACK_PAUSED): S.PAUSED,
+    # Paused only because its phone failed (PAUSES_OF_THE_PHONE): ready when the phone is back.
+    (S.PAUSED, T.DEVICE_BACK): S.READY,
 }
 
 #: Where each trigger leads (its first entry in the table), to name the target of an illegal one.
@@ -118,6 +122,10 @@ ON_CALL = frozenset({AgentState.OFFERED, AgentState.BUSY_INBOUND, AgentState.BUS
 
 #: Pause reason set by the dispatcher on ring-no-answer (RONA).
 PAUSE_NO_ANSWER = "no_answer"
+#: Pause reason when the agent's device could not be dialled at all (CHANUNAVAIL, CONGESTION...).
+PAUSE_DIAL_FAILED = "dial_failed"
+#: Pauses that are the phone's doing, not the agent's: lifted when the phone is back.
+PAUSES_OF_THE_PHONE = frozenset({PAUSE_DIAL_FAILED})
 #: Pause reason an agent restored from a persisted state gets when it is ambiguous.
 PAUSE_RESTORED = "restored"
 

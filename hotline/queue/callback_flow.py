@@ -26,7 +26,7 @@ from hotline.events import (
     OriginateResult,
 )
 from hotline.queue.agent_flow import AgentFlow
-from hotline.queue.agents import PAUSE_NO_ANSWER, Agent, AgentState, AgentTrigger
+from hotline.queue.agents import PAUSE_DIAL_FAILED, PAUSE_NO_ANSWER, Agent, AgentState, AgentTrigger
 from hotline.queue.callbacks import CallbackBook
 from hotline.queue.commands import (
     CancelCallbackDial,
@@ -36,7 +36,6 @@ from hotline.queue.commands import (
     TrackCall,
 )
 from hotline.queue.flow import FlowContext
-from hotline.queue.inbound import PAUSE_DIAL_FAILED
 from hotline.queue.inputs import CallbackOriginated, CancelCallback, ScheduleCallback
 from hotline.queue.work import (
     AttemptOutcome,

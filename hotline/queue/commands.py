@@ -40,6 +40,20 @@ class ConnectCallToAgent:
 
 
 @dataclass(frozen=True, slots=True)
+class ReturnCallToHold:
+    """Take the inbound call on ``channel`` back to music on hold (out of a dial that rings a
+    phone found unreachable), when no other agent takes it at once.
+
+    Runner: ``PbxActions.return_to_hold(channel)`` (Redirect to the hold extension).  On failure
+    feed ``ActionFailed(command, error)``: the dial then ends by its ring timeout, and the
+    dialplan puts the caller back on hold by itself.
+    """
+
+    call_id: str
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
 class StartCallback:
     """Originate a callback: ring the agent's ``device`` first, then the dialplan dials ``number``.
 
@@ -155,6 +169,7 @@ class Log:
 
 Command = (
     ConnectCallToAgent
+    | ReturnCallToHold
     | StartCallback
     | CancelCallbackDial
     | HangupChannel

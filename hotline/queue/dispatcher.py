@@ -36,6 +36,7 @@ from hotline.events import (
     CallEnded,
     CitizenDialEnded,
     CitizenRinging,
+    DeviceReachability,
     DeviceStateChanged,
     Direction,
     OriginateResult,
@@ -43,7 +44,7 @@ from hotline.events import (
     PbxDisconnected,
 )
 from hotline.queue.agent_flow import WRAP_UP_TIMER, AgentFlow, QueueConfigError
-from hotline.queue.agents import AgentState, AgentStateRecord
+from hotline.queue.agents import Agent, AgentState, AgentStateRecord
 from hotline.queue.callback_flow import ATTEMPT_TIMER, CallbackFlow
 from hotline.queue.commands import (
     CancelCallbackDial,
@@ -294,6 +295,7 @@ class Dispatcher:
         ctx = self._ctx
         if ctx.connected:
             self._route()
+        self._inbound.return_to_hold()
         at = self._router.next_callback_at(ctx.now)
         if at != self._due_timer_at:
             self._due_timer_at = at
@@ -347,7 +349,9 @@ class Dispatcher:
                 if not callbacks.on_call_ended(event):
                     inbound.on_call_ended(event)
             case DeviceStateChanged():
-                agents.on_device_state(event)
+                self._on_device_lost(agents.on_device_state(event))
+            case DeviceReachability():
+                self._on_device_lost(agents.on_device_reachability(event))
             case PbxConnected():
                 self._ctx.connected = True
                 if self._reconcile_pending:
@@ -379,6 +383,14 @@ class Dispatcher:
                 self._on_action_failed(event)
             case _:
                 self._ctx.ignore(event, "unknown input type")
+
+    def _on_device_lost(self, offered: Agent | None) -> None:
+        """An agent's phone was lost while it rang for an offer: its flow withdraws the offer.
+
+        A callback's agent leg is left to its attempt (the agent is unavailable once released).
+        """
+        if offered is not None and not self._inbound.on_device_lost(offered):
+            self._ctx.log("agent.device_lost_on_callback", agent_id=offered.agent_id, work=offered.work)
 
     def _on_timer(self, key: str) -> None:
         target = self._ctx.fired(key)

@@ -26,8 +26,8 @@ from hotline.events import (
     EndReason,
 )
 from hotline.queue.agent_flow import AgentFlow
-from hotline.queue.agents import PAUSE_NO_ANSWER, Agent, AgentTrigger
-from hotline.queue.commands import ConnectCallToAgent, RecordCall, TrackCall
+from hotline.queue.agents import PAUSE_DIAL_FAILED, PAUSE_NO_ANSWER, Agent, AgentTrigger
+from hotline.queue.commands import ConnectCallToAgent, RecordCall, ReturnCallToHold, TrackCall
 from hotline.queue.flow import FlowContext
 from hotline.queue.work import (
     CallOutcome,
@@ -40,8 +40,6 @@ from hotline.queue.work import (
     uniqueid_order,
 )
 
-#: Pause reason when the agent's device could not be dialled at all.
-PAUSE_DIAL_FAILED = "dial_failed"
 #: Timer kinds of this flow (ident: the call id).
 OFFER_TIMER = "offer"
 RETRY_TIMER = "retry"
@@ -128,6 +126,8 @@ class InboundFlow:
         #: Calls the store says were live when the service stopped, until the resync finds
         #: them (they continue) or not (:meth:`reconcile` ends them).
         self._restored: dict[str, LiveCall] = {}
+        #: Calls taken back from a phone found unreachable: back to hold unless re-offered at once.
+        self._to_hold: dict[str, None] = {}
 
     # -- views ---------------------------------------------------------------------------
 
@@ -409,6 +409,34 @@ class InboundFlow:
             return
         assert live is not None
         self._ring_no_answer(live, event.dial_status.upper())
+
+    def on_device_lost(self, agent: Agent) -> bool:
+        """``agent``'s phone was found unreachable while it rings for an offer (a dead softphone
+        still registered: capture pjsip/11e): withdraw the offer at once instead of ringing the
+        dead contact for the whole ring timeout.  The call goes back to the head of its class
+        with its wait kept, so the routing that follows this event gives it to another ready
+        agent; if none takes it, :meth:`return_to_hold` takes it back to music on hold.
+        False when ``agent`` rings for no inbound call (a callback's agent leg)."""
+        live = self._calls.get(agent.work or "")
+        if live is None or not self._offered_to(live, agent):
+            return False
+        self._ctx.disarm(OFFER_TIMER, live.call_id)
+        self._agents.lose_device_during_offer(agent)
+        self._ctx.log("call.offer_withdrawn", call_id=live.call_id, agent_id=agent.agent_id, why="phone_lost")
+        self._requeue(live, "phone_lost")
+        self._to_hold[live.call_id] = None
+        return True
+
+    def return_to_hold(self) -> None:
+        """After the routing that followed :meth:`on_device_lost`: a call still waiting leaves
+        the dead phone's dial for music on hold (a call re-offered is redirected anyway)."""
+        pending, self._to_hold = self._to_hold, {}
+        if not self._ctx.connected:
+            return  # the resync after the reconnect finds where it is
+        for call_id in pending:
+            live = self._calls.get(call_id)
+            if live is not None and live.phase is CallPhase.WAITING:
+                self._ctx.emit(ReturnCallToHold(call_id, live.call.channel))
 
     def _ring_no_answer(self, live: InboundCall, status: str) -> None:
         agent_id = live.agent_id

@@ -1,10 +1,13 @@
 """Errors of the store boundary.  Each carries facts (table, key, versions), and the sqlite3
-exception that caused it is chained with ``from``."""
+exception that caused it is chained with ``from``.  They implement the errors the ticket domain
+declares for its repository (:mod:`hotline.tickets.repository`)."""
 
 from __future__ import annotations
 
+from hotline.tickets.repository import RepositoryConflict, RepositoryConstraint, RepositoryError
 
-class StoreError(Exception):
+
+class StoreError(RepositoryError):
     """Base class: the database could not do what was asked."""
 
 
@@ -24,7 +27,7 @@ class StoreTimeout(StoreError):
         self.timeout_s = timeout_s
 
 
-class StoreConflict(StoreError):
+class StoreConflict(StoreError, RepositoryConflict):
     """A guarded write found the row missing or changed since it was read (optimistic version
     check): re-read and try again."""
 
@@ -34,7 +37,7 @@ class StoreConflict(StoreError):
         self.key = key
 
 
-class StoreIntegrityError(StoreError):
+class StoreIntegrityError(StoreError, RepositoryConstraint):
     """A constraint refused the write (duplicate key, missing parent row, ...)."""
 
     def __init__(self, detail: str) -> None:

@@ -184,6 +184,37 @@ UPDATE callbacks
  WHERE queue_id IS NULL AND status IN ('pending', 'in_progress');
 """
 
+#: Ticket ids and per-day ticket numbers are allocated by the database, inside the transaction
+#: that inserts the ticket (any number of processes may create tickets on one file): one counter
+#: row per sequence (``ticket_id``, ``day:2026-12-01``), seeded from the tickets already there.
+#: ``ticket_attention``: tickets a person must look at (a follow-up that cannot be dialled never
+#: closes a ticket by itself).  ``ticket_links.external``: a call id that is not one of this
+#: hotline's call records (linked on purpose).
+V5_TICKET_COUNTERS = """
+CREATE TABLE counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO counters (name, value) SELECT 'ticket_id', coalesce(max(id), 0) FROM tickets;
+INSERT INTO counters (name, value)
+    SELECT 'day:' || accepted_on, max(day_seq) FROM tickets GROUP BY accepted_on;
+
+CREATE TABLE ticket_attention (
+    ticket_id   INTEGER PRIMARY KEY REFERENCES tickets (id),
+    reason      TEXT NOT NULL,
+    at          REAL NOT NULL,
+    callback_id INTEGER
+);
+
+ALTER TABLE ticket_links ADD COLUMN external INTEGER NOT NULL DEFAULT 0;
+"""
+
 #: Migration N is ``MIGRATIONS[N - 1]``.
-MIGRATIONS: tuple[str, ...] = (V1_TICKETS, V2_QUEUE, V3_CALLBACK_QUEUE_ID, V4_WRITE_AHEAD)
+MIGRATIONS: tuple[str, ...] = (
+    V1_TICKETS,
+    V2_QUEUE,
+    V3_CALLBACK_QUEUE_ID,
+    V4_WRITE_AHEAD,
+    V5_TICKET_COUNTERS,
+)
 SCHEMA_VERSION = len(MIGRATIONS)

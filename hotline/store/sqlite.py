@@ -23,15 +23,23 @@ skipped if the writer has not started it yet, and may be committed otherwise.  `
 operations, commits and replays.
 
 **Optimistic concurrency.**  Tickets and deadlines carry a ``version``; an update names the version
-it read, and a row that changed meanwhile raises :class:`StoreConflict` (re-read, retry).  Ticket
-ids, per-day ticket numbers and callback ids are handed out in memory from the file's maxima and
-re-synchronised if another process took one.
+it read, and a row that changed meanwhile raises :class:`StoreConflict` (re-read, retry).
+
+**Ticket numbers from the database.**  A ticket's id and its day's sequence number are taken from
+counter rows (table ``counters``) inside the very transaction that inserts the ticket (``BEGIN
+IMMEDIATE``: one writer at a time across processes), and the duplicate rule ("this caller already
+has an open ticket for this matter") is decided in that transaction too, on the rows as they are
+then.  So any number of processes can create tickets on one file: no clash, no retry, and no gap
+when a transaction rolls back (the counter rolls back with it).  Callback ids are still handed
+out in memory; a follow-up that meets another process's callback id is re-numbered and retried.
 
 Public API (instants are float epoch seconds, days ``datetime.date``):
 
 Tickets (records from :mod:`hotline.tickets.model`)
-    ``create_ticket(accepted_on, build) -> TicketChange`` — ``build(ticket_id, day_seq)`` makes the
-    rows; ``save_ticket_change(change) -> CallbackRecord | None`` (the follow-up callback, when the
+    ``create_ticket(accepted_on, build, citizen_number=, duplicate=) -> TicketChange`` —
+    ``duplicate(open_tickets)`` (the caller's open tickets, read inside the transaction) returns the
+    change to commit instead of a new ticket, or ``None``; then ``build(ticket_id, day_seq)`` makes
+    the rows; ``save_ticket_change(change) -> CallbackRecord | None`` (the follow-up callback, when the
     change asks for one); ``save_ticket_changes(changes)`` (independent, one result each);
     ``save_ticket_changes_together(changes)`` (all or nothing); ``add_link(link)``;
     ``save_deadlines(clocks)``;
@@ -182,7 +190,22 @@ _UPDATE_DEADLINE = _Sql(
     checked=True,
     key=(len(_DEADLINE_COLUMNS) - 3, len(_DEADLINE_COLUMNS) - 2, len(_DEADLINE_COLUMNS) - 1),
 )
-_INSERT_LINK = _insert("ticket_links", ("ticket_id", "call_id", "role", "at", "actor"), 3)
+_INSERT_LINK = _insert("ticket_links", ("ticket_id", "call_id", "role", "at", "actor", "external"), 3)
+#: A repeat call linked to the ticket it duplicates: linking the same call again changes nothing.
+_INSERT_LINK_IF_NEW = _Sql(
+    "INSERT INTO ticket_links (ticket_id, call_id, role, at, actor, external) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (ticket_id, call_id) DO NOTHING",
+    "ticket_links",
+    3,
+)
+_MARK_ATTENTION = _Sql(
+    "INSERT INTO ticket_attention (ticket_id, reason, at, callback_id) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (ticket_id) DO UPDATE SET reason = excluded.reason, at = excluded.at, "
+    "callback_id = excluded.callback_id",
+    "ticket_attention",
+    5,
+)
+_LINK_SELECT = "SELECT ticket_id, call_id, role, at, actor, external FROM ticket_links"
 _INSERT_TRANSITION = _insert(
     "transitions",
     ("ticket_id", "seq", "at", "actor", "action", "from_state", "to_state", "reason", "detail"),
@@ -289,6 +312,10 @@ class StoreStats:
 class _Op:
     stmts: list[_Stmt]
     future: asyncio.Future[None]
+    # Statements made on the writer's thread inside the transaction (a ticket's creation: its
+    # numbers and the duplicate rule depend on the rows as they are then).
+    prepare: Callable[[_Txn], list[_Stmt]] | None = None
+    callers: tuple[str, ...] = ()  # citizen numbers whose open tickets ``prepare`` looks at
 
 
 class _Mismatch(Exception):
@@ -558,6 +585,102 @@ def _runs(stmts: Iterable[_Stmt]) -> list[tuple[_Sql, list[tuple[Any, ...]]]]:
     return runs
 
 
+def _link_row(k: TicketLink) -> tuple[Any, ...]:
+    return (k.ticket_id, k.call_id, k.role.value, k.at, k.actor, int(k.external))
+
+
+def _link_from_row(r: Sequence[Any]) -> TicketLink:
+    return TicketLink(
+        ticket_id=r[0], call_id=r[1], role=LinkRole(r[2]), at=r[3], actor=r[4], external=bool(r[5])
+    )
+
+
+class _Txn:
+    """What a transaction's ``prepare`` steps share on the writer's thread: the counters (read
+    once, written back once by :meth:`flush`) and the callers' open tickets, including the
+    tickets created earlier in the same transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._counters: dict[str, int] = {}
+        self._dirty: set[str] = set()
+        self._open: dict[str, list[Ticket]] = {}
+
+    def _counter(self, name: str, seed_sql: str, seed_params: tuple[Any, ...]) -> int:
+        value = self._counters.get(name)
+        if value is None:
+            row = self.conn.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+            if row is None:  # first use (or rows written by an older program): from the data
+                row = self.conn.execute(seed_sql, seed_params).fetchone()
+            value = int(row[0]) if row is not None else 0
+        value += 1
+        self._counters[name] = value
+        self._dirty.add(name)
+        return value
+
+    def next_ticket(self, day: date) -> tuple[int, int]:
+        """A fresh ``(ticket id, day sequence)``."""
+        ticket_id = self._counter("ticket_id", "SELECT coalesce(max(id), 0) FROM tickets", ())
+        day_seq = self._counter(
+            f"day:{day.isoformat()}",
+            "SELECT coalesce(max(day_seq), 0) FROM tickets WHERE accepted_on = ?",
+            (day.isoformat(),),
+        )
+        return ticket_id, day_seq
+
+    def load_open(self, numbers: Iterable[str]) -> None:
+        """Read the open tickets of these callers (one query per 500)."""
+        wanted = sorted({n for n in numbers if n and n not in self._open})
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            for number in chunk:
+                self._open[number] = []
+            rows = self.conn.execute(
+                f"{_TICKET_SELECT} WHERE citizen_number IN ({', '.join('?' * len(chunk))}) "
+                "AND state <> 'closed' ORDER BY id",
+                chunk,
+            ).fetchall()
+            for row in rows:
+                ticket = _ticket_from_row(row)
+                self._open[ticket.citizen_number].append(ticket)
+
+    def open_tickets(self, number: str) -> list[Ticket]:
+        """The caller's open tickets, oldest first."""
+        self.load_open((number,))
+        return list(self._open.get(number, ()))
+
+    def created(self, ticket: Ticket) -> None:
+        if ticket.citizen_number and ticket.is_open:
+            self._open.setdefault(ticket.citizen_number, []).append(ticket)
+
+    def flush(self) -> None:
+        """Write the counters back (inside the transaction: a rollback takes them back too)."""
+        if self._dirty:
+            self.conn.executemany(
+                "INSERT INTO counters (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                [(name, self._counters[name]) for name in sorted(self._dirty)],
+            )
+            self._dirty.clear()
+
+
+def _op_statements(conn: sqlite3.Connection, ops: Sequence[_Op]) -> list[_Stmt]:
+    """Every statement of ``ops`` (inside the open transaction: ``prepare`` steps run here)."""
+    stmts: list[_Stmt] = []
+    txn: _Txn | None = None
+    for op in ops:
+        if op.prepare is None:
+            stmts += op.stmts
+            continue
+        if txn is None:
+            txn = _Txn(conn)
+            txn.load_open(n for o in ops for n in o.callers)
+        stmts += op.prepare(txn)
+    if txn is not None:
+        txn.flush()
+    return stmts
+
+
 def _fail(waiting: dict[str, list[asyncio.Future[list[Ticket]]]], error: StoreError) -> None:
     for futures in waiting.values():
         for future in futures:
@@ -570,6 +693,8 @@ def _translate(exc: BaseException) -> StoreError:
         return exc
     if isinstance(exc, sqlite3.IntegrityError):
         error: StoreError = StoreIntegrityError(str(exc))
+    elif isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        error = StoreError(f"the database is locked by another process past store.busy_timeout_ms ({exc})")
     else:
         error = StoreError(f"{type(exc).__name__}: {exc}")
     error.__cause__ = exc
@@ -586,12 +711,13 @@ def _rollback_quietly(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
 
 
-def _commit_together(conn: sqlite3.Connection, stmts: list[_Stmt]) -> None:
+def _commit_together(conn: sqlite3.Connection, ops: Sequence[_Op]) -> None:
     """One transaction (on the writer's thread): the statements of a table together, tables
     parents first, each table's statements in arrival order."""
-    stmts.sort(key=_rank)  # stable: arrival order within a table
     conn.execute("BEGIN IMMEDIATE")
     try:
+        stmts = _op_statements(conn, ops)
+        stmts.sort(key=_rank)  # stable: arrival order within a table
         for sql, rows in _runs(stmts):
             if sql.many:
                 _insert_rows(conn, sql, rows)
@@ -624,15 +750,16 @@ def _insert_rows(conn: sqlite3.Connection, sql: _Sql, rows: list[tuple[Any, ...]
         conn.executemany(sql.text, rows[done:])
 
 
-def _commit_one_by_one(conn: sqlite3.Connection, ops: list[list[_Stmt]]) -> list[StoreError | None]:
+def _commit_one_by_one(conn: sqlite3.Connection, ops: Sequence[_Op]) -> list[StoreError | None]:
     """One transaction (on the writer's thread), each operation in its own savepoint: one
     result per operation (``None``: committed)."""
     results: list[StoreError | None] = []
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for stmts in ops:
+        for op in ops:
             conn.execute("SAVEPOINT op")
             try:
+                stmts = sorted(_op_statements(conn, [op]), key=_rank)
                 for sql, params in stmts:
                     cursor = conn.execute(sql.text, params)
                     if sql.checked and cursor.rowcount != 1:
@@ -651,13 +778,27 @@ def _commit_one_by_one(conn: sqlite3.Connection, ops: list[list[_Stmt]]) -> list
     return results
 
 
+def _open_problem(exc: sqlite3.Error) -> str:
+    """What an error opening the database means, for the one line an operator reads."""
+    text = str(exc)
+    if "not a database" in text:
+        return "not an SQLite database (file is not a database)"
+    if "locked" in text or "busy" in text:
+        return f"locked by another process past the busy timeout ({text})"
+    if "readonly" in text or "unable to open" in text:
+        return (
+            f"cannot open for writing ({text}); check the owner and permissions of the file and its directory"
+        )
+    return f"cannot open ({text})"
+
+
 def _connect_writer(path: Path, busy_timeout_ms: int, synchronous: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=256)
     try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         row = conn.execute("PRAGMA journal_mode = WAL").fetchone()
         if row is None or str(row[0]).lower() != "wal":
             raise StoreError(f"{path}: cannot switch to WAL journal mode (got {row})")
-        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
         conn.execute("PRAGMA foreign_keys = ON")
     except BaseException:
@@ -685,7 +826,7 @@ class _Writer:
         except BaseException as exc:
             pool.shutdown(wait=False)
             if isinstance(exc, sqlite3.Error):
-                raise StoreError(f"{path}: cannot open ({exc})") from exc
+                raise StoreError(f"{path}: {_open_problem(exc)}") from exc
             raise
         return cls(pool, conn)
 
@@ -723,9 +864,7 @@ class Store:
         self._queue: asyncio.Queue[_Op | None] = asyncio.Queue()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
-        self._next_ticket_id = 0
         self._next_callback_id = 0
-        self._day_seq: dict[date, int] = {}
         # Callers' open tickets asked for meanwhile, served together by the next query.
         self._caller_lookups: dict[str, list[asyncio.Future[list[Ticket]]]] = {}
         self._caller_lane: asyncio.Task[None] | None = None
@@ -794,20 +933,28 @@ class Store:
     @staticmethod
     async def _connect(path: Path, busy_timeout_ms: int) -> aiosqlite.Connection:
         try:
+            # A plain open first: when aiosqlite's own open fails, its thread outlives the event
+            # loop and prints a traceback at exit.
+            await asyncio.to_thread(lambda: sqlite3.connect(path).close())
             conn = await aiosqlite.connect(path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: {_open_problem(exc)}") from exc
+        try:
+            # The busy timeout first: switching to WAL needs the lock another process may hold.
+            await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             cursor = await conn.execute("PRAGMA journal_mode = WAL")
             row = await cursor.fetchone()
             if row is None or str(row[0]).lower() != "wal":
-                await conn.close()
                 raise StoreError(f"{path}: cannot switch to WAL journal mode (got {row})")
-            await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        except sqlite3.Error as exc:
-            raise StoreError(f"{path}: cannot open ({exc})") from exc
+        except BaseException as exc:
+            # Close it, or its (non-daemon) thread keeps the process alive after the error.
+            await conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"{path}: {_open_problem(exc)}") from exc
+            raise
         return conn
 
     async def _load_counters(self) -> None:
-        rows = await self._read("SELECT coalesce(max(id), 0) FROM tickets", ())
-        self._next_ticket_id = max(self._next_ticket_id, int(rows[0][0]) + 1)
         rows = await self._read("SELECT coalesce(max(id), 0) FROM callbacks", ())
         self._next_callback_id = max(self._next_callback_id, int(rows[0][0]) + 1)
 
@@ -895,28 +1042,38 @@ class Store:
                 op.future.set_exception(result)
 
     async def _run_fast(self, ops: list[_Op]) -> None:
-        stmts = [s for op in ops for s in op.stmts]
-        await self._writer.run(lambda conn: _commit_together(conn, stmts))
+        await self._writer.run(lambda conn: _commit_together(conn, ops))
         self.stats.commits += 1
 
     async def _run_one_by_one(self, ops: list[_Op]) -> list[StoreError | None]:
-        stmts = [op.stmts for op in ops]
-        results = await self._writer.run(lambda conn: _commit_one_by_one(conn, stmts))
+        results = await self._writer.run(lambda conn: _commit_one_by_one(conn, ops))
         self.stats.commits += 1
         return results
 
-    def _enqueue(self, stmts: list[_Stmt]) -> asyncio.Future[None]:
+    def _enqueue(
+        self,
+        stmts: list[_Stmt],
+        prepare: Callable[[_Txn], list[_Stmt]] | None = None,
+        callers: tuple[str, ...] = (),
+    ) -> asyncio.Future[None]:
         if self._closing or self._task is None or self._task.done():
             raise StoreClosed("the store is closed")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Op(stmts, future))
+        self._queue.put_nowait(_Op(stmts, future, prepare, callers))
         return future
 
-    async def _write(self, stmts: list[_Stmt], what: str) -> None:
+    async def _write(
+        self,
+        stmts: list[_Stmt],
+        what: str,
+        *,
+        prepare: Callable[[_Txn], list[_Stmt]] | None = None,
+        callers: tuple[str, ...] = (),
+    ) -> None:
         """Queue one operation and wait until it is committed (at most ``write_timeout_s``:
         :class:`StoreTimeout`).  A write given up on (timeout, cancellation) is skipped if the
         writer has not started it yet."""
-        future = self._enqueue(stmts)
+        future = self._enqueue(stmts, prepare, callers)
         self._watch(future, what)
         await future
 
@@ -983,33 +1140,27 @@ class Store:
 
     # ---- tickets: writes -----------------------------------------------------------------------
 
-    def _allocate_id(self) -> int:
-        ticket_id = self._next_ticket_id
-        self._next_ticket_id += 1
-        return ticket_id
-
-    async def _allocate_seq(self, day: date) -> int:
-        if day not in self._day_seq:
-            rows = await self._read(
-                "SELECT coalesce(max(day_seq), 0) FROM tickets WHERE accepted_on = ?", (day.isoformat(),)
-            )
-            self._day_seq.setdefault(day, int(rows[0][0]))
-        self._day_seq[day] += 1
-        return self._day_seq[day]
-
-    async def _resync_ids(self) -> None:
-        rows = await self._read("SELECT coalesce(max(id), 0) FROM tickets", ())
-        self._next_ticket_id = max(self._next_ticket_id, int(rows[0][0]) + 1)
-
-    async def _resync_seq(self, day: date) -> None:
-        rows = await self._read(
-            "SELECT coalesce(max(day_seq), 0) FROM tickets WHERE accepted_on = ?", (day.isoformat(),)
-        )
-        self._day_seq[day] = max(self._day_seq.get(day, 0), int(rows[0][0]))
-
     async def allocate_ticket_identities(self, day: date, count: int) -> list[tuple[int, int]]:
-        """``count`` fresh ``(ticket id, day sequence)`` pairs for tickets accepted on ``day``."""
-        return [(self._allocate_id(), await self._allocate_seq(day)) for _ in range(count)]
+        """``count`` fresh ``(ticket id, day sequence)`` pairs for tickets accepted on ``day``
+        (for a bulk import): reserved in a transaction of their own, so no other writer takes
+        them; an import that never commits leaves them unused."""
+
+        def reserve(conn: sqlite3.Connection) -> list[tuple[int, int]]:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                txn = _Txn(conn)
+                pairs = [txn.next_ticket(day) for _ in range(count)]
+                txn.flush()
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback_quietly(conn)
+                raise
+            return pairs
+
+        try:
+            return await self._writer.run(reserve)
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
 
     def _detail(self, detail: tuple[tuple[str, str], ...]) -> str:
         """An audit entry's details as JSON; the few usual ones (channel and type of an
@@ -1030,7 +1181,7 @@ class Store:
             else:
                 stmts.append((_UPDATE_TICKET, (*row[1:], change.ticket.id, change.previous_version)))
         stmts += [_deadline_stmt(d) for d in change.deadlines]
-        stmts += [(_INSERT_LINK, (k.ticket_id, k.call_id, k.role.value, k.at, k.actor)) for k in change.links]
+        stmts += [(_INSERT_LINK, _link_row(k)) for k in change.links]
         stmts += [
             (_INSERT_TRANSITION, _transition_row(t, self._detail(t.detail))) for t in change.transitions
         ]
@@ -1057,6 +1208,11 @@ class Store:
             )
             self._next_callback_id += 1
             stmts.append((_INSERT_CALLBACK, _callback_row(callback)))
+        if change.needs_attention is not None and change.ticket is not None:
+            reason, cb_id_or_none = change.needs_attention
+            stmts.append(
+                (_MARK_ATTENTION, (change.ticket.id, reason, change.ticket.updated_at, cb_id_or_none))
+            )
         if change.complete_callback is not None:
             cb_id, status, outcome = change.complete_callback
             at = change.ticket.updated_at if change.ticket is not None else 0.0
@@ -1064,41 +1220,61 @@ class Store:
         return stmts, callback
 
     async def create_ticket(
-        self, accepted_on: date, build: Callable[[int, int], TicketChange]
+        self,
+        accepted_on: date,
+        build: Callable[[int, int], TicketChange],
+        *,
+        citizen_number: str = "",
+        duplicate: Callable[[Sequence[Ticket]], TicketChange | None] | None = None,
     ) -> TicketChange:
-        """Allocate an id and the day's next sequence number, let ``build(id, day_seq)`` make the
-        rows (ticket, clocks, links, the ``accept`` audit row) and commit them together."""
-        ticket_id: int | None = None
-        day_seq: int | None = None
-        for _ in range(5):
-            if ticket_id is None:
-                ticket_id = self._allocate_id()
-            if day_seq is None:
-                day_seq = await self._allocate_seq(accepted_on)
-            change = build(ticket_id, day_seq)
-            stmts, _callback = self._change_stmts(change)
+        """Create a ticket in one transaction: ``duplicate(open tickets of citizen_number)``
+        (when given; read inside the transaction, tickets created earlier in it included) may
+        return the change to commit instead (e.g. a link to the existing ticket: ``ticket`` is
+        ``None`` then); otherwise the database allocates an id and the day's next sequence number
+        and ``build(ticket_id, day_seq)`` makes the rows (ticket, clocks, links, the ``accept``
+        audit row).  Returns the change committed.  ``build`` and ``duplicate`` run on the
+        writer's thread and must be pure."""
+        done: list[TicketChange] = []
+        refused: list[Exception] = []
+
+        def prepare(txn: _Txn) -> list[_Stmt]:
+            done.clear()
+            refused.clear()
             try:
-                await self._write(stmts, "create ticket")
-            except StoreIntegrityError as exc:
-                # Another process took the id or the number: catch up, keep what was not taken.
-                if "tickets.id" in exc.detail:
-                    await self._resync_ids()
-                    ticket_id = None
-                elif "tickets.number" in exc.detail or "tickets.day_seq" in exc.detail:
-                    await self._resync_seq(accepted_on)
-                    day_seq = None
-                else:
-                    raise
-                continue
-            return change
-        raise StoreError(f"could not allocate a ticket number for {accepted_on} (5 clashes)")
+                change: TicketChange | None = None
+                if duplicate is not None and citizen_number:
+                    change = duplicate(txn.open_tickets(citizen_number))
+                if change is None:
+                    change = build(*txn.next_ticket(accepted_on))
+            except Exception as exc:  # the domain refused: nothing is written, the caller gets it
+                refused.append(exc)
+                return []
+            done.append(change)
+            if change.ticket is None:  # a duplicate: at most its links
+                return [(_INSERT_LINK_IF_NEW, _link_row(k)) for k in change.links]
+            txn.created(change.ticket)
+            return self._change_stmts(change)[0]
+
+        callers = (citizen_number,) if duplicate is not None and citizen_number else ()
+        await self._write([], "create ticket", prepare=prepare, callers=callers)
+        if refused:
+            raise refused[0]
+        return done[0]
 
     async def save_ticket_change(self, change: TicketChange) -> CallbackRecord | None:
         """Commit one ticket operation; raises :class:`StoreConflict` when the ticket (or a clock)
         changed since it was read.  Returns the follow-up callback it scheduled, if any."""
-        stmts, callback = self._change_stmts(change)
-        await self._write(stmts, "save ticket change")
-        return callback
+        for _attempt in range(3):
+            stmts, callback = self._change_stmts(change)
+            try:
+                await self._write(stmts, "save ticket change")
+            except StoreIntegrityError as exc:
+                if callback is None or "callbacks.id" not in exc.detail:
+                    raise
+                await self._load_counters()  # another process took the callback id: renumber
+                continue
+            return callback
+        raise StoreError("could not allocate a callback id for the follow-up (3 clashes)")
 
     async def save_ticket_changes(self, changes: Sequence[TicketChange]) -> list[StoreError | None]:
         """Commit independent ticket operations (group-committed); one result each."""
@@ -1120,9 +1296,7 @@ class Store:
 
     async def add_link(self, link: TicketLink) -> None:
         """Link a call to a ticket (one link per ticket and call)."""
-        await self._write(
-            [(_INSERT_LINK, (link.ticket_id, link.call_id, link.role.value, link.at, link.actor))], "add link"
-        )
+        await self._write([(_INSERT_LINK, _link_row(link))], "add link")
 
     async def save_deadlines(self, clocks: Sequence[Deadline]) -> list[StoreError | None]:
         """Save clocks (version-guarded), each as its own operation; one result per clock."""
@@ -1190,6 +1364,24 @@ class Store:
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         rows = await self._read(f"{_TICKET_SELECT}{clause} ORDER BY id DESC LIMIT ?", (*params, limit))
         return [_ticket_from_row(r) for r in rows]
+
+    async def mark_attention(
+        self, ticket_id: int, reason: str, *, at: float, callback_id: int | None = None
+    ) -> None:
+        """Put a ticket on the list a person looks at (one entry per ticket: the latest reason)."""
+        await self._write([(_MARK_ATTENTION, (ticket_id, reason, at, callback_id))], "mark attention")
+
+    async def needing_attention(self, limit: int = 200) -> list[tuple[Ticket, str, float, int | None]]:
+        """Open tickets a person must look at, oldest mark first: ``(ticket, reason, since,
+        callback id)``."""
+        rows = await self._read(
+            f"SELECT {', '.join('t.' + c for c in _TICKET_COLUMNS)}, a.reason, a.at, a.callback_id "
+            "FROM ticket_attention a JOIN tickets t ON t.id = a.ticket_id "
+            "WHERE t.state <> 'closed' ORDER BY a.at LIMIT ?",
+            (limit,),
+        )
+        n = len(_TICKET_COLUMNS)
+        return [(_ticket_from_row(r), str(r[n]), float(r[n + 1]), r[n + 2]) for r in rows]
 
     async def open_tickets_for_caller(self, citizen_number: str) -> list[Ticket]:
         """The caller's tickets that are not closed (for duplicate detection and screen pops),
@@ -1269,23 +1461,13 @@ class Store:
 
     async def links(self, ticket_id: int) -> list[TicketLink]:
         """Calls linked to a ticket, oldest first."""
-        rows = await self._read(
-            "SELECT ticket_id, call_id, role, at, actor FROM ticket_links WHERE ticket_id = ? ORDER BY at",
-            (ticket_id,),
-        )
-        return [
-            TicketLink(ticket_id=r[0], call_id=r[1], role=LinkRole(r[2]), at=r[3], actor=r[4]) for r in rows
-        ]
+        rows = await self._read(f"{_LINK_SELECT} WHERE ticket_id = ? ORDER BY at", (ticket_id,))
+        return [_link_from_row(r) for r in rows]
 
     async def links_for_call(self, call_id: str) -> list[TicketLink]:
         """Tickets a call is linked to."""
-        rows = await self._read(
-            "SELECT ticket_id, call_id, role, at, actor FROM ticket_links WHERE call_id = ? ORDER BY at",
-            (call_id,),
-        )
-        return [
-            TicketLink(ticket_id=r[0], call_id=r[1], role=LinkRole(r[2]), at=r[3], actor=r[4]) for r in rows
-        ]
+        rows = await self._read(f"{_LINK_SELECT} WHERE call_id = ? ORDER BY at", (call_id,))
+        return [_link_from_row(r) for r in rows]
 
     async def due_deadlines(self, now: float, limit: int) -> list[Deadline]:
         """Clocks the SLA watcher must look at (``next_check_at <= now``), earliest first."""

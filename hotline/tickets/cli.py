@@ -20,6 +20,8 @@ from pathlib import Path
 from hotline.log import configure_logging, mask_name, mask_number
 from hotline.settings import Settings
 from hotline.store import Store, StoreError
+from hotline.tickets.datafile import UTF8, read_data_file
+from hotline.tickets.departments import parse_departments
 from hotline.tickets.errors import IllegalTransition, TicketError, TicketNotFound
 from hotline.tickets.model import (
     Action,
@@ -30,6 +32,7 @@ from hotline.tickets.model import (
     TicketState,
     TicketType,
 )
+from hotline.tickets.phone import normalise_number
 from hotline.tickets.service import Created, TicketService, TicketView, resolve_data_path
 from hotline.tickets.taxonomy import Level, Taxonomy, parse_taxonomy
 
@@ -75,6 +78,19 @@ def _run(settings: Settings, body: Callable[[TicketService], Awaitable[int]]) ->
         return EXIT_USAGE
 
 
+def _one_line(handler: Handler) -> Handler:
+    """``handler`` with bad input refused in one line on stderr and exit 2 (no traceback)."""
+
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        try:
+            return handler(args, settings)
+        except (TicketError, StoreError) as exc:
+            print(f"hotline: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+
+    return run
+
+
 def _zone(settings: Settings) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(settings.tickets.timezone)
 
@@ -94,11 +110,15 @@ def _day(text: str) -> date:
 
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
+    if args.needs_attention:
+        return _list_attention(args, settings)
+    caller = normalise_number(args.caller, field="--caller") if args.caller else None
+
     async def body(service: TicketService) -> int:
         tickets = await service.store.list_tickets(
             state=TicketState(args.state) if args.state else None,
             open_only=args.open,
-            citizen_number=args.caller,
+            citizen_number=caller,
             accepted_on=args.day,
             limit=args.limit,
         )
@@ -118,6 +138,22 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
                 f"{t.number}  {t.state.value:<11} {t.ticket_type.label:<4} {t.classification}  "
                 f"{t.department}  {t.description[:24]}{flags}"
             )
+        return 0
+
+    return _run(settings, body)
+
+
+def _list_attention(args: argparse.Namespace, settings: Settings) -> int:
+    tz = _zone(settings)
+
+    async def body(service: TicketService) -> int:
+        entries = await service.needing_attention(args.limit)
+        if not entries:
+            print("no tickets need attention")
+            return 0
+        for ticket, reason, since, callback_id in entries:
+            via = f"  callback {callback_id}" if callback_id is not None else ""
+            print(f"{ticket.number}  {ticket.state.value:<11} since {_fmt(since, tz)}  {reason}{via}")
         return 0
 
     return _run(settings, body)
@@ -210,7 +246,11 @@ def _create(args: argparse.Namespace, settings: Settings) -> int:
 
     async def body(service: TicketService) -> int:
         outcome = await service.create(
-            draft, actor=args.actor, call_id=args.call, allow_duplicate=args.allow_duplicate
+            draft,
+            actor=args.actor,
+            call_id=args.call,
+            allow_duplicate=args.allow_duplicate,
+            external_call=args.external_call,
         )
         if isinstance(outcome, Created):
             t = outcome.ticket
@@ -221,10 +261,11 @@ def _create(args: argparse.Namespace, settings: Settings) -> int:
         print("probable duplicate: the caller has an open ticket of the same classification:")
         for t in outcome.existing:
             print(f"  {t.number}  {t.state.value}  {t.description[:30]}")
-        print(
-            "link the call to it (hotline tickets link NUMBER CALL_ID --role repeat) "
-            "or create anyway with --allow-duplicate"
-        )
+        if outcome.linked:
+            print(f"the call {args.call} was linked to {outcome.existing[0].number} (repeat); ", end="")
+        else:
+            print("link the call to it (hotline tickets link NUMBER CALL_ID --role repeat) or ", end="")
+        print("create anyway with --allow-duplicate")
         return EXIT_DUPLICATE
 
     return _run(settings, body)
@@ -257,7 +298,9 @@ def _transition(args: argparse.Namespace, settings: Settings) -> int:
 
 def _link(args: argparse.Namespace, settings: Settings) -> int:
     async def body(service: TicketService) -> int:
-        link = await service.link(args.number, args.call_id, LinkRole(args.role), actor=args.actor)
+        link = await service.link(
+            args.number, args.call_id, LinkRole(args.role), actor=args.actor, external=args.external
+        )
         print(f"linked call {link.call_id} to {args.number} as {link.role.value}")
         return 0
 
@@ -320,13 +363,20 @@ def taxonomy_summary(taxonomy: Taxonomy) -> list[str]:
 
 
 def _taxonomy_check(args: argparse.Namespace, settings: Settings) -> int:
+    configure_logging(settings.log.level, stream=sys.stderr)
     path: Path = args.file or resolve_data_path(settings.tickets.taxonomy_file)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        print(f"hotline: {path}: cannot read ({exc.strerror})", file=sys.stderr)
-        return EXIT_USAGE
+    registry_path: Path = args.departments or resolve_data_path(settings.tickets.departments_file)
+    text, encoding = read_data_file(path)  # DataFileError: one line, exit 2
+    if encoding != UTF8:
+        print(f"{path}: read as {encoding}")
     taxonomy, problems = parse_taxonomy(text, str(path))
+    registry_text, registry_encoding = read_data_file(registry_path)
+    if registry_encoding != UTF8:
+        print(f"{registry_path}: read as {registry_encoding}")
+    registry, registry_problems = parse_departments(registry_text, str(registry_path))
+    problems += [f"{registry_path}: {p}" for p in registry_problems]
+    if not registry_problems:
+        problems += registry.problems_with(taxonomy)
     if problems:
         print(f"{path}: {len(problems)} problem(s)")
         for problem in problems:
@@ -335,6 +385,8 @@ def _taxonomy_check(args: argparse.Namespace, settings: Settings) -> int:
         print("counts so far: " + ", ".join(f"level {lv.value}: {counts[lv]}" for lv in Level))
         return EXIT_REFUSED
     print("\n".join(taxonomy_summary(taxonomy)))
+    unused = registry.unused(taxonomy)
+    print(f"  registry         {len(registry):>5}  ({registry_path}; {len(unused)} named by no item)")
     return 0
 
 
@@ -352,12 +404,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--caller", metavar="NUMBER", help="only this citizen's tickets")
     p.add_argument("--day", type=_day, help="accepted on this day (YYYY-MM-DD)")
     p.add_argument("--limit", type=int, default=50)
-    p.set_defaults(func=_list)
+    p.add_argument(
+        "--needs-attention",
+        action="store_true",
+        help="open tickets a person must look at (e.g. a follow-up number that cannot be dialled)",
+    )
+    p.set_defaults(func=_one_line(_list))
 
     p = sub.add_parser("show", help="a ticket with its deadlines, audit trail and calls")
     p.add_argument("number", help="e.g. 12345-20261128-000042")
     p.add_argument("--reveal", action="store_true", help="show the citizen's name and number unmasked")
-    p.set_defaults(func=_show)
+    p.set_defaults(func=_one_line(_show))
 
     p = sub.add_parser("create", help="accept (受理) a new matter")
     p.add_argument("--type", required=True, choices=[t.value for t in TicketType])
@@ -371,10 +428,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--respondent", default="", help="the party complained about")
     p.add_argument("--name", default="", help="the citizen's name")
     p.add_argument("--number", default="", help="the citizen's phone number")
-    p.add_argument("--call", help="the Linkedid of the call that opened it")
+    p.add_argument("--call", help="the Linkedid of the call that opened it (one of the call records)")
+    p.add_argument(
+        "--external-call",
+        action="store_true",
+        help="--call is a call taken elsewhere (not in the call records)",
+    )
     p.add_argument("--actor", default="cli", help="who records it (agent id)")
     p.add_argument("--allow-duplicate", action="store_true", help="create even if a probable duplicate")
-    p.set_defaults(func=_create)
+    p.set_defaults(func=_one_line(_create))
 
     p = sub.add_parser("transition", help="apply a workflow action")
     p.add_argument("number")
@@ -390,22 +452,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="evaluate: record the follow-up outcome (then close or reopen)",
     )
-    p.set_defaults(func=_transition)
+    p.set_defaults(func=_one_line(_transition))
 
     p = sub.add_parser("link", help="link a call to a ticket")
     p.add_argument("number")
     p.add_argument("call_id", help="the call's Linkedid")
     p.add_argument("--role", default=LinkRole.REPEAT.value, choices=[r.value for r in LinkRole])
+    p.add_argument("--external", action="store_true", help="a call taken elsewhere (not in the call records)")
     p.add_argument("--actor", default="cli")
-    p.set_defaults(func=_link)
+    p.set_defaults(func=_one_line(_link))
 
     report = subparsers.add_parser("report", help="the daily report (text, and a PNG chart with --chart)")
     report.add_argument("--day", type=_day, help="the day (YYYY-MM-DD; default today)")
     report.add_argument("--chart", type=Path, metavar="PATH", help="also draw the report as a PNG")
-    report.set_defaults(func=_report)
+    report.set_defaults(func=_one_line(_report))
 
     taxonomy = subparsers.add_parser("taxonomy", help="the four-level classification")
     tsub = taxonomy.add_subparsers(dest="taxonomy_command", required=True)
     p = tsub.add_parser("check", help="validate the taxonomy file and print counts per level")
     p.add_argument("--file", type=Path, help="another file than tickets.taxonomy_file")
-    p.set_defaults(func=_taxonomy_check)
+    p.add_argument("--departments", type=Path, help="another file than tickets.departments_file")
+    p.set_defaults(func=_one_line(_taxonomy_check))

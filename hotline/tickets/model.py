@@ -245,6 +245,7 @@ class TicketLink:
     role: LinkRole
     at: float
     actor: str
+    external: bool = False  # not one of this hotline's call records (linked on purpose)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -276,3 +277,6 @@ class TicketChange:
     links: tuple[TicketLink, ...] = ()
     follow_up: FollowUpRequest | None = None
     complete_callback: tuple[int, str, str] | None = None  # (callback id, status, outcome)
+    #: Why a person must look at the ticket (e.g. its follow-up number cannot be dialled):
+    #: ``(reason, callback id or None)``; listed by ``hotline tickets list --needs-attention``.
+    needs_attention: tuple[str, int | None] | None = None

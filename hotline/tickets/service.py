@@ -25,9 +25,8 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from hotline.store.errors import StoreConflict, StoreIntegrityError
-from hotline.store.records import CallbackRecord, CallbackStatus
 from hotline.tickets.deadlines import DeadlineCalculator, WorkflowRules
+from hotline.tickets.departments import DepartmentRegistry, load_departments
 from hotline.tickets.duplicates import probable_duplicates
 from hotline.tickets.errors import AlreadyLinked, InvalidTicket, TicketBusy, TicketNotFound
 from hotline.tickets.model import (
@@ -45,6 +44,15 @@ from hotline.tickets.model import (
     TicketType,
     Transition,
 )
+from hotline.tickets.phone import InvalidPhoneNumber, dial_digits, normalise_number
+from hotline.tickets.repository import (
+    CALLBACK_DONE,
+    CALLBACK_FAILED,
+    RepositoryConflict,
+    RepositoryConstraint,
+    ScheduledFollowUp,
+    TicketRepository,
+)
 from hotline.tickets.sla import AlertKind, SlaAlert, due_now
 from hotline.tickets.taxonomy import Level, Taxonomy, load_taxonomy
 from hotline.tickets.workdays import WorkingCalendar, data_fingerprint
@@ -52,7 +60,6 @@ from hotline.tickets.workflow import Command, apply, apply_all
 
 if TYPE_CHECKING:
     from hotline.settings import Settings
-    from hotline.store.sqlite import Store
 
 _MAX_ATTEMPTS = 5
 SLA_ACTOR = "sla"
@@ -71,6 +78,19 @@ def resolve_data_path(text: str) -> Path:
     if path.is_absolute() or path.exists():
         return path
     return project_root() / path
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TextLimits:
+    """How long a ticket's text fields may be (``tickets.short_text_max_chars`` /
+    ``long_text_max_chars``); longer is refused, naming the field and the limit."""
+
+    short_chars: int = 200  # location, occurred, respondent, citizen name
+    long_chars: int = 4000  # description, request, current situation, a transition's reason
+
+
+_SHORT_FIELDS = ("location", "occurred", "respondent", "citizen_name")
+_LONG_FIELDS = ("description", "request", "current_situation")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,10 +120,12 @@ class Created:
 
 @dataclass(frozen=True, slots=True)
 class DuplicateSuspected:
-    """Not created: the caller has open tickets of the same classification; link instead
-    (or create again with ``allow_duplicate=True``, which flags the new ticket)."""
+    """Not created: the caller has open tickets of the same classification; the call, when
+    given, was linked to the oldest of them (``linked``).  Create again with
+    ``allow_duplicate=True`` to make a new ticket anyway (it is flagged)."""
 
     existing: tuple[Ticket, ...]
+    linked: bool = False
 
 
 CreateOutcome = Created | DuplicateSuspected
@@ -214,7 +236,7 @@ class TicketService:
 
     def __init__(
         self,
-        store: Store,
+        store: TicketRepository,
         taxonomy: Taxonomy,
         calendar: WorkingCalendar,
         *,
@@ -226,9 +248,13 @@ class TicketService:
         calendar_dir: Path | None = None,
         sweep_batch: int = 5_000,
         clock: Callable[[], float] = time.time,
-        on_callback: Callable[[CallbackRecord], None] | None = None,
+        on_callback: Callable[[ScheduledFollowUp], None] | None = None,
+        departments: DepartmentRegistry | None = None,
+        limits: TextLimits | None = None,
     ) -> None:
         self.store = store
+        self.departments = departments  # None: dispatch to any department (tests, tools)
+        self.limits = limits or TextLimits()
         self.taxonomy = taxonomy
         self.calc = DeadlineCalculator(calendar, tz)
         self.rules = rules or WorkflowRules()
@@ -250,10 +276,10 @@ class TicketService:
     def from_settings(
         cls,
         settings: Settings,
-        store: Store,
+        store: TicketRepository,
         *,
         clock: Callable[[], float] = time.time,
-        on_callback: Callable[[CallbackRecord], None] | None = None,
+        on_callback: Callable[[ScheduledFollowUp], None] | None = None,
     ) -> TicketService:
         """Build the service from the configuration (taxonomy and calendar data loaded here)."""
         t = settings.tickets
@@ -281,6 +307,8 @@ class TicketService:
             sweep_batch=settings.sla.sweep_batch,
             clock=clock,
             on_callback=on_callback,
+            departments=load_departments(resolve_data_path(t.departments_file)),
+            limits=TextLimits(short_chars=t.short_text_max_chars, long_chars=t.long_text_max_chars),
         )
 
     @property
@@ -344,18 +372,52 @@ class TicketService:
         call_id: str | None = None,
         allow_duplicate: bool = False,
         at: float | None = None,
+        external_call: bool = False,
     ) -> CreateOutcome:
         """Accept (受理) a new matter.  With ``call_id`` the call is linked with role ``opened``.
 
         When the caller has an open ticket of the same classification the result is
-        :class:`DuplicateSuspected` (nothing written) unless ``allow_duplicate``, in which case
-        the new ticket records ``duplicate_of``.
+        :class:`DuplicateSuspected` — no ticket is created, and the call (``call_id``) is linked
+        to the oldest such ticket with role ``repeat`` — unless ``allow_duplicate``, in which
+        case the new ticket records ``duplicate_of``.  The rule is decided by the store inside
+        the transaction that would create the ticket, so two agents (or two processes) racing
+        on one matter make one ticket and one link.
+
+        ``call_id`` must be one of this hotline's call records unless ``external_call`` (a call
+        taken elsewhere, linked on purpose).  Text longer than :class:`TextLimits`, an empty
+        required field and a number that cannot be dialled are refused (:class:`InvalidTicket`,
+        :class:`~hotline.tickets.phone.InvalidPhoneNumber`): nothing is written.
         """
-        if not draft.citizen_number:
-            return await self._create(draft, actor, call_id, allow_duplicate, at)
-        # One caller's creations take turns, so two agents cannot both miss the duplicate.
-        async with self._locks.hold(f"caller:{draft.citizen_number}"):
-            return await self._create(draft, actor, call_id, allow_duplicate, at)
+        self._check_text(draft)
+        if call_id is not None:
+            await self._check_call(call_id, external_call)
+        return await self._create(draft, actor, call_id, allow_duplicate, at, external_call)
+
+    def _check_text(self, draft: TicketDraft) -> None:
+        for name in _SHORT_FIELDS:
+            self._check_length(
+                name, getattr(draft, name), self.limits.short_chars, "tickets.short_text_max_chars"
+            )
+        for name in _LONG_FIELDS:
+            self._check_length(
+                name, getattr(draft, name), self.limits.long_chars, "tickets.long_text_max_chars"
+            )
+
+    @staticmethod
+    def _check_length(name: str, text: str, limit: int, key: str) -> None:
+        if len(text) > limit:
+            raise InvalidTicket(name, f"{len(text)} characters; at most {limit} ({key})")
+
+    async def _check_call(self, call_id: str, external: bool) -> None:
+        if not call_id.strip():
+            raise InvalidTicket("call_id", "must not be empty")
+        if len(call_id) > 64 or not call_id.isprintable():
+            raise InvalidTicket("call_id", "at most 64 printable characters")
+        if not external and await self.store.get_call(call_id) is None:
+            raise InvalidTicket(
+                "call_id",
+                f"no call {call_id} in the call records (mark it external if it was taken elsewhere)",
+            )
 
     async def _create(
         self,
@@ -364,31 +426,44 @@ class TicketService:
         call_id: str | None,
         allow_duplicate: bool,
         at: float | None,
+        external_call: bool = False,
     ) -> CreateOutcome:
         now = self.clock() if at is None else at
         item = self.taxonomy.item(draft.classification)
         for name in ("location", "description", "request"):
             if not getattr(draft, name).strip():
                 raise InvalidTicket(name, "must not be empty")
+        if draft.citizen_number:  # one canonical form, so duplicates and follow-ups find it
+            draft = replace(draft, citizen_number=normalise_number(draft.citizen_number))
         duplicate_of: str | None = None
-        if draft.citizen_number:
-            open_tickets = await self.store.open_tickets_for_caller(draft.citizen_number)
-            existing = (
+        existing: list[Ticket] = []
+
+        def duplicate(open_tickets: Sequence[Ticket]) -> TicketChange | None:
+            # Runs inside the creating transaction (on the store's writer thread): pure.
+            nonlocal duplicate_of
+            existing[:] = (
                 probable_duplicates(draft.classification, open_tickets, self.taxonomy, self.duplicate_level)
                 if open_tickets
                 else []
             )
-            if existing:
-                numbers = [t.number for t in existing]
-                if not allow_duplicate:
-                    self._log.info(
-                        "ticket.duplicate_suspected",
-                        existing=numbers,
-                        classification=draft.classification,
+            duplicate_of = existing[0].number if existing and allow_duplicate else None
+            if not existing or allow_duplicate:
+                return None
+            links: tuple[TicketLink, ...] = ()
+            if call_id:
+                first = existing[0]
+                links = (
+                    TicketLink(
+                        ticket_id=first.id,
                         call_id=call_id,
-                    )
-                    return DuplicateSuspected(tuple(existing))
-                duplicate_of = numbers[0]
+                        role=LinkRole.REPEAT,
+                        at=now,
+                        actor=actor,
+                        external=external_call,
+                    ),
+                )
+            return TicketChange(ticket=None, links=links)
+
         accepted_on = self.calc.local_date(now)
         day_text = self._day_text(accepted_on)
         department = item.department or ""
@@ -434,13 +509,29 @@ class TicketService:
             if call_id:
                 links = (
                     TicketLink(
-                        ticket_id=ticket_id, call_id=call_id, role=LinkRole.OPENED, at=now, actor=actor
+                        ticket_id=ticket_id,
+                        call_id=call_id,
+                        role=LinkRole.OPENED,
+                        at=now,
+                        actor=actor,
+                        external=external_call,
                     ),
                 )
             return TicketChange(ticket=ticket, transitions=(accept,), deadlines=tuple(clocks), links=links)
 
-        change = await self.store.create_ticket(accepted_on, build)
-        assert change.ticket is not None
+        change = await self.store.create_ticket(
+            accepted_on, build, citizen_number=draft.citizen_number, duplicate=duplicate
+        )
+        if change.ticket is None:
+            self._log.info(
+                "ticket.duplicate_suspected",
+                existing=[t.number for t in existing],
+                classification=draft.classification,
+                call_id=call_id,
+            )
+            for link in change.links:
+                self._log_link(existing[0], link)
+            return DuplicateSuspected(tuple(existing), linked=bool(change.links))
         ticket = change.ticket
         if ticket.provisional:  # a clock counted a year no calendar knows
             self._note_unknown_years({y for c in change.deadlines for y in c.unknown_years}, ticket.number)
@@ -478,6 +569,11 @@ class TicketService:
         """
         if action is Action.ACCEPT:
             raise InvalidTicket("action", "accept happens by creating a ticket")
+        self._check_length("reason", reason, self.limits.long_chars, "tickets.long_text_max_chars")
+        if department is not None and self.departments is not None and department not in self.departments:
+            raise InvalidTicket(
+                "department", f"{department!r} is not in the department registry {self.departments.source}"
+            )
         now = self.clock() if at is None else at
         command = Command(
             action=action,
@@ -494,12 +590,17 @@ class TicketService:
                 ticket, clocks = await self._load(number)
                 commands = [command]
                 follow_up = None
-                if action is Action.FEEDBACK and ticket.citizen_number:
+                attention = None
+                dial = self._follow_up_dial(ticket) if action is Action.FEEDBACK else None
+                if isinstance(dial, InvalidPhoneNumber):
+                    # No follow-up can be placed: a person decides (the ticket waits in feedback).
+                    attention = (f"follow-up number cannot be dialled: {dial.why}", None)
+                elif dial is not None:
                     commands.append(
                         Command(action=Action.START_CALLBACK, actor=SYSTEM_ACTOR, at=now, reason="回访已安排")
                     )
                     follow_up = FollowUpRequest(
-                        number=ticket.citizen_number,
+                        number=dial,
                         ticket_id=ticket.id,
                         due_at=now + self.follow_up.delay_s,
                         window_start=self.follow_up.window_start,
@@ -516,21 +617,57 @@ class TicketService:
                     transitions=tuple(transitions),
                     deadlines=tuple(changed),
                     follow_up=follow_up,
+                    needs_attention=attention,
                 )
                 try:
                     callback = await self.store.save_ticket_change(change)
-                except StoreConflict:
+                except RepositoryConflict:
                     continue
                 self._after_change(new, transitions, unknown, callback)
+                if attention is not None:
+                    self._log.warning("ticket.needs_attention", ticket_id=new.number, reason=attention[0])
                 return new
             raise TicketBusy(number, _MAX_ATTEMPTS)
+
+    @staticmethod
+    def _follow_up_dial(ticket: Ticket) -> str | InvalidPhoneNumber | None:
+        """What the follow-up call dials (separators and prefixes of older records normalised),
+        the reason it cannot be dialled, or None when the citizen left no number."""
+        if not ticket.citizen_number:
+            return None
+        try:
+            return dial_digits(normalise_number(ticket.citizen_number, field="follow-up number"))
+        except InvalidPhoneNumber as exc:
+            return exc
+
+    async def follow_up_undiallable(self, callback_id: int, why: str, *, at: float | None = None) -> Ticket:
+        """The queue could not dial a follow-up call (回访): the ticket is not closed by that —
+        a person must look at it (``hotline tickets list --needs-attention``)."""
+        callback = await self.store.get_callback(callback_id)
+        if callback is None or callback.ticket_id is None:
+            raise InvalidTicket("callback_id", f"no follow-up callback {callback_id}")
+        ticket = await self.store.get_ticket_by_id(callback.ticket_id)
+        if ticket is None:
+            raise TicketNotFound(str(callback.ticket_id))
+        reason = f"follow-up call could not be dialled: {why}"
+        await self.store.mark_attention(
+            ticket.id, reason, at=self.clock() if at is None else at, callback_id=callback_id
+        )
+        self._log.warning(
+            "ticket.needs_attention", ticket_id=ticket.number, reason=reason, callback_id=callback_id
+        )
+        return ticket
+
+    async def needing_attention(self, limit: int = 200) -> list[tuple[Ticket, str, float, int | None]]:
+        """Open tickets a person must look at, oldest first: ``(ticket, reason, since, callback id)``."""
+        return await self.store.needing_attention(limit)
 
     def _after_change(
         self,
         ticket: Ticket,
         transitions: Sequence[Transition],
         unknown: Iterable[int],
-        callback: CallbackRecord | None,
+        callback: ScheduledFollowUp | None,
     ) -> None:
         self._note_unknown_years(unknown, ticket.number)
         for t in transitions:
@@ -599,12 +736,8 @@ class TicketService:
                         )
                 complete = None
                 if callback_id is not None:
-                    status = (
-                        CallbackStatus.FAILED
-                        if satisfaction is Satisfaction.UNREACHABLE
-                        else CallbackStatus.DONE
-                    )
-                    complete = (callback_id, status.value, satisfaction.value)
+                    status = CALLBACK_FAILED if satisfaction is Satisfaction.UNREACHABLE else CALLBACK_DONE
+                    complete = (callback_id, status, satisfaction.value)
                 change = TicketChange(
                     ticket=new,
                     previous_version=ticket.version,
@@ -615,7 +748,7 @@ class TicketService:
                 )
                 try:
                     await self.store.save_ticket_change(change)
-                except StoreConflict as exc:
+                except RepositoryConflict as exc:
                     if exc.table == "callbacks":
                         raise InvalidTicket("callback_id", f"no callback {callback_id}") from exc
                     continue
@@ -649,24 +782,34 @@ class TicketService:
     # ---- links ----------------------------------------------------------------------------------
 
     async def link(
-        self, number: str, call_id: str, role: LinkRole, *, actor: str, at: float | None = None
+        self,
+        number: str,
+        call_id: str,
+        role: LinkRole,
+        *,
+        actor: str,
+        at: float | None = None,
+        external: bool = False,
+        from_pbx: bool = False,
     ) -> TicketLink:
-        """Link a call to a ticket (e.g. the citizen calls again: ``repeat``)."""
-        if not call_id.strip():
-            raise InvalidTicket("call_id", "must not be empty")
+        """Link a call to a ticket (e.g. the citizen calls again: ``repeat``); the call must be
+        one of this hotline's call records unless ``external``, or ``from_pbx`` (the queue links
+        a call it saw itself, whose record may not be written yet)."""
         ticket = await self.store.get_ticket(number)
         if ticket is None:
             raise TicketNotFound(number)
+        await self._check_call(call_id, external or from_pbx)
         link = TicketLink(
             ticket_id=ticket.id,
             call_id=call_id,
             role=role,
             at=self.clock() if at is None else at,
             actor=actor,
+            external=external,
         )
         try:
             await self.store.add_link(link)
-        except StoreIntegrityError as exc:
+        except RepositoryConstraint as exc:
             raise AlreadyLinked(number, call_id) from exc
         self._log_link(ticket, link)
         return link
@@ -756,7 +899,7 @@ class TicketService:
             chunk = plans[i : i + _SWEEP_CHUNK]
             try:
                 await self.store.save_ticket_changes_together([p.change for p in chunk])
-            except StoreConflict:
+            except RepositoryConflict:
                 results = await self.store.save_ticket_changes([p.change for p in chunk])
                 for plan, error in zip(chunk, results, strict=True):
                     if error is None:

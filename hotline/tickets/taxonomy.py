@@ -25,6 +25,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
+
+from hotline.tickets.datafile import UTF8, DataFileError, read_data_file
 from hotline.tickets.errors import TaxonomyError, UnknownClassification
 
 COLUMNS = ("code", "parent", "level", "name", "department")
@@ -194,9 +197,13 @@ def parse_taxonomy(text: str, source: str = "<memory>") -> tuple[Taxonomy, list[
 def load_taxonomy(path: Path) -> Taxonomy:
     """Read and validate a taxonomy file; raises :class:`TaxonomyError` listing every problem."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise TaxonomyError(str(path), [f"cannot read: {exc.strerror or exc}"]) from exc
+        text, encoding = read_data_file(path)
+    except DataFileError as exc:
+        raise TaxonomyError(
+            str(path), [exc.problem if exc.line is None else f"line {exc.line}: {exc.problem}"]
+        ) from exc
+    if encoding != UTF8:  # what Excel saves on a Chinese Windows: worth a line
+        structlog.get_logger("hotline.tickets").info("data_file.decoded", file=str(path), encoding=encoding)
     taxonomy, problems = parse_taxonomy(text, str(path))
     if problems:
         raise TaxonomyError(str(path), problems)

@@ -17,8 +17,8 @@ from types import TracebackType
 
 import structlog
 
-from hotline.store.errors import StoreError
 from hotline.tickets.errors import TicketError
+from hotline.tickets.repository import RepositoryError
 from hotline.tickets.service import SweepResult, TicketService
 
 
@@ -57,7 +57,7 @@ class SlaWatcher:
                 delay = self.interval_s
                 try:
                     result = await self.run_once()
-                except (StoreError, TicketError, TimeoutError, OSError) as exc:
+                except (RepositoryError, TicketError, TimeoutError, OSError) as exc:
                     self._log.error("sla.sweep_failed", error=str(exc), kind=type(exc).__name__)
                 else:
                     if result.more:  # a backlog (e.g. midnight): go on soon, in bounded steps

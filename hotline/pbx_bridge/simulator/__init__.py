@@ -11,6 +11,7 @@ import asyncio
 
 from hotline.pbx_bridge.simulator.behaviour import AgentBehaviour, CitizenBehaviour, CitizenOutcome
 from hotline.pbx_bridge.simulator.model import ChannelInfo
+from hotline.pbx_bridge.simulator.phones import PhoneControlError, PhoneState
 from hotline.pbx_bridge.simulator.server import (
     DEFAULT_DIALPLAN,
     SHIPPED_CHANNELVARS,
@@ -28,6 +29,8 @@ __all__ = [
     "CitizenOutcome",
     "PbxSimulator",
     "PbxUnavailableError",
+    "PhoneControlError",
+    "PhoneState",
     "run_simulator",
 ]
 

@@ -141,6 +141,7 @@ class FarOutcome(enum.Enum):
     BUSY = "busy"
     CONGESTION = "congestion"
     REJECT = "reject"
+    SILENT = "silent"  # a dead SIP contact: the INVITE goes nowhere, the leg stays Down (pjsip/11e)
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,7 @@ from hotline.pbx_bridge.simulator.model import (
     Originate,
     Scheduler,
 )
+from hotline.pbx_bridge.simulator.phones import PhoneBook, PhoneState, SipPhones
 from hotline.settings import DialplanSettings
 
 #: Variables Dial() clears on the caller before it starts (the VarSet noise of the captures).
@@ -102,6 +103,7 @@ class PbxModel:
         caller_patience_s: float | None = None,
         rng: random.Random | None = None,
         channelvars: Sequence[str] = (),
+        phones: PhoneBook | None = None,
     ) -> None:
         self._clock = clock
         self._channelvars = tuple(channelvars)
@@ -121,6 +123,16 @@ class PbxModel:
         #: Last state sent per device, for DeviceStateList.
         self.devices: dict[str, str] = {}
         self._device_channels: dict[str, set[Channel]] = {}
+        #: Agents' SIP softphones (empty: every ``PJSIP/1XXX`` answers, as before the pjsip captures).
+        self.phones = SipPhones(
+            phones or PhoneBook(),
+            clock=clock,
+            scheduler=scheduler,
+            emit=emit,
+            set_device_state=self._phone_device_state,
+            rng=self._rng,
+        )
+        self.devices.update(self.phones.device_states())
         self.globals: dict[str, str] = {
             "HOTLINE_NUMBER": dialplan.hotline_caller_id,
             "DEFAULT_RING_TIMEOUT": str(dialplan.ring_timeout_s),
@@ -358,7 +370,26 @@ class PbxModel:
             return "INUSE"
         if not ch.local_device and any(c.state in (ChannelState.RING, ChannelState.RINGING) for c in live):
             return "RINGING"
-        return "NOT_INUSE"
+        return self.phones.idle_state(ch.device) or "NOT_INUSE"
+
+    def _phone_device_state(self, device: str, state: str) -> None:
+        """A phone registered or was lost: its device changes now, unless a channel of it is up
+        (then when that channel ends, as the dead phone of capture pjsip/11e shows)."""
+        if any(not c.hung_up for c in self._device_channels.get(device, ())):
+            return
+        if self.devices.get(device) != state:
+            self.devices[device] = state
+            self._emit(ev.device_state_change(device, state))
+
+    def kill_phone(self, endpoint: str) -> None:
+        """An agent's softphone dies without de-registering; a dial ringing it is never answered."""
+        self.phones.kill(endpoint)
+        phone = self.phones.phone(endpoint)
+        assert phone is not None
+        for ch in self._device_channels.get(phone.device, set()):
+            if ch.dialled_by is not None and not ch.dialled_by.done and ch.timer is not None:
+                ch.timer.cancel()  # its answer will never come
+                ch.timer = None
 
     def _emit_device(self, ch: Channel, state: str | None = None) -> None:
         state = state or self._device_state(ch)
@@ -405,6 +436,13 @@ class PbxModel:
             is_citizen = context in _CITIZEN_CONTEXTS
             near = self._new_local_pair(resource, exten, context, linkedid)
         elif tech in ENDPOINT_TECHS:
+            if self.phones.manages(tech, resource):
+                phone = self.phones.phone(resource)
+                if phone is None or not phone.dialable:
+                    # Unregistered, Unreachable or no such endpoint: no channel at all (pjsip/11c).
+                    return "CHANUNAVAIL"
+                if phone.state is PhoneState.DEAD:
+                    plan_override = FarPlan(FarOutcome.SILENT, None)
             plan = plan_override or endpoint_plan(
                 resource, agents=self.agents, citizens=self.citizens, agent_delay_s=self.agent_answer_delay_s
             )
@@ -578,6 +616,8 @@ class PbxModel:
                 if local:
                     self._step(far, "Hangup", "21")
                 self.hangup(far, 21)
+            case FarOutcome.SILENT:
+                pass  # no provisional response: no Newstate, no DialState, no device change
 
     def _far_gives_up(self, far: Channel) -> None:
         if far.hung_up:

@@ -30,6 +30,7 @@ from hotline.pbx_bridge.simulator.behaviour import AgentBehaviour, CitizenBehavi
 from hotline.pbx_bridge.simulator.dialplan import split_dial_string
 from hotline.pbx_bridge.simulator.model import UNKNOWN, Cancellable, ChannelInfo, Headers, Originate
 from hotline.pbx_bridge.simulator.pbx import DEFAULT_ORIGINATE_TIMEOUT_S, PbxModel
+from hotline.pbx_bridge.simulator.phones import PhoneBook
 from hotline.pbx_bridge.translator import CALLBACK_ID_VARIABLE
 from hotline.settings import DialplanSettings
 
@@ -675,6 +676,8 @@ class PbxSimulator:
         auth_timeout_s: float | None = 30.0,
         start_epoch: float | None = None,
         channelvars: Sequence[str] = (),
+        sip_phones: Sequence[str] = (),
+        unregistered_phones: Sequence[str] = (),
     ) -> None:
         """``agents``/``citizens`` override the captures' dialplan per extension or number.
 
@@ -686,7 +689,10 @@ class PbxSimulator:
         time at :meth:`start` (default: the real time then), to share a timeline with a service
         that runs on a scaled clock too.  ``channelvars``: manager.conf's, shown as ``ChanVariable``
         lines in channel events (the captures were taken without; the shipped manager.conf sets
-        ``HOTLINE_CALLBACK_ID``).
+        ``HOTLINE_CALLBACK_ID``).  ``sip_phones``: agents' PJSIP endpoints (``"1001"``...) that
+        register like the softphones of the pjsip captures (all registered at start except
+        ``unregistered_phones``); see :meth:`register_phone`.  Without them any ``PJSIP/1XXX``
+        answers as its agent behaviour says.
         """
         if time_scale <= 0:
             raise ValueError(f"time_scale must be > 0, got {time_scale!r}")
@@ -704,6 +710,7 @@ class PbxSimulator:
         self._agent_delay_s = agent_answer_delay_s
         self._patience_s = caller_patience_s
         self._channelvars = tuple(channelvars)
+        self.phone_book = PhoneBook.of(sip_phones, unregistered_phones)
         self.auth_timeout_s = auth_timeout_s
         self.log = structlog.get_logger("hotline.pbx_bridge.simulator")
         #: Every raw chunk any client sent, in arrival order.
@@ -835,6 +842,21 @@ class PbxSimulator:
         """How citizen ``number`` reacts to the next callback (and how long they talk)."""
         self._citizens[number] = behaviour
 
+    def register_phone(self, endpoint: str) -> None:
+        """Agent ``endpoint``'s softphone (re)starts and registers (``PhoneControlError`` if unknown)."""
+        self._check_up()
+        self.model.phones.register(endpoint)
+
+    def unregister_phone(self, endpoint: str) -> None:
+        """The softphone de-registers gracefully: unavailable at once."""
+        self._check_up()
+        self.model.phones.unregister(endpoint)
+
+    def kill_phone(self, endpoint: str) -> None:
+        """The softphone dies without a word: Unreachable after the next qualify (2-7 s later)."""
+        self._check_up()
+        self.model.kill_phone(endpoint)
+
     def drop_connections(self) -> None:
         """Cut every client socket at once (a network drop); the PBX keeps its calls."""
         for session in list(self.sessions):
@@ -956,6 +978,7 @@ class PbxSimulator:
             caller_patience_s=self._patience_s,
             rng=self.rng,
             channelvars=self._channelvars,
+            phones=self.phone_book,
         )
 
     def _check_up(self) -> None:

@@ -20,6 +20,7 @@ from hotline.pbx_bridge.codec import AmiMessage
 from hotline.pbx_bridge.simulator.behaviour import AgentBehaviour, CitizenBehaviour
 from hotline.pbx_bridge.simulator.model import Cancellable, Headers
 from hotline.pbx_bridge.simulator.pbx import PbxModel
+from hotline.pbx_bridge.simulator.phones import PhoneBook
 from hotline.pbx_bridge.simulator.server import DEFAULT_DIALPLAN
 from hotline.settings import DialplanSettings
 
@@ -83,6 +84,8 @@ class ModelHarness:
     caller_patience_s: float | None = None
     scheduler: ManualScheduler = field(default_factory=ManualScheduler)
     events: list[AmiMessage] = field(default_factory=list)
+    #: Agents' SIP softphones (see :mod:`~hotline.pbx_bridge.simulator.phones`); none by default.
+    phones: PhoneBook = field(default_factory=PhoneBook)
 
     def __post_init__(self) -> None:
         self.model = PbxModel(
@@ -95,6 +98,7 @@ class ModelHarness:
             agent_answer_delay_s=self.agent_answer_delay_s,
             caller_patience_s=self.caller_patience_s,
             rng=random.Random(0),
+            phones=self.phones,
         )
 
     def _record(self, headers: Headers) -> None:

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import structlog
 
-from hotline.store import CallbackRecord, Store
+from hotline.events import Direction
+from hotline.store import CallbackRecord, CallRecord, Store
 from hotline.tickets.model import Channel, TicketType
 from hotline.tickets.service import TicketDraft, TicketService
 from hotline.tickets.taxonomy import Taxonomy, load_taxonomy
@@ -82,6 +83,22 @@ async def open_service(
             clock=clock,
             on_callback=callbacks.append if callbacks is not None else None,
         )
+
+
+async def record_call(store: Store, call_id: str, at: float = 1_764_291_600.0) -> None:
+    """A call in the call records (a ticket may only link calls the hotline took)."""
+    await store.upsert_call(
+        CallRecord(
+            call_id=call_id,
+            direction=Direction.INBOUND,
+            caller_number="13912345678",
+            dnis="12345",
+            arrived_at=at,
+            answered_at=at + 5,
+            wait_s=5.0,
+            agent_id="1001",
+        )
+    )
 
 
 def draft(**changes: Any) -> TicketDraft:

@@ -67,6 +67,7 @@ def test_tickets_from_create_to_show(env: Path, capsys: pytest.CaptureFixture[st
         "13912345678",
         "--call",
         "1764300000.12",
+        "--external-call",
         "--actor",
         "1001",
     ]
@@ -84,7 +85,9 @@ def test_tickets_from_create_to_show(env: Path, capsys: pytest.CaptureFixture[st
     code, _, err = _run(capsys, "tickets", "transition", number, "extend", "--days", "41")
     assert code == 1 and "at most 40" in err
     assert _run(capsys, "tickets", "transition", number, "extend", "--days", "5")[0] == 0
-    assert _run(capsys, "tickets", "link", number, "1764390000.3")[0] == 0
+    code, _, err = _run(capsys, "tickets", "link", number, "1764390000.3")
+    assert code == 2 and "no call 1764390000.3 in the call records" in err and len(err.splitlines()) == 1
+    assert _run(capsys, "tickets", "link", number, "1764390000.3", "--external")[0] == 0
     code, out, _ = _run(capsys, "tickets", "show", number)
     assert code == 0
     assert "王*" in out and "139****5678" in out and "13912345678" not in out

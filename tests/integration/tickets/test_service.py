@@ -28,10 +28,12 @@ from hotline.tickets.model import (
 )
 from hotline.tickets.service import Created, DuplicateSuspected, TicketService
 from hotline.tickets.taxonomy import Taxonomy
-from tests.integration.tickets.conftest import PERSONAL, Clock, at, draft, open_service
+from tests.integration.tickets.conftest import PERSONAL, Clock, at, draft, open_service, record_call
 
 
 async def _create(service: TicketService, **kwargs: Any) -> Created:
+    if kwargs.get("call_id"):
+        await record_call(service.store, kwargs["call_id"])
     outcome = await service.create(draft(**kwargs.pop("draft", {})), actor="1001", **kwargs)
     assert isinstance(outcome, Created)
     return outcome
@@ -54,6 +56,7 @@ async def test_create_link_and_show(tmp_path: Path, taxonomy: Taxonomy, logs: li
         assert second.ticket.number == "12345-20261128-000002"
         assert first.ticket.department == "区城市管理局"
         assert second.ticket.department == "市人力资源和社会保障局（劳动保障监察支队）"
+        await record_call(service.store, "1764380000.7")
         await service.link(first.ticket.number, "1764380000.7", LinkRole.REPEAT, actor="1002")
         with pytest.raises(AlreadyLinked):
             await service.link(first.ticket.number, "1764380000.7", LinkRole.REPEAT, actor="1002")
@@ -83,6 +86,7 @@ async def test_a_probable_duplicate_is_offered_for_linking(tmp_path: Path, taxon
     clock = Clock(at(2026, 11, 28, 9, 30))
     async with open_service(tmp_path / "h.db", taxonomy, clock) as service:
         first = await _create(service, call_id="1.1")
+        await record_call(service.store, "1.2")
         again = await service.create(draft(), actor="1002", call_id="1.2")
         assert isinstance(again, DuplicateSuspected)
         assert [t.number for t in again.existing] == [first.ticket.number]
@@ -181,6 +185,7 @@ async def test_everything_survives_a_restart_and_the_watcher_does_not_repeat(
         ]
         for number in numbers:
             await service.transition(number, Action.DISPATCH, actor="1001", reason="交办区城管局")
+        await record_call(service.store, "1759000000.1")
         await service.link(numbers[0], "1759000000.1", LinkRole.REPEAT, actor="1002")
         await service.transition(numbers[1], Action.STAGED_FEEDBACK, actor="dept", at=at(2025, 9, 30, 9))
         before = [await service.get(n) for n in numbers]

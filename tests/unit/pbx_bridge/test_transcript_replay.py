@@ -22,12 +22,13 @@ from hotline.events import (
     CallEnded,
     CitizenDialEnded,
     CitizenRinging,
+    DeviceReachability,
     DeviceStateChanged,
     Direction,
     DomainEvent,
     OriginateResult,
 )
-from hotline.pbx_bridge.codec import AmiFramer
+from hotline.pbx_bridge.codec import AmiFramer, decode_frame
 from hotline.pbx_bridge.translator import AmiTranslator
 from hotline.settings import DialplanSettings, load_settings
 from tests.transcripts import recv_chunks, require_transcripts, transcript_files
@@ -49,7 +50,7 @@ def replay(chunks: list[bytes], dialplan: DialplanSettings) -> tuple[list[Domain
 
 
 def calls(events: list[DomainEvent]) -> list[DomainEvent]:
-    return [e for e in events if not isinstance(e, DeviceStateChanged)]
+    return [e for e in events if not isinstance(e, DeviceStateChanged | DeviceReachability)]
 
 
 def _ids(path: Path) -> str:
@@ -71,13 +72,23 @@ def test_every_capture_decodes_the_same_however_it_is_cut(path: Path, dialplan: 
     assert started <= ended, f"calls that never ended: {started - ended}"
 
 
-def _scenario(name: str, dialplan: DialplanSettings) -> list[DomainEvent]:
+def _all_events(name: str, dialplan: DialplanSettings) -> list[DomainEvent]:
     require_transcripts()
     path = next((p for p in transcript_files() if p.name == f"{name}.recv.ami"), None)
     if path is None:
         pytest.skip(f"capture {name} not present")
     events, _ = replay(recv_chunks(path), dialplan)
-    return calls(events)
+    return events
+
+
+def _scenario(name: str, dialplan: DialplanSettings) -> list[DomainEvent]:
+    return calls(_all_events(name, dialplan))
+
+
+def _devices(events: list[DomainEvent], device: str) -> list[DomainEvent]:
+    return [
+        e for e in events if isinstance(e, DeviceStateChanged | DeviceReachability) and e.device == device
+    ]
 
 
 def test_02_inbound_call_enqueued_then_hung_up(dialplan: DialplanSettings) -> None:
@@ -180,3 +191,96 @@ def test_10_restart_hangs_up_the_waiting_call(dialplan: DialplanSettings) -> Non
         CallAbandoned,
         CallEnded,
     ]
+
+
+# -- pjsip/: real SIP softphones ----------------------------------------------------------
+
+
+def test_11a_registration_and_both_ways_of_losing_a_phone(dialplan: DialplanSettings) -> None:
+    events = _devices(_all_events("11a-agent-register-unregister", dialplan), "PJSIP/1001")
+    up = DeviceReachability("PJSIP/1001", True, "PeerStatus Reachable")
+    down = DeviceReachability("PJSIP/1001", False, "PeerStatus Unreachable")
+    assert events == [
+        # registers (DeviceStateList items carry an ActionID and are not changes: not here)
+        DeviceReachability("PJSIP/1001", True, "ContactStatus NonQualified"),
+        DeviceStateChanged("PJSIP/1001", "NOT_INUSE"),
+        up,
+        DeviceReachability("PJSIP/1001", True, "ContactStatus Reachable"),
+        # de-registers gracefully (Contact: *, Expires: 0)
+        down,
+        DeviceReachability("PJSIP/1001", False, "ContactStatus Removed"),
+        DeviceStateChanged("PJSIP/1001", "UNAVAILABLE"),
+        # registers again
+        DeviceReachability("PJSIP/1001", True, "ContactStatus NonQualified"),
+        up,
+        DeviceReachability("PJSIP/1001", True, "ContactStatus Reachable"),
+        DeviceStateChanged("PJSIP/1001", "NOT_INUSE"),
+        # its softphone is killed: qualify finds it, then the registration expires
+        down,
+        DeviceReachability("PJSIP/1001", False, "ContactStatus Unreachable"),
+        DeviceStateChanged("PJSIP/1001", "UNAVAILABLE"),
+        DeviceReachability("PJSIP/1001", False, "ContactStatus Removed"),
+    ]
+
+
+def test_11a_device_state_list_items_are_read_as_the_states_at_connect(dialplan: DialplanSettings) -> None:
+    require_transcripts()
+    path = next(p for p in transcript_files() if p.name == "11a-agent-register-unregister.recv.ami")
+    framer = AmiFramer()
+    messages = [decode_frame(f) for f in framer.feed(path.read_bytes())]
+    first_list = [m for m in messages if m.action_id == "c1-0002"]
+    states = AmiTranslator(dialplan).device_states(first_list)
+    assert states == [
+        DeviceStateChanged("PJSIP/1001", "UNAVAILABLE"),
+        DeviceStateChanged("PJSIP/1002", "NOT_INUSE"),
+        DeviceStateChanged("PJSIP/1003", "NOT_INUSE"),
+        DeviceStateChanged("Queue:hotline-queue_avail", "INUSE"),
+        DeviceStateChanged("PJSIP/citizens", "NOT_INUSE"),
+    ]
+
+
+def test_11c_dial_to_an_unavailable_agent_fails_at_once_without_a_channel(dialplan: DialplanSettings) -> None:
+    events = _scenario("11c-agent-no-answer-and-unregistered", dialplan)
+    failed = [(e.agent, e.dial_status) for e in events if isinstance(e, AgentDialFailed)]
+    assert failed == [
+        ("1001", "NOANSWER"),  # (a) rings, nobody answers
+        ("1001", "CHANUNAVAIL"),  # (b) de-registered
+        ("1002", "CHANUNAVAIL"),  # (c) registered but Unreachable
+        ("1009", "CHANUNAVAIL"),  # (d) no such endpoint
+    ]
+    # Only the first offer made an agent leg: the unavailable ones ring nothing.
+    assert [e.device for e in events if isinstance(e, AgentRinging)] == ["PJSIP/1001"]
+
+
+def test_11e_a_dead_phone_turns_unreachable_mid_ring_long_before_the_dial_ends(
+    dialplan: DialplanSettings,
+) -> None:
+    events = [
+        e
+        for e in _all_events("11e-dead-softphone-rings", dialplan)
+        if not isinstance(e, DeviceStateChanged) or e.device == "PJSIP/1002"
+    ]
+    kinds = [type(e).__name__ for e in events]
+    ringing = kinds.index("AgentRinging")
+    assert kinds[ringing : ringing + 5] == [
+        "AgentRinging",
+        "DeviceReachability",  # PeerStatus Unreachable, mid-ring
+        "DeviceReachability",  # ContactStatus Unreachable
+        "AgentDialEnded",  # NOANSWER, at the ring timeout
+        "DeviceStateChanged",  # UNAVAILABLE only now
+    ]
+    lost = [e for e in events if isinstance(e, DeviceReachability)]
+    assert lost == [
+        DeviceReachability("PJSIP/1002", False, "PeerStatus Unreachable"),
+        DeviceReachability("PJSIP/1002", False, "ContactStatus Unreachable"),
+    ]
+    ended = next(e for e in events if isinstance(e, AgentDialEnded))
+    assert (ended.device, ended.dial_status) == ("PJSIP/1002", "NOANSWER")
+
+
+def test_11d_callback_to_an_unregistered_agent_fails_with_reason_0(dialplan: DialplanSettings) -> None:
+    events = _scenario("11d-callback-sip", dialplan)
+    results = [(e.success, e.reason, e.channel) for e in events if isinstance(e, OriginateResult)]
+    assert results[-1] == (False, 0, "PJSIP/1003")
+    named = [e for e in events if isinstance(e, CallbackLegCreated)]
+    assert named and all(e.channel.startswith("PJSIP/1001-") for e in named)

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from hotline.events import CallAbandoned, CallArrived, CallbackLegCreated, CallBridged, CallEnded, EndReason
+from hotline.events import (
+    CallAbandoned,
+    CallArrived,
+    CallbackLegCreated,
+    CallBridged,
+    CallEnded,
+    DeviceReachability,
+    DeviceStateChanged,
+    EndReason,
+)
 from hotline.pbx_bridge.codec import AmiMessage, decode_frame
 from hotline.pbx_bridge.translator import AmiTranslator, device_of
 from hotline.settings import load_settings
@@ -117,6 +126,68 @@ def test_device_of_strips_asterisks_channel_suffix() -> None:
     assert device_of("Local/1001@agents-00000002;1") == "Local/1001@agents"
     assert device_of("PJSIP/1001-0000001a") == "PJSIP/1001"
     assert device_of("PJSIP/1001") == "PJSIP/1001"
+
+
+# -- SIP phones: PeerStatus / ContactStatus / DeviceStateList ------------------------------
+
+
+def _frame(text: str) -> AmiMessage:
+    return decode_frame(text.replace("\n", "\r\n").encode())
+
+
+def test_peer_status_says_whether_the_endpoint_can_be_dialled() -> None:
+    translator = AmiTranslator(DIALPLAN)
+    events = [
+        translator.feed(
+            _frame(
+                "Event: PeerStatus\nPrivilege: system,all\nChannelType: PJSIP\n"
+                f"Peer: PJSIP/1002\nPeerStatus: {s}"
+            )
+        )
+        for s in ("Unreachable", "Reachable", "Unregistered", "Registered", "Rejected")
+    ]
+    assert events == [
+        [DeviceReachability("PJSIP/1002", False, "PeerStatus Unreachable")],
+        [DeviceReachability("PJSIP/1002", True, "PeerStatus Reachable")],
+        [DeviceReachability("PJSIP/1002", False, "PeerStatus Unregistered")],
+        [DeviceReachability("PJSIP/1002", True, "PeerStatus Registered")],
+        [],  # says nothing about reachability
+    ]
+
+
+def test_contact_status_names_the_endpoints_device() -> None:
+    translator = AmiTranslator(DIALPLAN)
+
+    def contact(status: str) -> list[object]:
+        return list(
+            translator.feed(
+                _frame(
+                    "Event: ContactStatus\nPrivilege: system,all\nURI: sip:1001@127.0.0.1:5061\n"
+                    f"ContactStatus: {status}\nAOR: 1001\nEndpointName: 1001\nRoundtripUsec: 0"
+                )
+            )
+        )
+
+    assert contact("NonQualified") == [DeviceReachability("PJSIP/1001", True, "ContactStatus NonQualified")]
+    assert contact("Unreachable") == [DeviceReachability("PJSIP/1001", False, "ContactStatus Unreachable")]
+    assert contact("Removed") == [DeviceReachability("PJSIP/1001", False, "ContactStatus Removed")]
+    assert contact("Updated") == []
+    assert contact("Unknown") == []
+
+
+def test_device_state_list_items_become_states_and_the_list_frame_is_skipped() -> None:
+    translator = AmiTranslator(DIALPLAN)
+    items = [
+        _frame("Event: DeviceStateChange\nActionID: a-2\nDevice: PJSIP/1001\nState: UNAVAILABLE"),
+        _frame("Event: DeviceStateChange\nActionID: a-2\nDevice: PJSIP/1002\nState: NOT_INUSE"),
+        _frame("Event: DeviceStateListComplete\nActionID: a-2\nEventList: Complete\nListItems: 2"),
+    ]
+    assert translator.device_states(items) == [
+        DeviceStateChanged("PJSIP/1001", "UNAVAILABLE"),
+        DeviceStateChanged("PJSIP/1002", "NOT_INUSE"),
+    ]
+    # The same items arriving as events (with their ActionID) are not changes.
+    assert translator.feed(items[0]) == []
 
 
 def test_resync_keeps_the_ivr_priority_shown_by_channelvars() -> None:

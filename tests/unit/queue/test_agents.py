@@ -116,3 +116,18 @@ def test_device_of_channel(channel: str, device: str) -> None:
 def test_device_extension() -> None:
     assert device_extension("Local/1999@agents") == "1999"
     assert device_extension("PJSIP/1001") == "1001"
+
+
+def test_a_phone_lost_while_it_rings_ends_the_offer_and_comes_back_ready() -> None:
+    agent = make(S.OFFERED)
+    agent.apply(T.DEVICE_LOST, 2.0)
+    assert (agent.state, agent.pause_reason) == (S.DEVICE_UNAVAILABLE, None)
+    agent.apply(T.DEVICE_BACK, 3.0)
+    assert agent.state is S.READY
+
+
+def test_a_pause_of_the_phone_ends_when_the_phone_is_back() -> None:
+    agent = make(S.OFFERED)
+    agent.apply(T.NO_ANSWER, 1.0, "dial_failed")
+    agent.apply(T.DEVICE_BACK, 2.0)
+    assert (agent.state, agent.pause_reason, agent.since) == (S.READY, None, 2.0)
