@@ -147,6 +147,16 @@ class CallbackBook:
             )
         self._unsettled.clear()
 
+    def reached_while_away(self, callback_id: str, reached: CallbackAttempt) -> None:
+        """An unsettled callback's call had reached the citizen and ended while the service was
+        down: the callback is done (reached), never dialled again."""
+        callback = self._unsettled.pop(callback_id, None)
+        if callback is None:
+            return
+        settled = self.settle_attempt(callback_id, reached, give_up=None, cancel_requested=None)
+        if settled is not None:
+            self.close(settled)
+
     def _reject(self, callback: Callback) -> None:
         """A callback that cannot be dialled is closed as failed, so its ticket moves on."""
         callback = replace(callback, status=CallbackStatus.FAILED, closed_reason="invalid_number")
