@@ -49,7 +49,7 @@ def _landline(digits: str) -> str | None:
     if len(digits) < 10 or digits[0] != "0" or digits[1] == "0":
         return None
     area = digits[1:3] if digits[1] in "12" else digits[1:4]
-    if digits[1] == "1" and area != "10":
+    if (digits[1] == "1" and area != "10") or area in ("400", "800"):  # 400/800: service numbers
         return None
     local = digits[1 + len(area) :]
     if local[0] in "01":
@@ -93,8 +93,10 @@ def normalise_number(text: str, *, field: str = "citizen number") -> str:
     digits = _national("".join(groups))
     if digits.startswith("01") and _MOBILE.fullmatch(digits[1:]):
         digits = digits[1:]  # a mobile dialled with the trunk prefix, as from a landline
-    if not extension and len(groups) >= 2 and digits.startswith("0") and _landline(digits) is None:
-        # "024-8666-1234-123" or "0245-8666123-12": the last group is an extension
+    if not extension and len(groups) >= 2 and digits.startswith("0"):
+        # "024-86661234-123", "02486661234-12" (the canonical form): when everything before the
+        # last group is a whole landline, the last group is its extension.  (A local number is
+        # written whole or as 3-4 / 4-4 groups, so its own last group never completes it.)
         head = _national("".join(groups[:-1]))
         if _landline(head) is not None and len(groups[-1]) <= _MAX_EXTENSION:
             digits, extension = head, groups[-1]

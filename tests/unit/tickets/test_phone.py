@@ -35,6 +35,7 @@ def landlines(draw: st.DrawFn) -> tuple[str, str, str]:
             ),
         )
     )
+    assume(area not in ("400", "800"))  # national service numbers, not area codes
     lengths = [8] if len(area) == 2 else [7, 8]
     size = draw(st.sampled_from(lengths))
     local = draw(st.sampled_from("23456789")) + draw(
@@ -71,7 +72,11 @@ def spellings(draw: st.DrawFn) -> tuple[str, str]:
         area, local, extension = draw(landlines())
         canonical = f"0{area}{local}" + (f"-{extension}" if extension else "")
         style = draw(st.sampled_from(["plain", "brackets", "country", "country0"]))
-        local_text = _grouped(draw, local)
+        # A local number as people write it: whole, 3-4 or 4-4 (a group never ends in a stray digit).
+        split = len(local) - 4
+        local_text = draw(
+            st.sampled_from([local, f"{local[:split]} {local[split:]}", f"{local[:split]}-{local[split:]}"])
+        )
         sep = draw(st.sampled_from(["", " ", "-"]))
         if style == "plain":
             text = f"0{area}{sep}{local_text}"
