@@ -14,7 +14,6 @@ Log events: ``ticket.created``, ``ticket.duplicate_suspected``, ``ticket.transit
 
 from __future__ import annotations
 
-import asyncio
 import time
 import zoneinfo
 from collections.abc import Callable, Iterable, Sequence
@@ -29,6 +28,7 @@ from hotline.tickets.deadlines import DeadlineCalculator, WorkflowRules
 from hotline.tickets.departments import DepartmentRegistry, load_departments
 from hotline.tickets.duplicates import probable_duplicates
 from hotline.tickets.errors import AlreadyLinked, InvalidTicket, TicketBusy, TicketNotFound
+from hotline.tickets.locks import KeyedLocks
 from hotline.tickets.model import (
     Action,
     Channel,
@@ -174,61 +174,6 @@ class _SweepPlan:
 
 
 _SWEEP_CHUNK = 1000
-
-
-class _KeyLock:
-    """A key's lock and how many tasks hold it or wait for it."""
-
-    __slots__ = ("lock", "users")
-
-    def __init__(self) -> None:
-        self.lock = asyncio.Lock()
-        self.users = 0
-
-
-class _Hold:
-    """``async with`` one key's lock (a plain class: this runs for every ticket created)."""
-
-    __slots__ = ("_entries", "_entry", "_key")
-
-    def __init__(self, entries: dict[str, _KeyLock], key: str) -> None:
-        self._entries = entries
-        self._key = key
-
-    async def __aenter__(self) -> None:
-        entry = self._entries.get(self._key)
-        if entry is None:
-            entry = self._entries[self._key] = _KeyLock()
-        entry.users += 1
-        self._entry = entry
-        try:
-            await self._entry.lock.acquire()
-        except BaseException:
-            self._leave()
-            raise
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._entry.lock.release()
-        self._leave()
-
-    def _leave(self) -> None:
-        self._entry.users -= 1
-        if self._entry.users == 0:
-            del self._entries[self._key]
-
-
-class KeyedLocks:
-    """One :class:`asyncio.Lock` per key, created on demand and dropped when nobody holds it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, _KeyLock] = {}
-
-    def hold(self, key: str) -> _Hold:
-        """Hold the key's lock for the block (``async with locks.hold(key): ...``)."""
-        return _Hold(self._locks, key)
-
-    def __len__(self) -> int:
-        return len(self._locks)
 
 
 class TicketService:
