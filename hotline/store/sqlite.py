@@ -220,6 +220,7 @@ class _Op:
     # numbers and the duplicate rule depend on the rows as they are then).
     prepare: Callable[[_Txn], list[_Stmt]] | None = None
     callers: tuple[str, ...] = ()  # citizen numbers whose open tickets ``prepare`` looks at
+    calls: tuple[str, ...] = ()  # call ids whose records ``prepare`` looks for
 
 
 class _Mismatch(Exception):
@@ -348,6 +349,7 @@ def _op_statements(conn: sqlite3.Connection, ops: Sequence[_Op]) -> list[_Stmt]:
         if txn is None:
             txn = _Txn(conn)
             txn.load_open(n for o in ops for n in o.callers)
+            txn.load_calls(c for o in ops for c in o.calls)
         stmts += op.prepare(txn)
     if txn is not None:
         txn.flush()
@@ -709,11 +711,12 @@ class Store(TicketTables):
         stmts: list[_Stmt],
         prepare: Callable[[_Txn], list[_Stmt]] | None = None,
         callers: tuple[str, ...] = (),
+        calls: tuple[str, ...] = (),
     ) -> asyncio.Future[None]:
         if self._closing or self._task is None or self._task.done():
             raise StoreClosed("the store is closed")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Op(stmts, future, prepare, callers))
+        self._queue.put_nowait(_Op(stmts, future, prepare, callers, calls))
         return future
 
     async def _write(
@@ -723,11 +726,12 @@ class Store(TicketTables):
         *,
         prepare: Callable[[_Txn], list[_Stmt]] | None = None,
         callers: tuple[str, ...] = (),
+        calls: tuple[str, ...] = (),
     ) -> None:
         """Queue one operation and wait until it is committed (at most ``write_timeout_s``:
         :class:`StoreTimeout`).  A write given up on (timeout, cancellation) is skipped if the
         writer has not started it yet."""
-        future = self._enqueue(stmts, prepare, callers)
+        future = self._enqueue(stmts, prepare, callers, calls)
         self._watch(future, what)
         await future
 

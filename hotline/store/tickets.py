@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from typing import Any, TypeVar
 
-from hotline.store.errors import StoreClosed, StoreError, StoreIntegrityError
+from hotline.store.errors import StoreClosed, StoreError, StoreIntegrityError, StoreMissingReference
 from hotline.store.records import CallbackRecord
 from hotline.store.sql import _insert, _Sql, _Stmt, _translate
 from hotline.tickets.model import (
@@ -264,14 +264,16 @@ def _link_from_row(r: Sequence[Any]) -> TicketLink:
 
 class _Txn:
     """What a transaction's ``prepare`` steps share on the writer's thread: the counters (read
-    once, written back once by :meth:`flush`) and the callers' open tickets, including the
-    tickets created earlier in the same transaction."""
+    once, written back once by :meth:`flush`), the callers' open tickets, including the
+    tickets created earlier in the same transaction, and which call ids have a call record."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self._counters: dict[str, int] = {}
         self._dirty: set[str] = set()
         self._open: dict[str, list[Ticket]] = {}
+        self._calls: set[str] = set()  # call ids known to have a record
+        self._calls_read: set[str] = set()
 
     def _counter(self, name: str, seed_sql: str, seed_params: tuple[Any, ...]) -> int:
         value = self._counters.get(name)
@@ -310,6 +312,22 @@ class _Txn:
             for row in rows:
                 ticket = _ticket_from_row(row)
                 self._open[ticket.citizen_number].append(ticket)
+
+    def load_calls(self, call_ids: Iterable[str]) -> None:
+        """Look up which of these call ids have a call record (one query per 500)."""
+        wanted = sorted({c for c in call_ids if c and c not in self._calls_read})
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            self._calls_read.update(chunk)
+            rows = self.conn.execute(
+                f"SELECT call_id FROM call_records WHERE call_id IN ({', '.join('?' * len(chunk))})", chunk
+            ).fetchall()
+            self._calls.update(str(r[0]) for r in rows)
+
+    def call_exists(self, call_id: str) -> bool:
+        """Whether the call has a record in the call records."""
+        self.load_calls((call_id,))
+        return call_id in self._calls
 
     def open_tickets(self, number: str) -> list[Ticket]:
         """The caller's open tickets, oldest first."""
@@ -353,6 +371,7 @@ class TicketTables:
         *,
         prepare: Callable[[_Txn], list[_Stmt]] | None = None,
         callers: tuple[str, ...] = (),
+        calls: tuple[str, ...] = (),
     ) -> None:
         raise NotImplementedError
 
@@ -424,8 +443,11 @@ class TicketTables:
         *,
         citizen_number: str = "",
         duplicate: Callable[[Sequence[Ticket]], TicketChange | None] | None = None,
+        recorded_call: str | None = None,
     ) -> TicketChange:
-        """Create a ticket in one transaction: ``duplicate(open tickets of citizen_number)``
+        """Create a ticket in one transaction: ``recorded_call``, when given, must have a call
+        record (else :class:`StoreMissingReference`, nothing written); ``duplicate(open tickets
+        of citizen_number)``
         (when given; read inside the transaction, tickets created earlier in it included) may
         return the change to commit instead (e.g. a link to the existing ticket: ``ticket`` is
         ``None`` then); otherwise the database allocates an id and the day's next sequence number
@@ -439,6 +461,8 @@ class TicketTables:
             done.clear()
             refused.clear()
             try:
+                if recorded_call is not None and not txn.call_exists(recorded_call):
+                    raise StoreMissingReference("call_records", recorded_call)
                 change: TicketChange | None = None
                 if duplicate is not None and citizen_number:
                     change = duplicate(txn.open_tickets(citizen_number))
@@ -454,7 +478,8 @@ class TicketTables:
             return self._change_stmts(change)[0]
 
         callers = (citizen_number,) if duplicate is not None and citizen_number else ()
-        await self._write([], "create ticket", prepare=prepare, callers=callers)
+        calls = (recorded_call,) if recorded_call is not None else ()
+        await self._write([], "create ticket", prepare=prepare, callers=callers, calls=calls)
         if refused:
             raise refused[0]
         return done[0]

@@ -48,6 +48,7 @@ from hotline.tickets.phone import InvalidPhoneNumber, dial_digits, normalise_num
 from hotline.tickets.repository import (
     CALLBACK_DONE,
     CALLBACK_FAILED,
+    MissingReference,
     RepositoryConflict,
     RepositoryConstraint,
     ScheduledFollowUp,
@@ -89,6 +90,7 @@ class TextLimits:
     long_chars: int = 4000  # description, request, current situation, a transition's reason
 
 
+_NO_SUCH_CALL = "no call {call_id} in the call records (mark it external if it was taken elsewhere)"
 _SHORT_FIELDS = ("location", "occurred", "respondent", "citizen_name")
 _LONG_FIELDS = ("description", "request", "current_situation")
 
@@ -335,8 +337,11 @@ class TicketService:
         """
         self._check_text(draft)
         if call_id is not None:
-            await self._check_call(call_id, external_call)
-        return await self._create(draft, actor, call_id, allow_duplicate, at, external_call)
+            self._check_call_id(call_id)
+        try:
+            return await self._create(draft, actor, call_id, allow_duplicate, at, external_call)
+        except MissingReference as exc:  # checked inside the creating transaction
+            raise InvalidTicket("call_id", _NO_SUCH_CALL.format(call_id=exc.key)) from exc
 
     def _check_text(self, draft: TicketDraft) -> None:
         for name in _SHORT_FIELDS:
@@ -353,16 +358,17 @@ class TicketService:
         if len(text) > limit:
             raise InvalidTicket(name, f"{len(text)} characters; at most {limit} ({key})")
 
-    async def _check_call(self, call_id: str, external: bool) -> None:
+    @staticmethod
+    def _check_call_id(call_id: str) -> None:
         if not call_id.strip():
             raise InvalidTicket("call_id", "must not be empty")
         if len(call_id) > 64 or not call_id.isprintable():
             raise InvalidTicket("call_id", "at most 64 printable characters")
+
+    async def _check_call(self, call_id: str, external: bool) -> None:
+        self._check_call_id(call_id)
         if not external and await self.store.get_call(call_id) is None:
-            raise InvalidTicket(
-                "call_id",
-                f"no call {call_id} in the call records (mark it external if it was taken elsewhere)",
-            )
+            raise InvalidTicket("call_id", _NO_SUCH_CALL.format(call_id=call_id))
 
     async def _create(
         self,
@@ -465,7 +471,11 @@ class TicketService:
             return TicketChange(ticket=ticket, transitions=(accept,), deadlines=tuple(clocks), links=links)
 
         change = await self.store.create_ticket(
-            accepted_on, build, citizen_number=draft.citizen_number, duplicate=duplicate
+            accepted_on,
+            build,
+            citizen_number=draft.citizen_number,
+            duplicate=duplicate,
+            recorded_call=call_id if call_id and not external_call else None,
         )
         if change.ticket is None:
             self._log.info(
