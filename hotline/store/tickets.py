@@ -313,6 +313,14 @@ class _Txn:
                 ticket = _ticket_from_row(row)
                 self._open[ticket.citizen_number].append(ticket)
 
+    def mark(self) -> tuple[dict[str, int], set[str]]:
+        """The counters as they are (to :meth:`restore` when a creation is refused)."""
+        return dict(self._counters), set(self._dirty)
+
+    def restore(self, mark: tuple[dict[str, int], set[str]]) -> None:
+        """Take back the numbers handed out since :meth:`mark`: a refused creation leaves no gap."""
+        self._counters, self._dirty = dict(mark[0]), set(mark[1])
+
     def load_calls(self, call_ids: Iterable[str]) -> None:
         """Look up which of these call ids have a call record (one query per 500)."""
         wanted = sorted({c for c in call_ids if c and c not in self._calls_read})
@@ -460,6 +468,7 @@ class TicketTables:
         def prepare(txn: _Txn) -> list[_Stmt]:
             done.clear()
             refused.clear()
+            mark = txn.mark()
             try:
                 if recorded_call is not None and not txn.call_exists(recorded_call):
                     raise StoreMissingReference("call_records", recorded_call)
@@ -469,6 +478,7 @@ class TicketTables:
                 if change is None:
                     change = build(*txn.next_ticket(accepted_on))
             except Exception as exc:  # the domain refused: nothing is written, the caller gets it
+                txn.restore(mark)
                 refused.append(exc)
                 return []
             done.append(change)
