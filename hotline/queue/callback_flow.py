@@ -436,10 +436,11 @@ class CallbackFlow:
             agent = self._agents.get(stored.agent_id)
             citizen_dialled = agent is not None and agent.state is AgentState.BUSY_CALLBACK
             if callback is not None and (answered or citizen_dialled):
-                # Reached: closed as reached.  Dialled but its end unseen: a counted attempt,
-                # retried after the usual spacing (never at once: the citizen was just rung).
+                # Reached: closed as reached.  The citizen was being dialled and the end was not
+                # seen: they may well have answered, so they are not dialled again; the callback
+                # is closed as cancelled (``end_unseen``) for a supervisor to judge.
                 self.book.settle(callback.callback_id)
-                outcome = AttemptOutcome.REACHED if answered else AttemptOutcome.NO_ANSWER
+                outcome = AttemptOutcome.REACHED if answered else AttemptOutcome.ABORTED
                 record = CallbackAttempt(
                     attempt.started_at,
                     ctx.now,
@@ -449,7 +450,10 @@ class CallbackFlow:
                     stored.call_id,
                 )
                 settled = self.book.settle_attempt(
-                    callback.callback_id, record, give_up=None, cancel_requested=None
+                    callback.callback_id,
+                    record,
+                    give_up=None,
+                    cancel_requested=None if answered else "end_unseen",
                 )
                 if settled is not None and settled.status is CallbackStatus.REACHED:
                     self.book.close(settled)

@@ -64,6 +64,11 @@ Callbacks
 Agents
     ``save_agent_state(state)``, ``load_agent_states()``.
 
+Outbox (messages for the MQTT bus, :mod:`hotline.store.outbox`)
+    every ticket change and ``add_link`` also store their ticket events, in the same transaction;
+    ``add_outbox(entries)``, ``pending_outbox(after_seq, limit)``, ``ack_outbox(seqs)``,
+    ``outbox_count()``.
+
 Reports
     ``ticket_activity(start, end)``, ``deadlines_due_between(first_day, last_day)``,
     ``satisfaction_between(start, end)``; ``schema_version()``.
@@ -94,6 +99,14 @@ from hotline.store.errors import (
     StoreIntegrityError,
     StoreTimeout,
 )
+from hotline.store.outbox import (
+    COUNT_OUTBOX_SQL,
+    DELETE_OUTBOX_SQL,
+    PENDING_OUTBOX_SQL,
+    OutboxEntry,
+    PendingMessage,
+    pending_from_rows,
+)
 from hotline.store.records import (
     CallbackAttempt,
     CallbackKind,
@@ -105,8 +118,10 @@ from hotline.store.records import (
     StoredAgentState,
 )
 from hotline.store.schema import MIGRATIONS, SCHEMA_VERSION
-from hotline.store.sql import _insert, _Sql, _Stmt, _translate
-from hotline.store.tickets import TicketTables, _Txn
+from hotline.store.sql import _insert, _translate
+from hotline.store.sql import _Sql as _Sql  # re-exported: other table modules import them from here
+from hotline.store.sql import _Stmt as _Stmt
+from hotline.store.tickets import _INSERT_OUTBOX, TicketTables, _Txn
 from hotline.tickets.model import (
     Ticket,
     TicketChange,
@@ -123,9 +138,18 @@ _CALL_COLUMNS = (
     "agent_id outcome escalated escalation_reasons recording_ref callback_id updated_at "
     "state priority offers end_uncertain last_seen_at callback_queue_id"
 ).split()
+#: The escalation columns keep what the escalation desk wrote while the call was up (its
+#: reasons, the recording's file name): the call's final record does not know them.
+_CALL_KEEP = {
+    "escalated": "max(call_records.escalated, excluded.escalated)",
+    "escalation_reasons": "CASE WHEN call_records.escalated = 1 AND call_records.escalation_reasons != '[]' "
+    "THEN call_records.escalation_reasons ELSE excluded.escalation_reasons END",
+    "recording_ref": "coalesce(excluded.recording_ref, call_records.recording_ref)",
+}
 _UPSERT_CALL = _Sql(
     f"INSERT INTO call_records ({', '.join(_CALL_COLUMNS)}) VALUES ({', '.join('?' * len(_CALL_COLUMNS))}) "
-    "ON CONFLICT (call_id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _CALL_COLUMNS[1:]),
+    "ON CONFLICT (call_id) DO UPDATE SET "
+    + ", ".join(f"{c} = {_CALL_KEEP.get(c, f'excluded.{c}')}" for c in _CALL_COLUMNS[1:]),
     "call_records",
     0,
 )
@@ -146,8 +170,10 @@ _MERGE_RULES = {
     "agent_id": "coalesce(excluded.agent_id, call_records.agent_id)",
     "outcome": "coalesce(call_records.outcome, excluded.outcome)",
     "escalated": "max(call_records.escalated, excluded.escalated)",
-    "escalation_reasons": "CASE WHEN excluded.escalation_reasons <> '[]' THEN excluded.escalation_reasons "
-    "ELSE call_records.escalation_reasons END",
+    # The first reasons written stay: the escalation desk writes the real ones while the call
+    # is up; the queue's later records only know "ivr_priority" from the call's class.
+    "escalation_reasons": "CASE WHEN call_records.escalation_reasons <> '[]' "
+    "THEN call_records.escalation_reasons ELSE excluded.escalation_reasons END",
     "recording_ref": "coalesce(excluded.recording_ref, call_records.recording_ref)",
     "callback_id": "coalesce(excluded.callback_id, call_records.callback_id)",
     "updated_at": "max(call_records.updated_at, excluded.updated_at)",
@@ -200,6 +226,8 @@ _UPSERT_AGENT = _Sql(
     "agent_states",
     7,
 )
+
+_DELETE_OUTBOX = _Sql(DELETE_OUTBOX_SQL, "outbox", 9)
 
 
 @dataclass(slots=True)
@@ -1050,6 +1078,25 @@ class Store(TicketTables):
         """The last instant the service saw the PBX, or None."""
         rows = await self._read("SELECT at FROM queue_heartbeat WHERE id = 1", ())
         return float(rows[0][0]) if rows else None
+
+    # ---- the outbox (hotline.store.outbox) -----------------------------------------------------
+
+    async def add_outbox(self, entries: Sequence[OutboxEntry]) -> None:
+        """Store messages for the bus on their own (e.g. an escalation alert)."""
+        await self._write([(_INSERT_OUTBOX, entry.row()) for entry in entries], "add outbox")
+
+    async def pending_outbox(self, after_seq: int = 0, limit: int = 100) -> list[PendingMessage]:
+        """Outbox messages not yet acknowledged, oldest first, after ``after_seq``."""
+        return pending_from_rows(await self._read(PENDING_OUTBOX_SQL, (after_seq, limit)))
+
+    async def ack_outbox(self, seqs: Sequence[int]) -> None:
+        """Forget messages the broker acknowledged."""
+        if seqs:
+            await self._write([(_DELETE_OUTBOX, (seq,)) for seq in seqs], "ack outbox")
+
+    async def outbox_count(self) -> int:
+        """How many messages wait for the broker."""
+        return int((await self._read(COUNT_OUTBOX_SQL, ()))[0][0])
 
 
 async def migrate(conn: aiosqlite.Connection, path: str, target: int = SCHEMA_VERSION) -> int:

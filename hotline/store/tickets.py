@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any, TypeVar
 
 from hotline.store.errors import StoreClosed, StoreError, StoreIntegrityError, StoreMissingReference
+from hotline.store.outbox import OUTBOX_COLUMNS, ticket_event_entries
 from hotline.store.records import CallbackRecord
 from hotline.store.sql import _insert, _Sql, _Stmt, _translate
 from hotline.tickets.model import (
@@ -89,6 +90,8 @@ _MARK_ATTENTION = _Sql(
     "ticket_attention",
     5,
 )
+#: The messages for the bus a ticket change announces, in the change's own transaction.
+_INSERT_OUTBOX = _insert("outbox", OUTBOX_COLUMNS, 9)
 _LINK_SELECT = "SELECT ticket_id, call_id, role, at, actor, external FROM ticket_links"
 _INSERT_TRANSITION = _insert(
     "transitions",
@@ -442,6 +445,8 @@ class TicketTables:
                 (_MARK_ATTENTION, (change.ticket.id, reason, change.ticket.updated_at, cb_id_or_none))
             )
         more, callback = self._callback_stmts(change)
+        # The ticket events this change announces, in its own transaction (the outbox).
+        more += [(_INSERT_OUTBOX, entry.row()) for entry in ticket_event_entries(change)]
         return stmts + more, callback
 
     async def create_ticket(
@@ -482,8 +487,12 @@ class TicketTables:
                 refused.append(exc)
                 return []
             done.append(change)
-            if change.ticket is None:  # a duplicate: at most its links
-                return [(_INSERT_LINK_IF_NEW, _link_row(k)) for k in change.links]
+            if change.ticket is None:  # a duplicate: at most its links (announced in the outbox)
+                numbers = {t.id: t.number for t in txn.open_tickets(citizen_number)}
+                events = ticket_event_entries(change, numbers)
+                return [(_INSERT_LINK_IF_NEW, _link_row(k)) for k in change.links] + [
+                    (_INSERT_OUTBOX, entry.row()) for entry in events
+                ]
             txn.created(change.ticket)
             return self._change_stmts(change)[0]
 
@@ -528,8 +537,13 @@ class TicketTables:
         await self._write(stmts, "import tickets")
 
     async def add_link(self, link: TicketLink) -> None:
-        """Link a call to a ticket (one link per ticket and call)."""
-        await self._write([(_INSERT_LINK, _link_row(link))], "add link")
+        """Link a call to a ticket (one link per ticket and call); announces it in the outbox."""
+        numbers = await self.ticket_numbers([link.ticket_id])
+        events = ticket_event_entries(TicketChange(ticket=None, links=(link,)), numbers)
+        await self._write(
+            [(_INSERT_LINK, _link_row(link)), *((_INSERT_OUTBOX, entry.row()) for entry in events)],
+            "add link",
+        )
 
     async def save_deadlines(self, clocks: Sequence[Deadline]) -> list[StoreError | None]:
         """Save clocks (version-guarded), each as its own operation; one result per clock."""

@@ -299,3 +299,31 @@ def test_a_callback_reached_before_the_kill_and_still_talking_keeps_its_answer()
         "13900000003",
     )
     assert h.state("1001") == "wrap_up"
+
+
+def test_a_callback_dialling_its_citizen_at_the_kill_and_gone_is_not_dialled_again() -> None:
+    running = _follow_up(CallbackStatus.IN_PROGRESS)
+    restored = [AgentStateRecord("1001", AgentState.BUSY_CALLBACK, None, T0 - 20, work="cb2#1")]
+    call = LiveCall(
+        "cbcall",
+        CB,
+        LiveState.OFFERED,
+        number="13900000003",
+        offered_at=T0 - 25,
+        agent_id="1001",
+        callback_id="cb2",
+    )
+    h = Harness(
+        "1001", restored_agents=restored, pending_callbacks=[running], live_calls=[call], connected=False
+    )
+    out = h.feed(PbxConnected(channels=0))
+    assert of(out, StartCallback) == []
+    callback = one(out, PersistCallback).callback
+    assert (callback.status, callback.closed_reason, callback.attempts) == (
+        CallbackStatus.CANCELLED,
+        "end_unseen",
+        0,
+    )
+    record = one(out, RecordCall).record
+    assert record.outcome is CallOutcome.NOT_REACHED and record.end_uncertain
+    assert h.state("1001") == "wrap_up" and h.dispatcher.callbacks() == []  # no sighting: a whole wrap-up
