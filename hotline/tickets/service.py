@@ -419,8 +419,12 @@ class TicketService:
         day_text = self._day_text(accepted_on)
         department = item.department or ""
 
+        # The clocks are computed here, on the event loop; only the ids are filled in by ``build``,
+        # which runs inside the store's transaction (the less it does, the shorter the lock).
+        planned = self.calc.plan(draft.ticket_type, 0, accepted_on, 1)
+
         def build(ticket_id: int, day_seq: int) -> TicketChange:
-            clocks = self.calc.plan(draft.ticket_type, ticket_id, accepted_on, 1)
+            clocks = [replace(c, ticket_id=ticket_id) for c in planned]
             ticket = Ticket(
                 id=ticket_id,
                 number=self.format_number(day_seq, day_text),
