@@ -361,9 +361,8 @@ class AgentBus:
     async def _caller_tickets(self, number: str) -> list[dict[str, Any]]:
         assert self._store is not None
         async with asyncio.timeout(self.settings.publish_timeout_s):
-            found = await self._store.list_tickets(citizen_number=number, limit=SCREEN_POP_TICKETS)
-            clocks = await self._store.deadlines_for([t.id for t in found])
-        return screen_pop_tickets(found, clocks)
+            found = await self._store.caller_tickets(number, SCREEN_POP_TICKETS)
+        return screen_pop_tickets(found)
 
     # ---- queue figures -----------------------------------------------------------------------
 
