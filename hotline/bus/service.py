@@ -156,7 +156,15 @@ class AgentBus:
     # ---- the runtime's observer (synchronous, on the dispatcher's task) ---------------------
 
     def observe(self, event: QueueInput, commands: list[Command]) -> None:
-        """Turn what the dispatcher decided into messages (replies, state, offers)."""
+        """Turn what the dispatcher decided into messages (replies, state, offers).
+
+        Runs on the dispatcher's task: a fault here is logged, never raised into the queue."""
+        try:
+            self._observe(event, commands)
+        except Exception as exc:
+            log.error("mqtt.observe_failed", input=type(event).__name__, error=repr(exc))
+
+    def _observe(self, event: QueueInput, commands: list[Command]) -> None:
         if isinstance(event, CallArrived):
             self._calls[event.call_id] = _CallSeen(
                 event.caller_number, event.priority, self._now() - event.waited_s
@@ -196,6 +204,8 @@ class AgentBus:
                         await self._session(backoff)
                     except aiomqtt.MqttError as exc:
                         log.warning("mqtt.disconnected", error=str(exc))
+                    except (OSError, ValueError) as exc:  # e.g. an unreadable TLS CA file
+                        log.error("mqtt.session_failed", error=repr(exc))
                     finally:
                         self._client = None
                         self.connected.clear()
@@ -240,7 +250,10 @@ class AgentBus:
             self._republish_retained()
             self._outbox_wake.set()
             async for msg in client.messages:
-                self._on_message(str(msg.topic), _payload_bytes(msg.payload))
+                try:
+                    self._on_message(str(msg.topic), _payload_bytes(msg.payload))
+                except Exception as exc:  # a bug must not drop the connection nor stall others
+                    log.error("mqtt.message_failed", topic=str(msg.topic), error=repr(exc))
 
     def _republish_retained(self) -> None:
         """After a (re)connect the broker may have lost or never had our retained messages."""
@@ -375,7 +388,12 @@ class AgentBus:
         while True:
             await asyncio.sleep(self.settings.stats_interval_s)
             if self.connected.is_set():
-                self._send(Outgoing(self.topics.queue_stats, self.stats_payload(), qos=0, retain=True))
+                try:
+                    payload = self.stats_payload()
+                except Exception as exc:  # figures are for people: never let them stop the bus
+                    log.error("mqtt.stats_failed", error=repr(exc))
+                    continue
+                self._send(Outgoing(self.topics.queue_stats, payload, qos=0, retain=True))
 
     # ---- the outbox ------------------------------------------------------------------------
 
