@@ -15,6 +15,7 @@ from pathlib import Path
 
 import structlog
 
+from hotline.alerting import EscalationRuntime
 from hotline.bus.service import AgentBus
 from hotline.clock import AnchoredClock, Clock, WallClock
 from hotline.health import keep_health_file
@@ -28,6 +29,7 @@ from hotline.queue.work import Callback, CallbackKind, CallbackStatus
 from hotline.runtime import QueueRuntime
 from hotline.settings import Settings
 from hotline.store import Store, StoreError
+from hotline.store.escalations import EscalationStore
 from hotline.tickets.errors import TicketError
 from hotline.tickets.model import LinkRole, Satisfaction
 from hotline.tickets.service import TicketService
@@ -58,6 +60,8 @@ class HotlineService:
         self.observer: Callable[[QueueInput, list[Command]], None] | None = None
         self.started = asyncio.Event()
         self.callback_intake_interval_s = CALLBACK_INTAKE_INTERVAL_S
+        #: Urgent and sensitive calls (issue 11); set once ``started`` is, when enabled.
+        self.escalation: EscalationRuntime | None = None
         self.heartbeat_interval_s = HEARTBEAT_INTERVAL_S
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -109,13 +113,27 @@ class HotlineService:
                 else None
             )
             async with AmiClient(s.ami, s.dialplan, inbox.put_nowait) as client:
+                # -- escalation (issue 11): fed by the queue's observer, flags calls back into it
+                escalation: EscalationRuntime | None = None
+                observer = self.observer
+                if s.escalation.enabled:
+                    escalation = await EscalationRuntime.restore(
+                        s.escalation,
+                        EscalationStore(store),
+                        self.clock,
+                        known_codes=[node.code for node in tickets.taxonomy],
+                        queue_inbox=inbox,
+                        actions=PbxActions(client, s.dialplan),
+                    )
+                    observer = _observers(self.observer, escalation.observe)
+                self.escalation = escalation
                 runtime = QueueRuntime(
                     dispatcher,
                     PbxActions(client, s.dialplan),
                     self.clock,
                     inbox,
                     persistence=persistence,
-                    observer=_observers(self.observer, bus.observe if bus else None),
+                    observer=_observers(observer, bus.observe if bus else None),
                 )
                 self.dispatcher, self.runtime, self.client, self.bus = dispatcher, runtime, client, bus
                 async with asyncio.TaskGroup() as tasks:
@@ -142,6 +160,8 @@ class HotlineService:
                             name="pbx-heartbeat",
                         ),
                     ]
+                    if escalation is not None:
+                        owned.append(tasks.create_task(escalation.run(), name="escalation"))
                     self.started.set()
                     await stop.wait()
                     log.info("service.stopping")

@@ -241,6 +241,16 @@ def build_parser() -> argparse.ArgumentParser:
     from hotline.call_records import register as register_calls
 
     register_calls(sub)
+
+    # -- escalations (issue 11) --
+    from hotline.escalation.cli import register as register_escalations
+
+    register_escalations(typing.cast("argparse._SubParsersAction[argparse.ArgumentParser]", sub))
+
+    # -- reports (issue 13): ``hotline report`` --
+    from hotline.reports.cli import register as register_report
+
+    register_report(typing.cast("argparse._SubParsersAction[argparse.ArgumentParser]", sub))
     return parser
 
 

@@ -220,6 +220,90 @@ class ReportSettings:
     """``hotline report``."""
 
     top_classifications: int
+    interval_min: int
+    short_abandon_s: float
+    service_level_target: float
+    overdue_limit: int
+
+    def __post_init__(self) -> None:
+        if self.top_classifications < 1:
+            raise SettingsError("report.top_classifications", "must be 1 or more")
+        if self.interval_min not in (15, 30, 60):
+            raise SettingsError("report.interval_min", "must be 15, 30 or 60")
+        if self.short_abandon_s < 0:
+            raise SettingsError("report.short_abandon_s", "must be 0 or more")
+        if not 0 < self.service_level_target <= 1:
+            raise SettingsError("report.service_level_target", "must be a fraction in (0, 1]")
+        if self.overdue_limit < 1:
+            raise SettingsError("report.overdue_limit", "must be 1 or more")
+
+
+# -- escalation (issue 11) ------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RosterTierConfig:
+    """One tier of the escalation roster (``[[escalation.roster]]``), lowest first."""
+
+    role: str
+    supervisor: str
+    ack_timeout_s: float
+    device: str = ""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EscalationSettings:
+    """Urgent and sensitive calls: signals, the supervisors' roster, hot spots, recording."""
+
+    enabled: bool
+    secret: Secret  # HMAC key of the watch list and repeat-call counts: numbers are never stored
+    keywords_file: str
+    taxonomy_flags_file: str
+    ivr_urgent_values: tuple[str, ...]
+    ivr_sensitive_values: tuple[str, ...]
+    repeat_calls: int
+    repeat_window_s: float
+    repeat_level: str
+    overdue_level: str
+    long_wait_s: float
+    record_flagged_calls: bool
+    recording_template: str
+    hotspot_window_s: float
+    hotspot_baseline_days: int
+    hotspot_p_threshold: float
+    hotspot_min_count: int
+    hotspot_min_rate: float
+    hotspot_quiet_close_s: float
+    hotspot_max_false_alarms_per_month: int
+    roster: tuple[RosterTierConfig, ...] = ()
+
+    def __post_init__(self) -> None:
+        for key in ("repeat_level", "overdue_level"):
+            if getattr(self, key) not in {"urgent", "sensitive"}:
+                raise SettingsError(f"escalation.{key}", 'expected "urgent" or "sensitive"')
+        if self.enabled and not self.secret.reveal():
+            raise SettingsError("escalation.secret", "must not be empty")
+        if self.repeat_calls < 2:
+            raise SettingsError("escalation.repeat_calls", "must be 2 or more")
+        for key in ("repeat_window_s", "long_wait_s", "hotspot_window_s"):
+            if getattr(self, key) <= 0:
+                raise SettingsError(f"escalation.{key}", "must be positive")
+        for key in ("hotspot_min_rate", "hotspot_quiet_close_s"):
+            if getattr(self, key) <= 0:
+                raise SettingsError(f"escalation.{key}", "must be positive")
+        if not 0 < self.hotspot_p_threshold < 1:
+            raise SettingsError("escalation.hotspot_p_threshold", "must be between 0 and 1")
+        if self.hotspot_baseline_days < 1:
+            raise SettingsError("escalation.hotspot_baseline_days", "must be 1 or more")
+        if self.hotspot_min_count < 2:
+            raise SettingsError("escalation.hotspot_min_count", "must be 2 or more")
+        if self.enabled and not self.roster:
+            raise SettingsError("escalation.roster", "needs at least one tier ([[escalation.roster]])")
+        for i, tier in enumerate(self.roster):
+            if tier.ack_timeout_s <= 0:
+                raise SettingsError(f"escalation.roster[{i}].ack_timeout_s", "must be positive")
+        if "{call}" not in self.recording_template:
+            raise SettingsError("escalation.recording_template", "must contain {call}")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -298,6 +382,7 @@ class Settings:
     sla: SlaSettings
     report: ReportSettings
     mqtt: MqttSettings
+    escalation: EscalationSettings
     agents: tuple[AgentConfig, ...] = ()
 
 

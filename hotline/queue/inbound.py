@@ -29,6 +29,7 @@ from hotline.queue.agent_flow import AgentFlow
 from hotline.queue.agents import PAUSE_DIAL_FAILED, PAUSE_NO_ANSWER, Agent, AgentTrigger
 from hotline.queue.commands import ConnectCallToAgent, RecordCall, ReturnCallToHold, TrackCall
 from hotline.queue.flow import FlowContext
+from hotline.queue.inputs import FlagCall
 from hotline.queue.work import (
     CallOutcome,
     CallRecord,
@@ -63,6 +64,14 @@ CALL_TRANSITIONS: dict[CallPhase, frozenset[CallPhase]] = {
     P.OFFERED: frozenset({P.WAITING, P.OFFERED, P.ANSWERED, P.HELD_BACK}),
     P.HELD_BACK: frozenset({P.WAITING, P.OFFERED, P.ANSWERED}),
     P.ANSWERED: frozenset({P.WAITING, P.OFFERED}),
+}
+
+
+#: The written-ahead state of a call not yet answered, by phase (a flag re-writes it).
+_LIVE_STATE_OF = {
+    CallPhase.WAITING: LiveState.WAITING,
+    CallPhase.HELD_BACK: LiveState.WAITING,
+    CallPhase.OFFERED: LiveState.OFFERED,
 }
 
 
@@ -303,6 +312,33 @@ class InboundFlow:
         self._track(live, LiveState.WAITING)
         if ringing is None or not self._attach_ringing(live, ringing):
             ctx.router.add_call(call)
+
+    def on_flag_call(self, event: FlagCall) -> None:
+        """Escalation: the call jumps to the urgent class now, whatever its phase.
+
+        Waiting: it is re-placed in the router.  Offered or held back: it keeps the class when it
+        goes back to the queue.  The written-ahead record takes the class, so a restart keeps it.
+        """
+        ctx = self._ctx
+        live = self._calls.get(event.call_id)
+        if live is None:
+            ctx.ignore(event, "not a live inbound call", call_id=event.call_id)
+            return
+        if live.call.priority is not PriorityClass.ESCALATED:
+            live.call = replace(live.call, priority=PriorityClass.ESCALATED)
+            if live.phase is CallPhase.WAITING and ctx.router.remove_call(event.call_id) is not None:
+                ctx.router.add_call(live.call)
+            state = _LIVE_STATE_OF.get(live.phase)
+            if state is not None:
+                self._track(live, state)
+        ctx.log(
+            "call.flagged",
+            "warning",
+            call_id=event.call_id,
+            escalation_level=event.level,
+            reasons=list(event.reasons),
+            phase=live.phase.value,
+        )
 
     def _on_call_found(self, live: InboundCall, ringing: Agent | None) -> None:
         """A resync found a call we know unbridged: on hold, or dialling ``ringing``."""

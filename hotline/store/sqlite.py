@@ -234,9 +234,18 @@ _CALL_COLUMNS = (
     "agent_id outcome escalated escalation_reasons recording_ref callback_id updated_at "
     "state priority offers end_uncertain last_seen_at callback_queue_id"
 ).split()
+#: The escalation columns keep what the escalation desk wrote while the call was up (its
+#: reasons, the recording's file name): the call's final record does not know them.
+_CALL_KEEP = {
+    "escalated": "max(call_records.escalated, excluded.escalated)",
+    "escalation_reasons": "CASE WHEN call_records.escalated = 1 AND call_records.escalation_reasons != '[]' "
+    "THEN call_records.escalation_reasons ELSE excluded.escalation_reasons END",
+    "recording_ref": "coalesce(excluded.recording_ref, call_records.recording_ref)",
+}
 _UPSERT_CALL = _Sql(
     f"INSERT INTO call_records ({', '.join(_CALL_COLUMNS)}) VALUES ({', '.join('?' * len(_CALL_COLUMNS))}) "
-    "ON CONFLICT (call_id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _CALL_COLUMNS[1:]),
+    "ON CONFLICT (call_id) DO UPDATE SET "
+    + ", ".join(f"{c} = {_CALL_KEEP.get(c, f'excluded.{c}')}" for c in _CALL_COLUMNS[1:]),
     "call_records",
     0,
 )
@@ -257,8 +266,10 @@ _MERGE_RULES = {
     "agent_id": "coalesce(excluded.agent_id, call_records.agent_id)",
     "outcome": "coalesce(call_records.outcome, excluded.outcome)",
     "escalated": "max(call_records.escalated, excluded.escalated)",
-    "escalation_reasons": "CASE WHEN excluded.escalation_reasons <> '[]' THEN excluded.escalation_reasons "
-    "ELSE call_records.escalation_reasons END",
+    # The first reasons written stay: the escalation desk writes the real ones while the call
+    # is up; the queue's later records only know "ivr_priority" from the call's class.
+    "escalation_reasons": "CASE WHEN call_records.escalation_reasons <> '[]' "
+    "THEN call_records.escalation_reasons ELSE excluded.escalation_reasons END",
     "recording_ref": "coalesce(excluded.recording_ref, call_records.recording_ref)",
     "callback_id": "coalesce(excluded.callback_id, call_records.callback_id)",
     "updated_at": "max(call_records.updated_at, excluded.updated_at)",

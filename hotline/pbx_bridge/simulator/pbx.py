@@ -18,6 +18,7 @@ import random
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 
+from hotline.pbx_bridge.actions import SUPERVISE_CONTEXT, SUPERVISE_EXTEN
 from hotline.pbx_bridge.simulator import events as ev
 from hotline.pbx_bridge.simulator.behaviour import AgentBehaviour, CitizenBehaviour
 from hotline.pbx_bridge.simulator.dialplan import (
@@ -123,6 +124,8 @@ class PbxModel:
         #: Last state sent per device, for DeviceStateList.
         self.devices: dict[str, str] = {}
         self._device_channels: dict[str, set[Channel]] = {}
+        #: (supervisor channel, spied channel) of every ChanSpy run (issue 11).
+        self.spies: list[tuple[str, str]] = []
         #: Agents' SIP softphones (empty: every ``PJSIP/1XXX`` answers, as before the pjsip captures).
         self.phones = SipPhones(
             phones or PhoneBook(),
@@ -1074,6 +1077,9 @@ class PbxModel:
         elif context == d.callback_context:
             if pattern_matches("_X.", exten):
                 return self._run_callback(ch, exten)
+        elif context == SUPERVISE_CONTEXT:
+            if exten == SUPERVISE_EXTEN:
+                return self._run_spy(ch, exten)
         else:
             plan = local_plan(
                 context,
@@ -1087,6 +1093,15 @@ class PbxModel:
         # No such extension: Asterisk hangs the channel up.
         self._goto(ch, context, exten)
         self.hangup(ch, 0, soft_cause=None)
+
+    def _run_spy(self, ch: Channel, exten: str) -> None:
+        """``[hotline-supervise]``: ChanSpy(${HOTLINE_SPY_TARGET},qE) — listens until the target ends."""
+        self._goto(ch, SUPERVISE_CONTEXT, exten)
+        target = ch.variables.get("HOTLINE_SPY_TARGET", "")
+        self._step(ch, "ChanSpy", f"{target},qE")
+        self.spies.append((ch.name, target))
+        ch.activity = Activity.WAITING
+        ch.timer = self._after(3600.0, lambda: self._app_finished(ch))
 
     def _run_inbound(self, ch: Channel) -> None:
         """``[hotline-inbound]`` 12345: answer, stamp, announce (HotlineEnqueue), then hold."""

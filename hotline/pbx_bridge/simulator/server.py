@@ -495,6 +495,31 @@ class _AmiSession(asyncio.Protocol):
         self.respond("Success", action_id, ("Message", "Variable Set"))
         model.set_variable(ch, variable, _header(msg, "Value"))
 
+    def _mixmonitor(self, msg: AmiMessage, action_id: str | None) -> None:
+        # app_mixmonitor's manager_mixmonitor: these checks and messages, then the ID.
+        model = self._sim.model
+        name = _header(msg, "Channel")
+        if not name:
+            return self.error(action_id, "No channel specified")
+        ch = model.find(name)
+        if ch is None or ch.hung_up:
+            return self.error(action_id, "No such channel")
+        file_name = _header(msg, "File") or f"{ch.uniqueid}.wav"
+        self._sim.recordings.append((ch.name, file_name))
+        self.respond("Success", action_id, ("MixMonitorID", f"0x{id(ch) & 0xFFFFFFFF:08x}"))
+
+    def _stop_mixmonitor(self, msg: AmiMessage, action_id: str | None) -> None:
+        model = self._sim.model
+        name = _header(msg, "Channel")
+        if not name:
+            return self.error(action_id, "No channel specified")
+        ch = model.find(name)
+        if ch is None or ch.hung_up:
+            return self.error(action_id, "No such channel")
+        if not any(channel == ch.name for channel, _ in self._sim.recordings):
+            return self.error(action_id, "Could not stop monitoring channel")
+        self.respond("Success", action_id, ("Message", "Stopped monitoring channel"))
+
     def _getvar(self, msg: AmiMessage, action_id: str | None) -> None:
         model = self._sim.model
         name, variable = _header(msg, "Channel"), _header(msg, "Variable")
@@ -639,6 +664,8 @@ _HANDLERS: Mapping[str, _Handler] = {
     "hangup": _AmiSession._hangup,
     "setvar": _AmiSession._setvar,
     "getvar": _AmiSession._getvar,
+    "mixmonitor": _AmiSession._mixmonitor,
+    "stopmixmonitor": _AmiSession._stop_mixmonitor,
     "status": _AmiSession._status,
     "coreshowchannels": _AmiSession._core_show_channels,
     "bridgelist": _AmiSession._bridge_list,
@@ -717,6 +744,8 @@ class PbxSimulator:
         self.received: list[bytes] = []
         #: Every request decoded from those chunks, in order (including malformed ones).
         self.actions_received: list[AmiMessage] = []
+        #: (channel, file) of every MixMonitor started (issue 11).
+        self.recordings: list[tuple[str, str]] = []
         #: Exceptions raised inside the simulator's callbacks (tests assert it stays empty).
         self.errors: list[BaseException] = []
         self.sessions: set[_AmiSession] = set()
