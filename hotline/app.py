@@ -124,6 +124,7 @@ class HotlineService:
                         known_codes=[node.code for node in tickets.taxonomy],
                         queue_inbox=inbox,
                         actions=PbxActions(client, s.dialplan),
+                        publish=bus.publish_alert if bus is not None else None,  # via the outbox
                     )
                     observer = _observers(self.observer, escalation.observe)
                 self.escalation = escalation

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import ssl
@@ -36,6 +37,7 @@ from hotline.bus.alerts import SupervisorAlert
 from hotline.bus.contract import DesktopCommand, SupervisorCommand, Topics
 from hotline.bus.errors import PayloadError
 from hotline.bus.figures import QueueView, queue_figures, screen_pop_tickets
+from hotline.escalation.alerts import SupervisorAlertMessage
 from hotline.events import CallAbandoned, CallArrived, CallEnded
 from hotline.queue import (
     AgentState,
@@ -60,6 +62,7 @@ from hotline.queue.inputs import (
 from hotline.queue.work import priority_class_of
 from hotline.settings import MqttSettings
 from hotline.store import Store, StoreError
+from hotline.store.outbox import SUPERVISOR_ALERTS_TOPIC, message
 from hotline.tickets.errors import TicketError
 from hotline.tickets.model import LinkRole
 from hotline.tickets.service import TicketService
@@ -402,6 +405,19 @@ class AgentBus:
         if self._store is None:
             raise StoreError("no store: alerts need the outbox")
         await self._store.add_outbox([alert.entry(self._now())])
+        self._outbox_wake.set()
+
+    async def publish_alert(self, alert: SupervisorAlertMessage) -> None:
+        """An escalation's message for supervisors (``hotline.alerting``'s publisher): stored in the
+        outbox, so it reaches ``p/supervisors/alerts`` even across a broker outage or a restart."""
+        if self._store is None:
+            raise StoreError("no store: alerts need the outbox")
+        body = dataclasses.asdict(alert)
+        body["type"] = body.pop("kind")
+        body["reasons"] = list(alert.reasons)
+        await self._store.add_outbox(
+            [message("escalation_alert", SUPERVISOR_ALERTS_TOPIC, body, alert.at, id_prefix="al")]
+        )
         self._outbox_wake.set()
 
     async def _outbox_loop(self) -> None:

@@ -106,3 +106,19 @@ async def test_the_queue_figures_are_published_and_retained(bus: BusHarness) -> 
     async with h.board() as board:  # a newcomer gets the retained figures at once
         await h.until(lambda: board.stats is not None, "retained stats")
         assert board.stats is not None and board.stats["v"] == 1
+
+
+async def test_an_urgent_calls_escalation_reaches_supervisors_through_the_outbox(bus: BusHarness) -> None:
+    h = bus
+    await h.start()
+    await h.mqtt_up()
+    async with h.board("supervisor") as board:
+        call = h.sim.place_inbound_call("13800003434", "褚四", priority="urgent", patience_s=600.0)
+        alert = await board.wait_for("alert", type="escalation_raised", call_id=call)
+    assert alert["v"] == 1 and alert["event_id"].startswith("al-")
+    assert alert["level"] and alert["reasons"]
+    assert "13800003434" not in json.dumps(alert, ensure_ascii=False)
+    async with Store.open(h.settings.store.path) as store:
+        async with asyncio.timeout(10):
+            while await store.outbox_count():
+                await asyncio.sleep(0.05)  # acknowledged by the broker, then forgotten
