@@ -127,6 +127,8 @@ class HotlineService:
                         publish=bus.publish_alert if bus is not None else None,  # via the outbox
                     )
                     observer = _observers(self.observer, escalation.observe)
+                    if bus is not None:
+                        bus.escalation = escalation  # desktops' escalate, supervisors' ack_alert
                 self.escalation = escalation
                 runtime = QueueRuntime(
                     dispatcher,

@@ -27,7 +27,7 @@ import random
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aiomqtt
 import structlog
@@ -38,6 +38,7 @@ from hotline.bus.contract import DesktopCommand, SupervisorCommand, Topics
 from hotline.bus.errors import PayloadError
 from hotline.bus.figures import QueueView, queue_figures, screen_pop_tickets
 from hotline.escalation.alerts import SupervisorAlertMessage
+from hotline.escalation.model import Level
 from hotline.events import CallAbandoned, CallArrived, CallEnded
 from hotline.queue import (
     AgentState,
@@ -78,6 +79,16 @@ DESKTOP_OFFLINE = "desktop_offline"
 SCREEN_POP_TICKETS = 5
 
 AgentInput = AgentLogin | AgentLogout | AgentReady | AgentPause | AgentEndWrapUp
+
+
+class EscalationDesk(Protocol):
+    """What the bus asks of the escalation runtime (``hotline.alerting.EscalationRuntime``)."""
+
+    def escalate(
+        self, agent_id: str, level: Level, reason: str, call_id: str | None, ticket_id: str | None = None
+    ) -> None: ...
+
+    def acknowledge(self, alert_id: str, by: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +153,9 @@ class AgentBus:
         self._threshold = service_level_threshold_s
         self._store = store
         self._tickets = tickets
+        #: Set once the escalation runtime exists: an agent's ``escalate`` and a supervisor's
+        #: ``ack_alert`` go to it (without it, ``escalate`` becomes an ``agent_escalation`` alert).
+        self.escalation: EscalationDesk | None = None
         self._client: aiomqtt.Client | None = None
         self.connected = asyncio.Event()
         self._out: asyncio.Queue[Outgoing] = asyncio.Queue()
@@ -496,6 +510,15 @@ class AgentBus:
 
     def _on_supervisor_command(self, payload: bytes) -> None:
         command = contract.parse_supervisor_command(payload, max_bytes=self.settings.max_payload_bytes)
+        if command.cmd == "ack_alert":
+            if self.escalation is None:
+                raise PayloadError("escalation is not enabled here", command.command_id)
+            self.escalation.acknowledge(command.alert_id, command.supervisor)
+            log.info(
+                "mqtt.command", supervisor=command.supervisor, command="ack_alert", id=command.command_id
+            )
+            self._send(Outgoing(self.topics.supervisor_replies, contract.reply(command.command_id)))
+            return
         self._known_agent(command.agent_id, command.command_id)
         self._forward(_supervisor_input(command), command.agent_id, command.command_id, supervisor=True)
 
@@ -512,6 +535,10 @@ class AgentBus:
                     raise PayloadError("tickets are not available here", command.command_id)
                 await self._tickets.link(
                     command.ticket, command.call_id, LinkRole.REPEAT, actor=command.agent_id
+                )
+            elif self.escalation is not None:  # the escalation desk raises, tiers and tracks it
+                self.escalation.escalate(
+                    command.agent_id, Level.parse(command.level), command.reason, command.call_id
                 )
             else:
                 await self.raise_alert(
