@@ -39,7 +39,7 @@ from hotline.bus.errors import PayloadError
 from hotline.bus.figures import QueueView, queue_figures, screen_pop_tickets
 from hotline.escalation.alerts import SupervisorAlertMessage
 from hotline.escalation.model import Level
-from hotline.events import CallAbandoned, CallArrived, CallEnded
+from hotline.events import CallAbandoned, CallArrived, CallEnded, PbxConnected, PbxDisconnected
 from hotline.queue import (
     AgentState,
     AgentStateRecord,
@@ -188,6 +188,8 @@ class AgentBus:
             )
         elif isinstance(event, CallEnded | CallAbandoned):
             self._calls.pop(event.call_id, None)
+        elif isinstance(event, PbxConnected | PbxDisconnected) and self.connected.is_set():
+            self._send(Outgoing(self.topics.service_status, self._status("online"), retain=True))
         pending = self._waiting.pop(id(event), None)
         if pending is not None and pending[0] is event:
             _, agent_id, command_id, supervisor = pending
@@ -277,7 +279,7 @@ class AgentBus:
         self._send(Outgoing(self.topics.service_status, self._status("online"), retain=True))
         for record in self._queue.agents():
             self._publish_state(record)
-        self._send(Outgoing(self.topics.queue_stats, self.stats_payload(), qos=0, retain=True))
+        self._publish_stats()
 
     async def close(self) -> None:
         """Say the service is offline (a clean stop; a crash leaves it to the last will)."""
@@ -405,12 +407,15 @@ class AgentBus:
         while True:
             await asyncio.sleep(self.settings.stats_interval_s)
             if self.connected.is_set():
-                try:
-                    payload = self.stats_payload()
-                except Exception as exc:  # figures are for people: never let them stop the bus
-                    log.error("mqtt.stats_failed", error=repr(exc))
-                    continue
-                self._send(Outgoing(self.topics.queue_stats, payload, qos=0, retain=True))
+                self._publish_stats()
+
+    def _publish_stats(self) -> None:
+        try:
+            payload = self.stats_payload()
+        except Exception as exc:  # figures are for people: never let them stop the bus
+            log.error("mqtt.stats_failed", error=repr(exc))
+            return
+        self._send(Outgoing(self.topics.queue_stats, payload, qos=0, retain=True))
 
     # ---- the outbox ------------------------------------------------------------------------
 

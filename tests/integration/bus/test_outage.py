@@ -166,3 +166,17 @@ async def test_the_service_starts_and_routes_without_its_broker(bus: BusHarness)
     async with h.board() as board:
         await h.mqtt_up()
         await h.until(lambda: len(board.states) == 5, "every agent's state published once the broker came")
+
+
+async def test_the_service_status_follows_the_pbx_link(bus: BusHarness) -> None:
+    h = bus
+    await h.start()
+    await h.mqtt_up()
+    async with h.board() as board:
+        await h.until(
+            lambda: board.status is not None and board.status["pbx_connected"] is True, "status online"
+        )
+        restart = asyncio.create_task(h.sim.restart(down_s=1.0))
+        await board.wait_for("status", status="online", pbx_connected=False)
+        await restart
+        await board.wait_for("status", status="online", pbx_connected=True)
