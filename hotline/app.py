@@ -124,8 +124,11 @@ class HotlineService:
                         known_codes=[node.code for node in tickets.taxonomy],
                         queue_inbox=inbox,
                         actions=PbxActions(client, s.dialplan),
+                        publish=bus.publish_alert if bus is not None else None,  # via the outbox
                     )
                     observer = _observers(self.observer, escalation.observe)
+                    if bus is not None:
+                        bus.escalation = escalation  # desktops' escalate, supervisors' ack_alert
                 self.escalation = escalation
                 runtime = QueueRuntime(
                     dispatcher,
