@@ -1105,17 +1105,6 @@ class Store(TicketTables):
         if seqs:
             await self._write([(_DELETE_OUTBOX, (seq,)) for seq in seqs], "ack outbox")
 
-    async def caller_tickets(self, citizen_number: str, limit: int) -> list[tuple[Ticket, date | None]]:
-        """A caller's latest tickets (closed ones too), newest first, each with the earliest
-        unmet deadline of its current round: what a screen-pop shows, in one read."""
-        rows = await self._read(
-            f"SELECT {', '.join('t.' + c for c in _TICKET_COLUMNS)}, "
-            "(SELECT min(d.due_on) FROM deadlines d WHERE d.ticket_id = t.id AND d.round = t.round "
-            "AND d.met_at IS NULL) FROM tickets t WHERE t.citizen_number = ? ORDER BY t.id DESC LIMIT ?",
-            (citizen_number, limit),
-        )
-        return [(_ticket_from_row(r[:-1]), date.fromisoformat(r[-1]) if r[-1] else None) for r in rows]
-
     async def outbox_count(self) -> int:
         """How many messages wait for the broker."""
         return int((await self._read(COUNT_OUTBOX_SQL, ()))[0][0])

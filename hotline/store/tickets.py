@@ -762,3 +762,14 @@ class TicketTables:
             (start, end),
         )
         return {str(r[0]): int(r[1]) for r in rows if r[0] is not None}
+
+    async def caller_tickets(self, citizen_number: str, limit: int) -> list[tuple[Ticket, date | None]]:
+        """A caller's latest tickets (closed ones too), newest first, each with the earliest
+        unmet deadline of its current round: what a screen-pop shows, in one read."""
+        rows = await self._read(
+            f"SELECT {', '.join('t.' + c for c in _TICKET_COLUMNS)}, "
+            "(SELECT min(d.due_on) FROM deadlines d WHERE d.ticket_id = t.id AND d.round = t.round "
+            "AND d.met_at IS NULL) FROM tickets t WHERE t.citizen_number = ? ORDER BY t.id DESC LIMIT ?",
+            (citizen_number, limit),
+        )
+        return [(_ticket_from_row(r[:-1]), date.fromisoformat(r[-1]) if r[-1] else None) for r in rows]
