@@ -246,6 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
     from hotline.escalation.cli import register as register_escalations
 
     register_escalations(typing.cast("argparse._SubParsersAction[argparse.ArgumentParser]", sub))
+
+    # -- reports (issue 13): ``hotline report`` --
+    from hotline.reports.cli import register as register_report
+
+    register_report(typing.cast("argparse._SubParsersAction[argparse.ArgumentParser]", sub))
     return parser
 
 

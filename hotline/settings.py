@@ -220,6 +220,22 @@ class ReportSettings:
     """``hotline report``."""
 
     top_classifications: int
+    interval_min: int
+    short_abandon_s: float
+    service_level_target: float
+    overdue_limit: int
+
+    def __post_init__(self) -> None:
+        if self.top_classifications < 1:
+            raise SettingsError("report.top_classifications", "must be 1 or more")
+        if self.interval_min not in (15, 30, 60):
+            raise SettingsError("report.interval_min", "must be 15, 30 or 60")
+        if self.short_abandon_s < 0:
+            raise SettingsError("report.short_abandon_s", "must be 0 or more")
+        if not 0 < self.service_level_target <= 1:
+            raise SettingsError("report.service_level_target", "must be a fraction in (0, 1]")
+        if self.overdue_limit < 1:
+            raise SettingsError("report.overdue_limit", "must be 1 or more")
 
 
 # -- escalation (issue 11) ------------------------------------------------------------------

@@ -297,6 +297,20 @@ CREATE TABLE watch_list (
 );
 """
 
+#: Reports (issue 13): every agent state change, appended (``agent_states`` keeps only the last
+#: one per agent), so time ready, paused per reason, wrap-up and ring-no-answer can be counted.
+V_AGENT_STATE_LOG = """
+CREATE TABLE agent_state_log (
+    id       INTEGER PRIMARY KEY,
+    agent_id TEXT NOT NULL,
+    state    TEXT NOT NULL,
+    reason   TEXT,
+    at       REAL NOT NULL
+);
+CREATE INDEX agent_state_log_at ON agent_state_log (at);
+CREATE INDEX agent_state_log_agent_at ON agent_state_log (agent_id, at);
+"""
+
 #: Migration N is ``MIGRATIONS[N - 1]``.
 MIGRATIONS: tuple[str, ...] = (
     V1_TICKETS,
@@ -306,5 +320,6 @@ MIGRATIONS: tuple[str, ...] = (
     V5_TICKET_COUNTERS,
     V_OUTBOX,
     ESCALATIONS,
+    V_AGENT_STATE_LOG,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

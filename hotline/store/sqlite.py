@@ -227,6 +227,16 @@ _UPSERT_AGENT = _Sql(
     7,
 )
 
+#: Every agent state change, appended for the reports (``agent_states`` keeps only the last);
+#: the same state sent again at a restore (same agent, instant, state and reason) is one row.
+_LOG_AGENT_STATE = _Sql(
+    "INSERT INTO agent_state_log (agent_id, state, reason, at) SELECT ?1, ?2, ?3, ?4 "
+    "WHERE NOT EXISTS (SELECT 1 FROM agent_state_log WHERE agent_id = ?1 AND at = ?4 "
+    "AND state = ?2 AND reason IS ?3)",
+    "agent_state_log",
+    8,
+)
+
 _DELETE_OUTBOX = _Sql(DELETE_OUTBOX_SQL, "outbox", 9)
 
 
@@ -1027,13 +1037,14 @@ class Store(TicketTables):
     # ---- agents --------------------------------------------------------------------------------
 
     async def save_agent_state(self, state: StoredAgentState) -> None:
-        """Persist an agent's state (one row per agent)."""
+        """Persist an agent's state (one row per agent) and append it to the state history."""
         await self._write(
             [
                 (
                     _UPSERT_AGENT,
                     (state.agent_id, state.state, state.reason, state.since, state.work, state.wrap_up_until),
-                )
+                ),
+                (_LOG_AGENT_STATE, (state.agent_id, state.state, state.reason, state.since)),
             ],
             "save agent state",
         )
