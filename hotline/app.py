@@ -15,6 +15,8 @@ from pathlib import Path
 
 import structlog
 
+from hotline.alerting import EscalationRuntime
+from hotline.bus.service import AgentBus
 from hotline.clock import AnchoredClock, Clock, WallClock
 from hotline.health import keep_health_file
 from hotline.pbx_bridge.actions import PbxActions
@@ -26,7 +28,8 @@ from hotline.queue.inputs import QueueInput
 from hotline.queue.work import Callback, CallbackKind, CallbackStatus
 from hotline.runtime import QueueRuntime
 from hotline.settings import Settings
-from hotline.store import StoreError
+from hotline.store import Store, StoreError
+from hotline.store.escalations import EscalationStore
 from hotline.store.factory import AnyStore, describe, open_store
 from hotline.tickets.errors import TicketError
 from hotline.tickets.model import LinkRole, Satisfaction
@@ -52,11 +55,14 @@ class HotlineService:
         self.dispatcher: Dispatcher | None = None
         self.runtime: QueueRuntime | None = None
         self.client: AmiClient | None = None
+        self.bus: AgentBus | None = None
         self.inbox: asyncio.Queue[QueueInput] = asyncio.Queue()
         #: Called with every input and the commands it produced (the demo watches through it).
         self.observer: Callable[[QueueInput, list[Command]], None] | None = None
         self.started = asyncio.Event()
         self.callback_intake_interval_s = CALLBACK_INTAKE_INTERVAL_S
+        #: Urgent and sensitive calls (issue 11); set once ``started`` is, when enabled.
+        self.escalation: EscalationRuntime | None = None
         self.heartbeat_interval_s = HEARTBEAT_INTERVAL_S
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -91,17 +97,57 @@ class HotlineService:
             tickets = TicketService.from_settings(s, store, clock=self.clock.now)
             persistence.on_closed = _follow_up_outcome(tickets)
             watcher = SlaWatcher(tickets, interval_s=s.sla.sweep_interval_s, timeout_s=s.sla.sweep_timeout_s)
+            # MQTT ([mqtt]): desktops' commands into the inbox, the dispatcher's decisions out.
+            bus = (
+                AgentBus(
+                    s.mqtt,
+                    dispatcher,
+                    inbox.put_nowait,
+                    now=self.clock.now,
+                    utc_offset_h=s.queue.utc_offset_h,
+                    service_level_threshold_s=s.queue.service_level_threshold_s,
+                    store=store,
+                    tickets=tickets,
+                )
+                if s.mqtt.enabled
+                else None
+            )
             async with AmiClient(s.ami, s.dialplan, inbox.put_nowait) as client:
+                # -- escalation (issue 11): fed by the queue's observer, flags calls back into it
+                escalation: EscalationRuntime | None = None
+                observer = self.observer
+                if s.escalation.enabled and not isinstance(store, Store):
+                    # issue 12: escalations keep their tables in the SQLite store only so far
+                    log.warning(
+                        "escalation.unavailable", reason="the PostgreSQL store has no escalations yet"
+                    )
+                elif s.escalation.enabled:
+                    assert isinstance(store, Store)
+                    escalation = await EscalationRuntime.restore(
+                        s.escalation,
+                        EscalationStore(store),
+                        self.clock,
+                        known_codes=[node.code for node in tickets.taxonomy],
+                        queue_inbox=inbox,
+                        actions=PbxActions(client, s.dialplan),
+                        publish=bus.publish_alert if bus is not None else None,  # via the outbox
+                    )
+                    observer = _observers(self.observer, escalation.observe)
+                    if bus is not None:
+                        bus.escalation = escalation  # desktops' escalate, supervisors' ack_alert
+                self.escalation = escalation
                 runtime = QueueRuntime(
                     dispatcher,
                     PbxActions(client, s.dialplan),
                     self.clock,
                     inbox,
                     persistence=persistence,
-                    observer=self.observer,
+                    observer=_observers(observer, bus.observe if bus else None),
                 )
-                self.dispatcher, self.runtime, self.client = dispatcher, runtime, client
+                self.dispatcher, self.runtime, self.client, self.bus = dispatcher, runtime, client, bus
                 async with asyncio.TaskGroup() as tasks:
+                    if bus is not None:
+                        mqtt_task = tasks.create_task(bus.run(), name="mqtt-bus")
                     owned = [
                         tasks.create_task(runtime.run(), name="dispatcher"),
                         tasks.create_task(
@@ -123,6 +169,8 @@ class HotlineService:
                             name="pbx-heartbeat",
                         ),
                     ]
+                    if escalation is not None:
+                        owned.append(tasks.create_task(escalation.run(), name="escalation"))
                     self.started.set()
                     await stop.wait()
                     log.info("service.stopping")
@@ -131,9 +179,27 @@ class HotlineService:
                             await runtime.drain_records()
                     except TimeoutError:
                         log.error("service.drain_timeout", timeout_s=DRAIN_TIMEOUT_S)
+                    if bus is not None:
+                        await bus.close()
+                        owned.append(mqtt_task)
                     for task in owned:
                         task.cancel()
         log.info("service.stopped")
+
+
+def _observers(
+    *observers: Callable[[QueueInput, list[Command]], None] | None,
+) -> Callable[[QueueInput, list[Command]], None] | None:
+    """Every given observer, called in turn with each input and its commands."""
+    present = [o for o in observers if o is not None]
+    if len(present) <= 1:
+        return present[0] if present else None
+
+    def both(event: QueueInput, commands: list[Command]) -> None:
+        for observer in present:
+            observer(event, commands)
+
+    return both
 
 
 #: Why the queue closes a callback it never could dial (no attempt reached the citizen's phone).

@@ -264,6 +264,141 @@ class ReportSettings:
     """``hotline report``."""
 
     top_classifications: int
+    interval_min: int
+    short_abandon_s: float
+    service_level_target: float
+    overdue_limit: int
+
+    def __post_init__(self) -> None:
+        if self.top_classifications < 1:
+            raise SettingsError("report.top_classifications", "must be 1 or more")
+        if self.interval_min not in (15, 30, 60):
+            raise SettingsError("report.interval_min", "must be 15, 30 or 60")
+        if self.short_abandon_s < 0:
+            raise SettingsError("report.short_abandon_s", "must be 0 or more")
+        if not 0 < self.service_level_target <= 1:
+            raise SettingsError("report.service_level_target", "must be a fraction in (0, 1]")
+        if self.overdue_limit < 1:
+            raise SettingsError("report.overdue_limit", "must be 1 or more")
+
+
+# -- escalation (issue 11) ------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RosterTierConfig:
+    """One tier of the escalation roster (``[[escalation.roster]]``), lowest first."""
+
+    role: str
+    supervisor: str
+    ack_timeout_s: float
+    device: str = ""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EscalationSettings:
+    """Urgent and sensitive calls: signals, the supervisors' roster, hot spots, recording."""
+
+    enabled: bool
+    secret: Secret  # HMAC key of the watch list and repeat-call counts: numbers are never stored
+    keywords_file: str
+    taxonomy_flags_file: str
+    ivr_urgent_values: tuple[str, ...]
+    ivr_sensitive_values: tuple[str, ...]
+    repeat_calls: int
+    repeat_window_s: float
+    repeat_level: str
+    overdue_level: str
+    long_wait_s: float
+    record_flagged_calls: bool
+    recording_template: str
+    hotspot_window_s: float
+    hotspot_baseline_days: int
+    hotspot_p_threshold: float
+    hotspot_min_count: int
+    hotspot_min_rate: float
+    hotspot_quiet_close_s: float
+    hotspot_max_false_alarms_per_month: int
+    roster: tuple[RosterTierConfig, ...] = ()
+
+    def __post_init__(self) -> None:
+        for key in ("repeat_level", "overdue_level"):
+            if getattr(self, key) not in {"urgent", "sensitive"}:
+                raise SettingsError(f"escalation.{key}", 'expected "urgent" or "sensitive"')
+        if self.enabled and not self.secret.reveal():
+            raise SettingsError("escalation.secret", "must not be empty")
+        if self.repeat_calls < 2:
+            raise SettingsError("escalation.repeat_calls", "must be 2 or more")
+        for key in ("repeat_window_s", "long_wait_s", "hotspot_window_s"):
+            if getattr(self, key) <= 0:
+                raise SettingsError(f"escalation.{key}", "must be positive")
+        for key in ("hotspot_min_rate", "hotspot_quiet_close_s"):
+            if getattr(self, key) <= 0:
+                raise SettingsError(f"escalation.{key}", "must be positive")
+        if not 0 < self.hotspot_p_threshold < 1:
+            raise SettingsError("escalation.hotspot_p_threshold", "must be between 0 and 1")
+        if self.hotspot_baseline_days < 1:
+            raise SettingsError("escalation.hotspot_baseline_days", "must be 1 or more")
+        if self.hotspot_min_count < 2:
+            raise SettingsError("escalation.hotspot_min_count", "must be 2 or more")
+        if self.enabled and not self.roster:
+            raise SettingsError("escalation.roster", "needs at least one tier ([[escalation.roster]])")
+        for i, tier in enumerate(self.roster):
+            if tier.ack_timeout_s <= 0:
+                raise SettingsError(f"escalation.roster[{i}].ack_timeout_s", "must be positive")
+        if "{call}" not in self.recording_template:
+            raise SettingsError("escalation.recording_template", "must contain {call}")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MqttSettings:
+    """``[mqtt]``: the broker the agents' desktops, supervisors and wallboards use (``hotline.bus``)."""
+
+    enabled: bool
+    host: str
+    port: int
+    username: str
+    password: Secret
+    tls: bool
+    tls_ca_file: str
+    topic_prefix: str
+    client_id: str
+    keepalive_s: int
+    connect_timeout_s: float
+    publish_timeout_s: float
+    reconnect_min_s: float
+    reconnect_max_s: float
+    stats_interval_s: float
+    presence_grace_s: float
+    max_payload_bytes: int
+    outbox_poll_s: float
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.port <= 65535:
+            raise SettingsError("mqtt.port", "must be 1 to 65535")
+        prefix = self.topic_prefix
+        if not prefix or prefix.startswith("/") or prefix.endswith("/") or any(c in prefix for c in "#+\0"):
+            raise SettingsError("mqtt.topic_prefix", "no wildcards, no leading or trailing /")
+        if not self.client_id:
+            raise SettingsError("mqtt.client_id", "must not be empty")
+        if not 5 <= self.keepalive_s <= 3600:
+            raise SettingsError("mqtt.keepalive_s", "must be 5 to 3600")
+        positive = (
+            "connect_timeout_s",
+            "publish_timeout_s",
+            "reconnect_min_s",
+            "stats_interval_s",
+            "outbox_poll_s",
+        )
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"mqtt.{name}", "must be more than 0")
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise SettingsError("mqtt.reconnect_max_s", "must be at least reconnect_min_s")
+        if self.presence_grace_s < 0:
+            raise SettingsError("mqtt.presence_grace_s", "must be 0 or more")
+        if not 64 <= self.max_payload_bytes <= 1_048_576:
+            raise SettingsError("mqtt.max_payload_bytes", "must be 64 to 1048576")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -290,6 +425,8 @@ class Settings:
     tickets: TicketSettings
     sla: SlaSettings
     report: ReportSettings
+    mqtt: MqttSettings
+    escalation: EscalationSettings
     agents: tuple[AgentConfig, ...] = ()
 
 

@@ -22,7 +22,18 @@ CITIZEN_DIAL_VARIABLE = "HOTLINE_CITIZEN_DIAL"
 RING_TIMEOUT_VARIABLE = "RING_TIMEOUT"
 CALLBACK_TIMEOUT_VARIABLE = "CALLBACK_TIMEOUT"
 
+#: The supervisor take-over (issue 11): the spied channel travels in this variable to the
+#: shipped ``[hotline-supervise]`` context, which runs ``ChanSpy(${HOTLINE_SPY_TARGET},qE)``.
+SPY_TARGET_VARIABLE = "HOTLINE_SPY_TARGET"
+SUPERVISE_CONTEXT = "hotline-supervise"
+SUPERVISE_EXTEN = "spy"
+
 _NUMBER_RE = re.compile(r"\+?[0-9]{3,20}\Z")
+#: A channel name as Asterisk makes them (``PJSIP/1001-0000002a``, ``Local/1001@agents-00000002;1``):
+#: no comma, pipe or parenthesis can reach ChanSpy's argument list.
+_CHANNEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9/@;:._+\-]{0,127}\Z")
+#: A recording's file name: no directory part, no option separators.
+_FILE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,127}\Z")
 _AGENT_RE = re.compile(r"[A-Za-z0-9_\-]{1,32}\Z")
 
 
@@ -141,3 +152,51 @@ class PbxActions:
     async def hangup(self, channel: str, cause: int = 16) -> None:
         """Hang up one channel (16 = normal clearing)."""
         await self._client.send_action("Hangup", [("Channel", channel), ("Cause", str(cause))])
+
+    # -- supervisor take-over and recording (issue 11) -----------------------------------------
+
+    async def supervise(
+        self, supervisor_device: str, agent_channel: str, *, ring_timeout_s: int | None = None
+    ) -> str:
+        """Ring the supervisor's device; once answered it listens to ``agent_channel`` (ChanSpy).
+
+        An ``Originate`` of the device into ``[hotline-supervise]``; the target travels as the
+        ``HOTLINE_SPY_TARGET`` variable, checked to be a channel name (so it cannot smuggle
+        ChanSpy options).  Returns the ActionID its ``OriginateResponse`` carries.
+        """
+        if not _CHANNEL_RE.match(agent_channel):
+            raise InvalidDialTargetError("channel to listen to", agent_channel)
+        if not _CHANNEL_RE.match(supervisor_device):
+            raise InvalidDialTargetError("supervisor device", supervisor_device)
+        ring = self._dialplan.ring_timeout_s if ring_timeout_s is None else ring_timeout_s
+        action_id, _ = await self._client.send_action(
+            "Originate",
+            [
+                ("Channel", supervisor_device),
+                ("Context", SUPERVISE_CONTEXT),
+                ("Exten", SUPERVISE_EXTEN),
+                ("Priority", "1"),
+                ("CallerID", self._dialplan.hotline_caller_id),
+                ("Timeout", str(ring * 1000)),
+                ("Async", "true"),
+                ("Variable", f"{SPY_TARGET_VARIABLE}={agent_channel}"),
+            ],
+        )
+        return action_id
+
+    async def start_recording(self, channel: str, file_name: str) -> None:
+        """``MixMonitor`` the whole call on ``channel`` into ``file_name`` (Asterisk's monitor dir).
+
+        Option ``b`` is not used: a flagged call is recorded from the flag on, hold included.
+        """
+        if not _CHANNEL_RE.match(channel):
+            raise InvalidDialTargetError("channel to record", channel)
+        if not _FILE_RE.match(file_name):
+            raise InvalidDialTargetError("recording file name", file_name)
+        await self._client.send_action("MixMonitor", [("Channel", channel), ("File", file_name)])
+
+    async def stop_recording(self, channel: str) -> None:
+        """``StopMixMonitor`` on ``channel``."""
+        if not _CHANNEL_RE.match(channel):
+            raise InvalidDialTargetError("channel to record", channel)
+        await self._client.send_action("StopMixMonitor", [("Channel", channel)])

@@ -64,6 +64,7 @@ from hotline.queue.inputs import (
     AgentReady,
     CallbackOriginated,
     CancelCallback,
+    FlagCall,
     QueueInput,
     ScheduleCallback,
     TimerFired,
@@ -381,6 +382,8 @@ class Dispatcher:
                 callbacks.on_originated(event)
             case ActionFailed():
                 self._on_action_failed(event)
+            case FlagCall():
+                inbound.on_flag_call(event)
             case _:
                 self._ctx.ignore(event, "unknown input type")
 

@@ -112,8 +112,22 @@ class ActionFailed:
     uncertain: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class FlagCall:
+    """The escalation desk flagged a live inbound call: it moves to the urgent class at once.
+
+    Whatever the call's phase: waiting (re-placed in the queue), ringing an agent or held back
+    (it keeps the class when it goes back to the queue).  ``level``: "urgent" or "sensitive".
+    """
+
+    call_id: str
+    level: str
+    reasons: tuple[str, ...] = ()
+
+
 QueueInput = (
     DomainEvent
+    | FlagCall
     | AgentCommand
     | TimerFired
     | ScheduleCallback

@@ -209,6 +209,111 @@ CREATE TABLE ticket_attention (
 ALTER TABLE ticket_links ADD COLUMN external INTEGER NOT NULL DEFAULT 0;
 """
 
+#: Messages that must reach the MQTT bus (ticket events, escalation alerts), written in the same
+#: transaction as the change they announce and deleted once the broker acknowledged them; and an
+#: index for the screen-pop's "this caller's tickets, newest first", closed ones included (the
+#: existing caller index holds open tickets only).
+V_OUTBOX = """
+CREATE INDEX tickets_by_caller ON tickets (citizen_number, id);
+CREATE TABLE outbox (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id   TEXT NOT NULL UNIQUE,
+    kind       TEXT NOT NULL,
+    topic      TEXT NOT NULL,
+    payload    TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+"""
+
+#: Escalations (issue 11): alerts to supervisors, their signals and acknowledgement history,
+#: hot-spot incidents and their tickets, and the watch list (keyed hashes only, never numbers).
+ESCALATIONS = """
+CREATE TABLE escalations (
+    alert_id        TEXT PRIMARY KEY,
+    kind            TEXT NOT NULL,
+    level           TEXT NOT NULL,
+    reasons         TEXT NOT NULL,
+    raised_at       REAL NOT NULL,
+    tier            INTEGER NOT NULL,
+    deadline_at     REAL,
+    state           TEXT NOT NULL,
+    call_id         TEXT,
+    ticket_id       TEXT,
+    incident_id     TEXT,
+    acknowledged_by TEXT,
+    acknowledged_at REAL,
+    reescalations   INTEGER NOT NULL,
+    updated_at      REAL NOT NULL
+);
+CREATE INDEX escalations_open ON escalations (state) WHERE state != 'acknowledged';
+CREATE INDEX escalations_raised_at ON escalations (raised_at);
+CREATE INDEX escalations_call ON escalations (call_id);
+
+CREATE TABLE escalation_signals (
+    id        INTEGER PRIMARY KEY,
+    alert_id  TEXT NOT NULL REFERENCES escalations (alert_id),
+    at        REAL NOT NULL,
+    source    TEXT NOT NULL,
+    level     TEXT NOT NULL,
+    detail    TEXT NOT NULL,
+    call_id   TEXT,
+    ticket_id TEXT
+);
+CREATE INDEX escalation_signals_alert ON escalation_signals (alert_id);
+
+CREATE TABLE escalation_events (
+    id         INTEGER PRIMARY KEY,
+    alert_id   TEXT NOT NULL REFERENCES escalations (alert_id),
+    at         REAL NOT NULL,
+    event      TEXT NOT NULL,
+    tier       INTEGER NOT NULL,
+    role       TEXT NOT NULL,
+    supervisor TEXT NOT NULL
+);
+CREATE INDEX escalation_events_alert ON escalation_events (alert_id);
+
+CREATE TABLE incidents (
+    incident_id    TEXT PRIMARY KEY,
+    classification TEXT NOT NULL,
+    place          TEXT NOT NULL,
+    opened_at      REAL NOT NULL,
+    count          INTEGER NOT NULL,
+    baseline       REAL NOT NULL,
+    p_value        REAL NOT NULL,
+    last_ticket_at REAL NOT NULL,
+    closed_at      REAL
+);
+
+CREATE TABLE incident_tickets (
+    incident_id TEXT NOT NULL REFERENCES incidents (incident_id),
+    ticket_id   TEXT NOT NULL,
+    at          REAL NOT NULL,
+    PRIMARY KEY (incident_id, ticket_id)
+);
+CREATE INDEX incident_tickets_ticket ON incident_tickets (ticket_id);
+
+CREATE TABLE watch_list (
+    digest   TEXT PRIMARY KEY,
+    level    TEXT NOT NULL,
+    reason   TEXT NOT NULL,
+    added_at REAL NOT NULL
+);
+"""
+
+#: Reports (issue 13): every agent state change, appended (``agent_states`` keeps only the last
+#: one per agent), so time ready, paused per reason, wrap-up and ring-no-answer can be counted.
+V_AGENT_STATE_LOG = """
+CREATE TABLE agent_state_log (
+    id       INTEGER PRIMARY KEY,
+    agent_id TEXT NOT NULL,
+    state    TEXT NOT NULL,
+    reason   TEXT,
+    at       REAL NOT NULL
+);
+CREATE INDEX agent_state_log_at ON agent_state_log (at);
+CREATE INDEX agent_state_log_agent_at ON agent_state_log (agent_id, at);
+"""
+
 #: Migration N is ``MIGRATIONS[N - 1]``.
 MIGRATIONS: tuple[str, ...] = (
     V1_TICKETS,
@@ -216,5 +321,8 @@ MIGRATIONS: tuple[str, ...] = (
     V3_CALLBACK_QUEUE_ID,
     V4_WRITE_AHEAD,
     V5_TICKET_COUNTERS,
+    V_OUTBOX,
+    ESCALATIONS,
+    V_AGENT_STATE_LOG,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

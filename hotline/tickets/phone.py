@@ -13,8 +13,10 @@ Canonical form (national, digits only):
   prefix ``0``);
 - a landline: ``0``, the area code (``10`` and ``2x``: two digits, with an 8-digit local
   number; ``3``-``9``: three digits, with a 7- or 8-digit local number), the local number (not
-  starting with 0 or 1) — ``02486661234``; an extension follows after a dash
-  (``02486661234-123``, 1-6 digits);
+  starting with 0 or 1) — ``02486661234``; an extension follows after ``转``
+  (``02486661234转123``, 1-6 digits). Not a dash: people group digits with dashes, so
+  ``03002000000-0`` is also a spelling of the landline ``030020000000``, and the canonical form
+  must read back as itself;
 - a national service number ``400``/``800`` + 7 digits (``4008123123``).
 
 :func:`dial_digits` is what a call dials (the extension is left for the agent to ask for).
@@ -33,6 +35,7 @@ _ALLOWED = re.compile(r"[0-9+\s\-()（）.·]*")
 _MOBILE = re.compile(r"1[3-9]\d{9}")
 _SERVICE = re.compile(r"[48]00\d{7}")
 _MAX_EXTENSION = 6
+_SERVICE_PREFIXES = frozenset({"400", "800"})
 
 
 class InvalidPhoneNumber(TicketError):
@@ -49,8 +52,8 @@ def _landline(digits: str) -> str | None:
     if len(digits) < 10 or digits[0] != "0" or digits[1] == "0":
         return None
     area = digits[1:3] if digits[1] in "12" else digits[1:4]
-    if digits[1] == "1" and area != "10":
-        return None
+    if (digits[1] == "1" and area != "10") or area in _SERVICE_PREFIXES:
+        return None  # 400/800 are service numbers' prefixes, never an area code
     local = digits[1 + len(area) :]
     if local[0] in "01":
         return None
@@ -111,7 +114,7 @@ def normalise_number(text: str, *, field: str = "citizen number") -> str:
                 f"{len(digits)} digits: a landline is 0, an area code (10, 2x, or three digits) and "
                 "a local number of 7-8 digits not starting with 0 or 1",
             )
-        return f"{digits}-{extension}" if extension else digits
+        return f"{digits}转{extension}" if extension else digits
     if digits.startswith("1"):
         raise InvalidPhoneNumber(field, f"{len(digits)} digits: a mobile number is 11 digits starting 13-19")
     raise InvalidPhoneNumber(
@@ -121,4 +124,4 @@ def normalise_number(text: str, *, field: str = "citizen number") -> str:
 
 def dial_digits(canonical: str) -> str:
     """What a call to the canonical number dials (without the extension)."""
-    return canonical.partition("-")[0]
+    return canonical.partition("转")[0]

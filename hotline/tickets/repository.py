@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
-from typing import Any, Protocol
+from typing import Protocol
 
 from hotline.tickets.model import Deadline, Ticket, TicketChange, TicketLink, TicketState, Transition
 
@@ -35,6 +35,14 @@ class RepositoryConflict(RepositoryError):
 
 class RepositoryConstraint(RepositoryError):
     """A constraint refused the write (e.g. the call is already linked to the ticket)."""
+
+
+class MissingReference(RepositoryError):
+    """A row the write refers to does not exist (``table``, ``key``): e.g. a ticket's call has no
+    call record."""
+
+    table: str
+    key: object
 
 
 class ScheduledFollowUp(Protocol):
@@ -60,6 +68,7 @@ class TicketRepository(Protocol):
         *,
         citizen_number: str = "",
         duplicate: Callable[[Sequence[Ticket]], TicketChange | None] | None = None,
+        recorded_call: str | None = None,
     ) -> TicketChange: ...
 
     async def save_ticket_change(self, change: TicketChange) -> ScheduledFollowUp | None: ...
@@ -113,13 +122,3 @@ class TicketRepository(Protocol):
     async def get_call(self, call_id: str) -> object | None:
         """The call record with this id (the domain only asks whether it exists)."""
         ...
-
-    # Reports (``hotline report``): counts over the ticket tables, and the day's call records
-    # (their type belongs to the queue; the report builder reads them).
-    async def ticket_activity(self, start: float, end: float) -> tuple[int, int, dict[str, int]]: ...
-
-    async def deadlines_due_between(self, first_day: date, last_day: date) -> list[Deadline]: ...
-
-    async def satisfaction_between(self, start: float, end: float) -> dict[str, int]: ...
-
-    async def calls_between(self, start: float, end: float) -> list[Any]: ...

@@ -58,10 +58,8 @@ from hotline.store.errors import (
 )
 from hotline.store.postgres import sql as q
 from hotline.store.postgres.schema import MIGRATION_LOCK, MIGRATIONS, SCHEMA_VERSION
-from hotline.store.sqlite import (
-    StoreStats,
-    _ticket_from_row,
-)
+from hotline.store.sqlite import StoreStats
+from hotline.store.tickets import _ticket_from_row
 from hotline.tickets.model import Ticket
 
 _T = TypeVar("_T")

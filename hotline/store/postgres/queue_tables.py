@@ -3,11 +3,13 @@ states and the PBX heartbeat — the last two, and live calls, per instance."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 
 from hotline.store.errors import StoreError
+from hotline.store.outbox import OutboxEntry, PendingMessage, pending_from_rows
 from hotline.store.postgres import sql as q
 from hotline.store.postgres.core import CLAIM_BATCH, PgCore
 from hotline.store.records import (
@@ -209,7 +211,10 @@ class PgQueueTables(PgCore):
     async def save_agent_state(self, state: StoredAgentState) -> None:
         """Persist an agent's state (one row per instance and agent)."""
         row = (state.agent_id, state.state, state.reason, state.since, state.work, state.wrap_up_until)
-        await self._write([(q.UPSERT_AGENT, (*row, self.instance_id))], "save agent state")
+        log = (self.instance_id, state.agent_id, state.state, state.reason, state.since)
+        await self._write(
+            [(q.UPSERT_AGENT, (*row, self.instance_id)), (q.LOG_AGENT_STATE, log)], "save agent state"
+        )
 
     async def load_agent_states(self) -> list[StoredAgentState]:
         """This instance's agents' last persisted states."""
@@ -251,3 +256,41 @@ class PgQueueTables(PgCore):
         """The last instant this instance saw its PBX, or None."""
         rows = await self._read("SELECT at FROM queue_heartbeat WHERE instance_id = $1", self.instance_id)
         return float(rows[0][0]) if rows else None
+
+    # ---- the outbox: each message published once, by the instance that claimed it -----------
+
+    async def add_outbox(self, entries: Sequence[OutboxEntry]) -> None:
+        """Store messages for the bus on their own (e.g. an escalation alert)."""
+        await self._write([(q.INSERT_OUTBOX, entry.row()) for entry in entries], "add outbox")
+
+    async def pending_outbox(self, after_seq: int = 0, limit: int = 100) -> list[PendingMessage]:
+        """Messages not yet acknowledged, oldest first, after ``after_seq``: claimed for this
+        instance for ``callback_lease_s`` (``SKIP LOCKED``: another instance's claim is left to
+        it), so whichever instance wrote a message, one publishes it."""
+
+        async def claim(conn: asyncpg.Connection) -> list[Any]:
+            return list(
+                await conn.fetch(
+                    "UPDATE outbox SET claimed_by = $1, claim_until = clock_timestamp() + "
+                    "make_interval(secs => $2) WHERE seq IN (SELECT seq FROM outbox WHERE seq > $3 AND "
+                    "(claimed_by IS NULL OR claimed_by = $1 OR claim_until < clock_timestamp()) "
+                    "ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED) "
+                    "RETURNING seq, event_id, kind, topic, payload, created_at",
+                    self.instance_id,
+                    self._lease_s,
+                    after_seq,
+                    limit,
+                )
+            )
+
+        rows = await self._run("claim outbox", claim)
+        return pending_from_rows(sorted(rows, key=lambda r: int(r[0])))
+
+    async def ack_outbox(self, seqs: Sequence[int]) -> None:
+        """Forget messages the broker acknowledged."""
+        if seqs:
+            await self._write([(q.DELETE_OUTBOX, (seq,)) for seq in seqs], "ack outbox")
+
+    async def outbox_count(self) -> int:
+        """How many messages wait for the broker."""
+        return int((await self._read("SELECT count(*) FROM outbox"))[0][0])

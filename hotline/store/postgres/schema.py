@@ -216,6 +216,111 @@ ALTER TABLE callbacks ADD COLUMN owner text;
 ALTER TABLE callbacks ADD COLUMN lease_until timestamptz;
 """
 
+#: SQLite's V_OUTBOX: messages for the MQTT bus, written in the transaction of the change they
+#: announce; here also claimed (``claimed_by`` until ``claim_until``) by the one instance that
+#: publishes them, so each is published once whichever instance wrote it.
+P3_OUTBOX = """
+CREATE INDEX tickets_by_caller ON tickets (citizen_number, id);
+CREATE TABLE outbox (
+    seq         bigserial PRIMARY KEY,
+    event_id    text NOT NULL UNIQUE,
+    kind        text NOT NULL,
+    topic       text NOT NULL,
+    payload     text NOT NULL,
+    created_at  double precision NOT NULL,
+    claimed_by  text,
+    claim_until timestamptz
+);
+"""
+
+#: SQLite's ESCALATIONS (issue 11), the same tables.
+P4_ESCALATIONS = """
+CREATE TABLE escalations (
+    alert_id        text PRIMARY KEY,
+    kind            text NOT NULL,
+    level           text NOT NULL,
+    reasons         text NOT NULL,
+    raised_at       double precision NOT NULL,
+    tier            integer NOT NULL,
+    deadline_at     double precision,
+    state           text NOT NULL,
+    call_id         text,
+    ticket_id       text,
+    incident_id     text,
+    acknowledged_by text,
+    acknowledged_at double precision,
+    reescalations   integer NOT NULL,
+    updated_at      double precision NOT NULL
+);
+CREATE INDEX escalations_open ON escalations (state) WHERE state <> 'acknowledged';
+CREATE INDEX escalations_raised_at ON escalations (raised_at);
+CREATE INDEX escalations_call ON escalations (call_id);
+
+CREATE TABLE escalation_signals (
+    id        bigserial PRIMARY KEY,
+    alert_id  text NOT NULL REFERENCES escalations (alert_id),
+    at        double precision NOT NULL,
+    source    text NOT NULL,
+    level     text NOT NULL,
+    detail    text NOT NULL,
+    call_id   text,
+    ticket_id text
+);
+CREATE INDEX escalation_signals_alert ON escalation_signals (alert_id);
+
+CREATE TABLE escalation_events (
+    id         bigserial PRIMARY KEY,
+    alert_id   text NOT NULL REFERENCES escalations (alert_id),
+    at         double precision NOT NULL,
+    event      text NOT NULL,
+    tier       integer NOT NULL,
+    role       text NOT NULL,
+    supervisor text NOT NULL
+);
+CREATE INDEX escalation_events_alert ON escalation_events (alert_id);
+
+CREATE TABLE incidents (
+    incident_id    text PRIMARY KEY,
+    classification text NOT NULL,
+    place          text NOT NULL,
+    opened_at      double precision NOT NULL,
+    count          integer NOT NULL,
+    baseline       double precision NOT NULL,
+    p_value        double precision NOT NULL,
+    last_ticket_at double precision NOT NULL,
+    closed_at      double precision
+);
+
+CREATE TABLE incident_tickets (
+    incident_id text NOT NULL REFERENCES incidents (incident_id),
+    ticket_id   text NOT NULL,
+    at          double precision NOT NULL,
+    PRIMARY KEY (incident_id, ticket_id)
+);
+CREATE INDEX incident_tickets_ticket ON incident_tickets (ticket_id);
+
+CREATE TABLE watch_list (
+    digest   text PRIMARY KEY,
+    level    text NOT NULL,
+    reason   text NOT NULL,
+    added_at double precision NOT NULL
+);
+"""
+
+#: SQLite's V_AGENT_STATE_LOG: every agent state change, for the reports (per instance here).
+P5_AGENT_STATE_LOG = """
+CREATE TABLE agent_state_log (
+    id          bigserial PRIMARY KEY,
+    instance_id text NOT NULL DEFAULT '',
+    agent_id    text NOT NULL,
+    state       text NOT NULL,
+    reason      text,
+    at          double precision NOT NULL
+);
+CREATE INDEX agent_state_log_at ON agent_state_log (at);
+CREATE INDEX agent_state_log_agent_at ON agent_state_log (instance_id, agent_id, at);
+"""
+
 #: Migration N is ``MIGRATIONS[N - 1]``.
-MIGRATIONS: tuple[str, ...] = (P1_BASE, P2_INSTANCES)
+MIGRATIONS: tuple[str, ...] = (P1_BASE, P2_INSTANCES, P3_OUTBOX, P4_ESCALATIONS, P5_AGENT_STATE_LOG)
 SCHEMA_VERSION = len(MIGRATIONS)

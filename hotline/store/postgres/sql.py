@@ -12,12 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hotline.store.sqlite import (
-    _CALL_COLUMNS,
-    _CALLBACK_COLUMNS,
-    _DEADLINE_COLUMNS,
-    _TICKET_COLUMNS,
-)
+from hotline.store.sqlite import _CALL_COLUMNS, _CALLBACK_COLUMNS
+from hotline.store.tickets import _DEADLINE_COLUMNS, _TICKET_COLUMNS
 
 #: Column types that are not plain: how a parameter reaches them, and how a read returns them.
 _DATE, _BOOL, _JSON = "date", "boolean", "jsonb"
@@ -85,6 +81,7 @@ TYPES: dict[str, dict[str, str]] = {
     "callback_attempts": {"callback_id": "bigint", "at": "float8", "counted": _BOOL},
     "agent_states": {"since": "float8", "wrap_up_until": "float8"},
     "queue_heartbeat": {"at": "float8"},
+    "outbox": {"created_at": "float8"},
     "ticket_attention": {"ticket_id": "bigint", "at": "float8", "callback_id": "bigint"},
 }
 
@@ -273,6 +270,17 @@ UPDATE_CALLBACK = PgSql(
 )
 INSERT_ATTEMPT = insert(
     "callback_attempts", ("callback_id", "at", "outcome", "dial_status", "call_id", "counted"), 6
+)
+OUTBOX_COLUMNS = ("event_id", "kind", "topic", "payload", "created_at")
+INSERT_OUTBOX = insert("outbox", OUTBOX_COLUMNS, 9)
+DELETE_OUTBOX = PgSql("DELETE FROM outbox WHERE seq = $1::bigint", "outbox", 9)
+LOG_AGENT_STATE = PgSql(
+    "INSERT INTO agent_state_log (instance_id, agent_id, state, reason, at) "
+    "SELECT $1::text, $2::text, $3::text, $4::text, $5::float8 "
+    "WHERE NOT EXISTS (SELECT 1 FROM agent_state_log WHERE instance_id = $1 AND agent_id = $2 "
+    "AND at = $5 AND state = $3 AND reason IS NOT DISTINCT FROM $4)",
+    "agent_state_log",
+    8,
 )
 UPSERT_AGENT = upsert(
     "agent_states",

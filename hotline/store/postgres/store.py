@@ -9,7 +9,8 @@ from typing import Any
 
 import asyncpg
 
-from hotline.store.errors import StoreError
+from hotline.store.errors import StoreError, StoreMissingReference
+from hotline.store.outbox import ticket_event_entries
 from hotline.store.postgres import sql as q
 from hotline.store.postgres.core import SLA_LEADER_LOCK, _Txn
 from hotline.store.postgres.queue_tables import PgQueueTables
@@ -18,10 +19,10 @@ from hotline.store.records import (
     CallbackRecord,
     CallbackStatus,
 )
-from hotline.store.sqlite import (
+from hotline.store.sqlite import _callback_row
+from hotline.store.tickets import (
     _DEADLINE_COLUMNS,
     _TICKET_COLUMNS,
-    _callback_row,
     _deadline_from_row,
     _deadline_row,
     _detail_json,
@@ -130,6 +131,8 @@ class PgStore(PgQueueTables):
             cb_id, status, outcome = change.complete_callback
             at = change.ticket.updated_at if change.ticket is not None else 0.0
             stmts.append((q.UPDATE_CALLBACK, (0, status, None, outcome, at, cb_id)))
+        # The ticket events this change announces, in its own transaction (the outbox).
+        stmts += [(q.INSERT_OUTBOX, entry.row()) for entry in ticket_event_entries(change)]
         return stmts, callback
 
     async def _callback_ids(self, count: int) -> list[int]:
@@ -164,6 +167,7 @@ class PgStore(PgQueueTables):
         *,
         citizen_number: str = "",
         duplicate: Callable[[Sequence[Ticket]], TicketChange | None] | None = None,
+        recorded_call: str | None = None,
     ) -> TicketChange:
         """Create a ticket in one transaction (see :meth:`hotline.store.Store.create_ticket`):
         the duplicate rule and the ticket's numbers are decided on the rows as they are then."""
@@ -175,6 +179,11 @@ class PgStore(PgQueueTables):
             done.clear()
             refused.clear()
             change: TicketChange | None = None
+            if recorded_call is not None and not await txn.conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM call_records WHERE call_id = $1)", recorded_call
+            ):
+                refused.append(StoreMissingReference("call_records", recorded_call))
+                return []
             try:  # the domain's decisions: a refusal writes nothing and reaches the caller
                 if duplicate is not None and citizen_number:
                     change = duplicate(txn.open_tickets(citizen_number))
@@ -187,8 +196,11 @@ class PgStore(PgQueueTables):
                 refused.append(exc)
                 return []
             done.append(change)
-            if change.ticket is None:
-                return [(q.INSERT_LINK_IF_NEW, _link_row(k)) for k in change.links]
+            if change.ticket is None:  # a duplicate: at most its links (announced in the outbox)
+                known = {t.id: t.number for t in txn.open_tickets(citizen_number)}
+                return [(q.INSERT_LINK_IF_NEW, _link_row(k)) for k in change.links] + [
+                    (q.INSERT_OUTBOX, entry.row()) for entry in ticket_event_entries(change, known)
+                ]
             txn.created(change.ticket)
             if change.follow_up is not None and not callback_ids:
                 callback_ids.append(
@@ -257,8 +269,13 @@ class PgStore(PgQueueTables):
         await self._run("import tickets", copy)
 
     async def add_link(self, link: TicketLink) -> None:
-        """Link a call to a ticket (one link per ticket and call)."""
-        await self._write([(q.INSERT_LINK, _link_row(link))], "add link")
+        """Link a call to a ticket (one link per ticket and call); announces it in the outbox."""
+        numbers = await self.ticket_numbers([link.ticket_id])
+        events = ticket_event_entries(TicketChange(ticket=None, links=(link,)), numbers)
+        await self._write(
+            [(q.INSERT_LINK, _link_row(link)), *((q.INSERT_OUTBOX, entry.row()) for entry in events)],
+            "add link",
+        )
 
     async def save_deadlines(self, clocks: Sequence[Deadline]) -> list[StoreError | None]:
         """Save clocks (version-guarded), each its own operation; one result per clock."""
@@ -337,6 +354,18 @@ class PgStore(PgQueueTables):
         )
         n = len(_TICKET_COLUMNS)
         return [(_ticket_from_row(r), str(r[n]), float(r[n + 1]), r[n + 2]) for r in rows]
+
+    async def caller_tickets(self, citizen_number: str, limit: int) -> list[tuple[Ticket, date | None]]:
+        """A caller's latest tickets (closed ones too), newest first, each with the earliest unmet
+        deadline of its current round (a screen-pop, in one read)."""
+        rows = await self._read(
+            f"SELECT {q.select_list('tickets', _TICKET_COLUMNS, 't')}, "
+            "(SELECT min(d.due_on) FROM deadlines d WHERE d.ticket_id = t.id AND d.round = t.round "
+            "AND d.met_at IS NULL) FROM tickets t WHERE t.citizen_number = $1 ORDER BY t.id DESC LIMIT $2",
+            citizen_number,
+            limit,
+        )
+        return [(_ticket_from_row(r[:-1]), r[-1]) for r in rows]
 
     async def open_tickets_for_caller(self, citizen_number: str) -> list[Ticket]:
         """The caller's tickets that are not closed, oldest first."""
