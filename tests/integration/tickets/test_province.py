@@ -169,3 +169,30 @@ async def test_a_follow_up_is_claimed_by_one_instance_and_taken_over_after_its_l
                         if callback.id in orphans:
                             assert taken.setdefault(callback.id, store.instance_id) == store.instance_id
         stores.pop(0)
+
+
+async def test_each_outbox_message_is_published_by_one_instance(postgres_server: PrivatePostgres) -> None:
+    """Ticket events written by any instance wait in one outbox; an instance claims what it
+    publishes (the others skip it) until it acknowledges it, or until its claim runs out."""
+    from hotline.store.outbox import message
+    from tests.integration.store.conftest import ticket_change
+
+    url = postgres_server.create_database("province_outbox")
+    async with (
+        PgStore.open(url, instance_id="a", callback_lease_s=1.0) as a,
+        PgStore.open(url, instance_id="b", callback_lease_s=1.0) as b,
+    ):
+        await a.save_ticket_change(ticket_change(1, 1))  # its "created" event, in the same commit
+        await b.add_outbox([message("alert", "hotline/test", {"n": i}, 0.0, id_prefix="t") for i in range(3)])
+        total = await a.outbox_count()
+        assert total >= 4
+        mine = await a.pending_outbox(limit=100)
+        assert len(mine) == total
+        assert await b.pending_outbox(limit=100) == []  # claimed by a
+        await a.ack_outbox([m.seq for m in mine[:2]])
+        assert await a.outbox_count() == total - 2
+        # a stops publishing (gone): once its claim runs out, b takes the rest, each once.
+        async with asyncio.timeout(10):
+            while not (taken := await b.pending_outbox(limit=100)):
+                await asyncio.sleep(0.2)
+        assert [m.entry.event_id for m in taken] == [m.entry.event_id for m in mine[2:]]
