@@ -72,6 +72,7 @@ from hotline.queue import inputs as queue_inputs
 from hotline.settings import EscalationSettings
 from hotline.store.errors import StoreError
 from hotline.store.escalations import EscalationStore
+from hotline.tickets.phone import InvalidPhoneNumber, normalise_number
 from hotline.tickets.service import resolve_data_path
 
 log = structlog.get_logger("hotline.escalation")
@@ -256,7 +257,11 @@ class EscalationRuntime:
             digest = self.desk.rules.watch_list.digest(item.number)
             if self._store is not None and self.desk.repeat_calls.count(digest, now) >= 1:
                 try:
-                    overdue = tuple(await self._store.overdue_tickets_for_caller(item.number))
+                    overdue = tuple(
+                        await self._store.overdue_tickets_for_caller(normalise_number(item.number))
+                    )
+                except InvalidPhoneNumber:
+                    overdue = ()  # a withheld or odd caller ID: no ticket can name it
                 except StoreError as exc:
                     log.error("escalation.lookup_failed", call_id=item.call_id, error=str(exc))
             desk_input: DeskInput = CallStarted(item.call_id, item.number, item.priority, overdue)
