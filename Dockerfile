@@ -16,7 +16,7 @@ COPY hotline ./hotline
 RUN python -m pip wheel --no-cache-dir --wheel-dir /wheels -c requirements.lock .
 
 FROM python:3.11-slim
-# A CJK font, so `hotline report --chart` can label the chart in Chinese.
+# A CJK font, so the charts of `hotline report` (--html, --chart) are labelled in Chinese.
 RUN apt-get update && apt-get install -y --no-install-recommends fonts-wqy-microhei \
     && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --home-dir /var/lib/hotline --create-home hotline

@@ -16,6 +16,7 @@ from pathlib import Path
 import structlog
 
 from hotline.alerting import EscalationRuntime
+from hotline.bus.service import AgentBus
 from hotline.clock import AnchoredClock, Clock, WallClock
 from hotline.health import keep_health_file
 from hotline.pbx_bridge.actions import PbxActions
@@ -53,6 +54,7 @@ class HotlineService:
         self.dispatcher: Dispatcher | None = None
         self.runtime: QueueRuntime | None = None
         self.client: AmiClient | None = None
+        self.bus: AgentBus | None = None
         self.inbox: asyncio.Queue[QueueInput] = asyncio.Queue()
         #: Called with every input and the commands it produced (the demo watches through it).
         self.observer: Callable[[QueueInput, list[Command]], None] | None = None
@@ -95,6 +97,21 @@ class HotlineService:
             tickets = TicketService.from_settings(s, store, clock=self.clock.now)
             persistence.on_closed = _follow_up_outcome(tickets)
             watcher = SlaWatcher(tickets, interval_s=s.sla.sweep_interval_s, timeout_s=s.sla.sweep_timeout_s)
+            # MQTT ([mqtt]): desktops' commands into the inbox, the dispatcher's decisions out.
+            bus = (
+                AgentBus(
+                    s.mqtt,
+                    dispatcher,
+                    inbox.put_nowait,
+                    now=self.clock.now,
+                    utc_offset_h=s.queue.utc_offset_h,
+                    service_level_threshold_s=s.queue.service_level_threshold_s,
+                    store=store,
+                    tickets=tickets,
+                )
+                if s.mqtt.enabled
+                else None
+            )
             async with AmiClient(s.ami, s.dialplan, inbox.put_nowait) as client:
                 # -- escalation (issue 11): fed by the queue's observer, flags calls back into it
                 escalation: EscalationRuntime | None = None
@@ -108,7 +125,7 @@ class HotlineService:
                         queue_inbox=inbox,
                         actions=PbxActions(client, s.dialplan),
                     )
-                    observer = _both(self.observer, escalation.observe)
+                    observer = _observers(self.observer, escalation.observe)
                 self.escalation = escalation
                 runtime = QueueRuntime(
                     dispatcher,
@@ -116,10 +133,12 @@ class HotlineService:
                     self.clock,
                     inbox,
                     persistence=persistence,
-                    observer=observer,
+                    observer=_observers(observer, bus.observe if bus else None),
                 )
-                self.dispatcher, self.runtime, self.client = dispatcher, runtime, client
+                self.dispatcher, self.runtime, self.client, self.bus = dispatcher, runtime, client, bus
                 async with asyncio.TaskGroup() as tasks:
+                    if bus is not None:
+                        mqtt_task = tasks.create_task(bus.run(), name="mqtt-bus")
                     owned = [
                         tasks.create_task(runtime.run(), name="dispatcher"),
                         tasks.create_task(
@@ -151,23 +170,27 @@ class HotlineService:
                             await runtime.drain_records()
                     except TimeoutError:
                         log.error("service.drain_timeout", timeout_s=DRAIN_TIMEOUT_S)
+                    if bus is not None:
+                        await bus.close()
+                        owned.append(mqtt_task)
                     for task in owned:
                         task.cancel()
         log.info("service.stopped")
 
 
-def _both(
-    first: Callable[[QueueInput, list[Command]], None] | None,
-    second: Callable[[QueueInput, list[Command]], None],
-) -> Callable[[QueueInput, list[Command]], None]:
-    """One observer that calls ``first`` (if any), then ``second``."""
+def _observers(
+    *observers: Callable[[QueueInput, list[Command]], None] | None,
+) -> Callable[[QueueInput, list[Command]], None] | None:
+    """Every given observer, called in turn with each input and its commands."""
+    present = [o for o in observers if o is not None]
+    if len(present) <= 1:
+        return present[0] if present else None
 
-    def observe(event: QueueInput, commands: list[Command]) -> None:
-        if first is not None:
-            first(event, commands)
-        second(event, commands)
+    def both(event: QueueInput, commands: list[Command]) -> None:
+        for observer in present:
+            observer(event, commands)
 
-    return observe
+    return both
 
 
 #: Why the queue closes a callback it never could dial (no attempt reached the citizen's phone).

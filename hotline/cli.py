@@ -73,6 +73,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         live=not args.no_live,
         calls_per_minute=args.rate,
         log_file=args.log_file,
+        db=args.db,
+        mqtt=not args.no_mqtt,
     )
 
     async def main(stop: asyncio.Event) -> int:
@@ -88,6 +90,55 @@ def _health(args: argparse.Namespace, settings: Settings) -> int:
     healthy = is_healthy(path, interval_s)
     print("healthy: AMI connected" if healthy else f"unhealthy: {unhealthy_reason(path, interval_s)}")
     return 0 if healthy else 1
+
+
+# ---- MQTT clients (hotline.bus): `hotline agent`, `hotline wallboard` -------------------------
+
+
+def _mqtt_address(args: argparse.Namespace, settings: Settings) -> tuple[str, int, str]:
+    mqtt = settings.mqtt
+    return args.host or mqtt.host, args.port or mqtt.port, args.prefix or mqtt.topic_prefix
+
+
+def _agent(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+
+    from hotline.bus.terminal import run_agent
+
+    host, port, prefix = _mqtt_address(args, settings)
+    password = args.password or os.environ.get("HOTLINE_AGENT_PASSWORD", "")
+    return asyncio.run(run_agent(host, port, args.id, password, prefix))
+
+
+def _wallboard(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+
+    from hotline.bus.terminal import run_wallboard
+
+    host, port, prefix = _mqtt_address(args, settings)
+    password = args.password or os.environ.get("HOTLINE_WALLBOARD_PASSWORD", "")
+    try:
+        return asyncio.run(run_wallboard(host, port, args.user, password, prefix, updates=args.updates))
+    except KeyboardInterrupt:
+        return 0
+
+
+def _add_mqtt_clients(sub: Any) -> None:
+    for name, helptext, func in (
+        ("agent", "an agent's terminal desktop over MQTT (state, screen-pops, keys)", _agent),
+        ("wallboard", "the live queue board over MQTT", _wallboard),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--host", help="broker host (default: [mqtt] host)")
+        p.add_argument("--port", type=int, help="broker port (default: [mqtt] port)")
+        p.add_argument("--prefix", help="topic prefix (default: [mqtt] topic_prefix)")
+        p.add_argument("--password", help="MQTT password (else $HOTLINE_AGENT_PASSWORD or ..._WALLBOARD_...)")
+        if name == "agent":
+            p.add_argument("--id", required=True, help="the agent id (its MQTT username)")
+        else:
+            p.add_argument("--user", default="wallboard", help="MQTT username (wallboard or supervisor)")
+            p.add_argument("--updates", type=int, default=0, help="stop after this many updates (0 = never)")
+        p.set_defaults(func=func)
 
 
 # ---- bad input and unusable files: one line on stderr, exit 2 (issue 9) ----------------------
@@ -161,12 +212,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_serve)
 
     demo = sub.add_parser("demo", help="the service against the built-in PBX simulator, with traffic")
-    demo.add_argument("--minutes", type=float, default=10.0, help="simulated minutes of traffic")
+    demo.add_argument("--minutes", type=float, default=10.0, help="minutes of traffic, in simulated time")
     demo.add_argument("--speed", type=float, default=20.0, help="speed-up factor of the simulated clock")
     demo.add_argument("--seed", type=int, default=12345, help="random seed of the traffic")
     demo.add_argument("--rate", type=float, default=1.8, help="inbound calls per simulated minute")
     demo.add_argument("--log-file", type=Path, help="keep the service's JSON log lines in this file")
     demo.add_argument("--no-live", action="store_true", help="no live view on stderr")
+    demo.add_argument("--db", type=Path, help="keep the SQLite store here (for `hotline report` afterwards)")
+    demo.add_argument("--no-mqtt", action="store_true", help="no private broker: agents log in by autologin")
     demo.set_defaults(func=_demo)
 
     health = sub.add_parser("health", help="exit 0 while the running service is connected to Asterisk")
@@ -174,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("simulate-pbx", help="run the AMI-speaking PBX simulator alone")
     sim.set_defaults(func=_simulate_pbx)
+
+    _add_mqtt_clients(sub)
 
     try:
         from hotline.tickets.cli import register
@@ -191,6 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
     from hotline.escalation.cli import register as register_escalations
 
     register_escalations(typing.cast("argparse._SubParsersAction[argparse.ArgumentParser]", sub))
+
+    # -- reports (issue 13): ``hotline report`` --
+    from hotline.reports.cli import register as register_report
+
+    register_report(typing.cast("argparse._SubParsersAction[argparse.ArgumentParser]", sub))
     return parser
 
 

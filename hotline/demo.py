@@ -7,6 +7,12 @@ agents answer after a few seconds and talk for an exponential time; follow-up ca
 (回访) are scheduled now and then; abandoned calls become return calls (回拨) by the queue's own
 rules.  Time runs ``speed`` times faster than the wall clock (simulator and service alike), so
 30 simulated minutes take 90 s at the default speed of 20.
+
+MQTT: the demo starts its own mosquitto on a free loopback port (with the shipped ACL) and prints
+its address; the simulated agents log in, take breaks and end wrap-up by commands from their own
+desktops (:mod:`hotline.demo_desktops`).  The centre is staffed by Erlang C for about 80 % of
+calls answered within the service-level threshold (:mod:`hotline.staffing`).  Without mosquitto
+the agents log in by ``autologin`` and the demo says so.
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ from pathlib import Path
 from typing import TextIO
 
 from hotline.app import HotlineService
+from hotline.bus.broker import BrokerUnavailable, LocalBroker
 from hotline.clock import ScaledClock
+from hotline.demo_desktops import DemoDesktops, DeskCounts, DeskHabits
 from hotline.log import configure_logging
 from hotline.pbx_bridge.simulator import SHIPPED_CHANNELVARS, AgentBehaviour, PbxSimulator
 from hotline.queue.commands import Command, ConnectCallToAgent, StartCallback
@@ -31,6 +39,7 @@ from hotline.queue.dispatcher import DispatcherStats, QueueSnapshot
 from hotline.queue.inputs import QueueInput, ScheduleCallback
 from hotline.queue.work import CallbackKind
 from hotline.settings import AgentConfig, Secret, Settings
+from hotline.staffing import Sizing, size
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 _GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚"
@@ -52,6 +61,10 @@ class DemoOptions:
     follow_ups_per_hour: float = 6.0
     drain_minutes: float = 15.0
     log_file: Path | None = None
+    db: Path | None = None  # keep the store here (for `hotline report`); else a temporary file
+    mqtt: bool = True  # start a private mosquitto and drive the agents through it
+    service_level_target: float = 0.8
+    mean_answer_s: float = 4.0  # simulated agents answer after 2-6 s
 
 
 @dataclass(slots=True)
@@ -63,6 +76,10 @@ class DemoResult:
     threshold_s: float
     unaccounted: int
     callbacks_while_inbound_waited: int
+    sizing: Sizing | None = None
+    callbacks_started: int = 0  # distinct callbacks (a pre-empted one restarts: not counted twice)
+    desks: DeskCounts | None = None
+    mqtt_address: str | None = None
 
 
 class TrafficGenerator:
@@ -76,6 +93,7 @@ class TrafficGenerator:
         #: Our own count, independent of the dispatcher's: callbacks started while an inbound
         #: call its agent could take was still waiting after the decision.
         self.callbacks_while_inbound_waited = 0
+        self.callbacks_started: set[str] = set()
         self.service: HotlineService | None = None
 
     def caller(self) -> tuple[str, str]:
@@ -106,6 +124,7 @@ class TrafficGenerator:
         for command in commands:
             if isinstance(command, StartCallback):
                 self._check_inbound_first(command)
+                self.callbacks_started.add(command.callback_id)
             if isinstance(command, ConnectCallToAgent | StartCallback):
                 extension = command.device.split("/", 1)[-1].split("@", 1)[0]
                 talk = max(20.0, self._rng.expovariate(1.0 / self._options.mean_talk_s))
@@ -218,12 +237,64 @@ async def run_demo(settings: Settings, options: DemoOptions, stop: asyncio.Event
     return 0 if violations == 0 and result.unaccounted == 0 else 1
 
 
+def demo_sizing(settings: Settings, options: DemoOptions, habits: DeskHabits) -> Sizing:
+    """Erlang C staffing for the demo's traffic (handle time: answer + talk + wrap-up)."""
+    handle_s = options.mean_answer_s + options.mean_talk_s + settings.queue.wrap_up_s
+    return size(
+        options.calls_per_minute,
+        handle_s,
+        target=options.service_level_target,
+        threshold_s=settings.queue.service_level_threshold_s,
+        shrinkage=habits.shrinkage,
+    )
+
+
+def staffed_agents(settings: Settings, count: int, *, autologin: bool) -> tuple[AgentConfig, ...]:
+    """``count`` agents 1001, 1002, ... on the dialplan's device template."""
+    template = settings.dialplan.agent_device_template
+    return tuple(
+        AgentConfig(id=str(1001 + i), device=template.format(agent=str(1001 + i)), autologin=autologin)
+        for i in range(count)
+    )
+
+
+async def _start_broker(workdir: Path, agent_ids: list[str]) -> LocalBroker | None:
+    try:
+        broker = LocalBroker.for_agents(workdir / "mosquitto", agent_ids)
+        await broker.start()
+    except (BrokerUnavailable, OSError) as exc:
+        print(f"hotline demo: no MQTT ({exc}); agents log in by autologin", flush=True)
+        return None
+    return broker
+
+
+def _announce(broker: LocalBroker, prefix: str, sizing: Sizing) -> str:
+    address = f"{broker.host}:{broker.port}"
+    print(sizing.describe(), flush=True)
+    print(
+        f"MQTT broker on {address} (topic prefix {prefix}); watch it with\n"
+        f"  hotline wallboard --port {broker.port} --password {broker.password('wallboard')}\n"
+        f"  hotline agent --id 1001 --port {broker.port} --password {broker.password('1001')}\n"
+        f"  mosquitto_sub -h {broker.host} -p {broker.port} -u supervisor "
+        f"-P {broker.password('supervisor')} -t '{prefix}/#' -v",
+        flush=True,
+    )
+    return address
+
+
 async def _run(
     settings: Settings, options: DemoOptions, stop: asyncio.Event, rng: random.Random, workdir: Path
 ) -> DemoResult:
     # Start the simulated day at 09:00 Beijing time so callbacks fall within calling hours.
     today = dt.datetime.now(_CHINA).replace(hour=9, minute=0, second=0, microsecond=0)
     clock = ScaledClock(options.speed, start=today.timestamp())
+    habits = DeskHabits()
+    sizing = demo_sizing(settings, options, habits)
+    agent_ids = [str(1001 + i) for i in range(sizing.staffed)]
+    broker = await _start_broker(workdir, agent_ids) if options.mqtt else None
+    if broker is None:
+        print(sizing.describe(), flush=True)
+    agents = staffed_agents(settings, sizing.staffed, autologin=broker is None)
     sim = PbxSimulator(
         port=0,
         username=settings.simulator.username,
@@ -233,46 +304,77 @@ async def _run(
         seed=options.seed,
         channelvars=SHIPPED_CHANNELVARS,
         # Agents configured on PJSIP devices get simulated softphones (registered at start).
-        sip_phones=[a.device.split("/", 1)[1] for a in settings.agents if a.device.startswith("PJSIP/")],
+        sip_phones=[a.device.split("/", 1)[1] for a in agents if a.device.startswith("PJSIP/")],
     )
-    async with sim:
-        service = HotlineService(demo_settings(settings, sim.port, workdir), clock=clock)
-        traffic = TrafficGenerator(sim, options, rng)
-        traffic.service = service
-        traffic._agents = settings.agents
-        service.observer = traffic.observe
-        service_stop = asyncio.Event()
-        until = clock.now() + options.minutes * 60.0
-        async with asyncio.TaskGroup() as tasks:
-            running = tasks.create_task(service.run(service_stop), name="demo-service")
-            await service.started.wait()
-            assert service.client is not None
-            await service.client.connected.wait()
-            helpers = [
-                tasks.create_task(traffic.arrivals(until, clock), name="demo-arrivals"),
-                tasks.create_task(
-                    _follow_ups(service, options, rng, clock, traffic, until), name="demo-follow-ups"
-                ),
-            ]
-            if options.live:
-                helpers.append(
-                    tasks.create_task(_live_view(service, clock, sys.stderr), name="demo-live-view")
+    try:
+        async with sim:
+            service_settings = demo_settings(settings, sim.port, workdir)
+            service_settings = dataclasses.replace(service_settings, agents=agents)
+            if options.db is not None:
+                store = dataclasses.replace(service_settings.store, path=str(options.db))
+                service_settings = dataclasses.replace(service_settings, store=store)
+            address = None
+            if broker is not None:
+                mqtt = dataclasses.replace(
+                    service_settings.mqtt,
+                    enabled=True,
+                    host=broker.host,
+                    port=broker.port,
+                    username="hotline",
+                    password=Secret(broker.password("hotline")),
                 )
-            # Traffic for the simulated period, then let the calls in progress finish.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(clock.delay_until(until)):
-                    await stop.wait()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(options.drain_minutes * 60.0 / clock.speed):
-                    await _until_settled(service, clock, stop)
-            for task in helpers:
-                task.cancel()
-            assert service.dispatcher is not None
-            stats = service.dispatcher.stats
-            service_stop.set()
-            await running
-        if options.live:
-            sys.stderr.write("\n")
+                service_settings = dataclasses.replace(service_settings, mqtt=mqtt)
+                address = _announce(broker, mqtt.topic_prefix, sizing)
+            service = HotlineService(service_settings, clock=clock)
+            traffic = TrafficGenerator(sim, options, rng)
+            traffic.service = service
+            traffic._agents = service_settings.agents
+            service.observer = traffic.observe
+            desks = (
+                DemoDesktops(broker, agent_ids, service_settings.mqtt.topic_prefix, clock, rng, habits)
+                if broker is not None
+                else None
+            )
+            service_stop = asyncio.Event()
+            until = clock.now() + options.minutes * 60.0
+            async with asyncio.TaskGroup() as tasks:
+                running = tasks.create_task(service.run(service_stop), name="demo-service")
+                await service.started.wait()
+                assert service.client is not None
+                await service.client.connected.wait()
+                helpers = []
+                if desks is not None:
+                    assert service.bus is not None
+                    await service.bus.connected.wait()
+                    helpers.append(tasks.create_task(desks.run(), name="demo-desktops"))
+                helpers += [
+                    tasks.create_task(traffic.arrivals(until, clock), name="demo-arrivals"),
+                    tasks.create_task(
+                        _follow_ups(service, options, rng, clock, traffic, until), name="demo-follow-ups"
+                    ),
+                ]
+                if options.live:
+                    helpers.append(
+                        tasks.create_task(_live_view(service, clock, sys.stderr), name="demo-live-view")
+                    )
+                # Traffic for the simulated period, then let the calls in progress finish.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(clock.delay_until(until)):
+                        await stop.wait()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(options.drain_minutes * 60.0 / clock.speed):
+                        await _until_settled(service, clock, stop)
+                for task in helpers:
+                    task.cancel()
+                assert service.dispatcher is not None
+                stats = service.dispatcher.stats
+                service_stop.set()
+                await running
+            if options.live:
+                sys.stderr.write("\n")
+    finally:
+        if broker is not None:
+            await broker.stop()
     ended = stats.calls_answered + stats.calls_abandoned + stats.calls_lost
     waiting = len(traffic.placed) - ended
     return DemoResult(
@@ -281,6 +383,10 @@ async def _run(
         settings.queue.service_level_threshold_s,
         max(waiting, 0),
         traffic.callbacks_while_inbound_waited,
+        sizing=sizing,
+        callbacks_started=len(traffic.callbacks_started),
+        desks=desks.counts if desks is not None else None,
+        mqtt_address=address,
     )
 
 
@@ -303,11 +409,25 @@ def _print_summary(result: DemoResult, options: DemoOptions, log_lines: int, log
     )
     print(f"average speed of answer: {asa:.1f} s" if asa is not None else "average speed of answer: n/a")
     print(f"ring-no-answer: {s.ring_no_answer}")
+    restarts = max(s.callbacks_started - result.callbacks_started, 0)
     print(
-        f"callbacks scheduled: {s.callbacks_scheduled}, started: {s.callbacks_started}, "
+        f"callbacks scheduled: {s.callbacks_scheduled}, started: {result.callbacks_started} "
+        f"({s.callbacks_started} attempts dialled, {restarts} of them restarts after a pre-emption), "
         f"reached: {s.callbacks_reached}, failed: {s.callbacks_failed}, pre-empted: {s.callbacks_preempted}"
     )
+    if result.sizing is not None:
+        print(result.sizing.describe())
+    if result.desks is not None:
+        sent = ", ".join(f"{cmd} {n}" for cmd, n in sorted(result.desks.sent.items()))
+        refused = sum(result.desks.refused.values())
+        print(
+            f"MQTT ({result.mqtt_address}): desktop commands {sent}; refused {refused}; "
+            f"screen-pops received {result.desks.offers}"
+        )
     violations = max(result.callbacks_while_inbound_waited, s.callbacks_started_while_inbound_waited)
     print(f"callbacks started while an eligible inbound call waited: {violations}")
+    if options.db is not None:
+        day = dt.datetime.now(_CHINA).date().isoformat()
+        print(f"store kept at {options.db}: HOTLINE_STORE_PATH={options.db} hotline report --day {day}")
     where = str(log_file) if log_file else "(a temporary file, removed)"
     print(f"log lines written: {log_lines} to {where}")

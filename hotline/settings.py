@@ -220,6 +220,22 @@ class ReportSettings:
     """``hotline report``."""
 
     top_classifications: int
+    interval_min: int
+    short_abandon_s: float
+    service_level_target: float
+    overdue_limit: int
+
+    def __post_init__(self) -> None:
+        if self.top_classifications < 1:
+            raise SettingsError("report.top_classifications", "must be 1 or more")
+        if self.interval_min not in (15, 30, 60):
+            raise SettingsError("report.interval_min", "must be 15, 30 or 60")
+        if self.short_abandon_s < 0:
+            raise SettingsError("report.short_abandon_s", "must be 0 or more")
+        if not 0 < self.service_level_target <= 1:
+            raise SettingsError("report.service_level_target", "must be a fraction in (0, 1]")
+        if self.overdue_limit < 1:
+            raise SettingsError("report.overdue_limit", "must be 1 or more")
 
 
 # -- escalation (issue 11) ------------------------------------------------------------------
@@ -291,6 +307,57 @@ class EscalationSettings:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class MqttSettings:
+    """``[mqtt]``: the broker the agents' desktops, supervisors and wallboards use (``hotline.bus``)."""
+
+    enabled: bool
+    host: str
+    port: int
+    username: str
+    password: Secret
+    tls: bool
+    tls_ca_file: str
+    topic_prefix: str
+    client_id: str
+    keepalive_s: int
+    connect_timeout_s: float
+    publish_timeout_s: float
+    reconnect_min_s: float
+    reconnect_max_s: float
+    stats_interval_s: float
+    presence_grace_s: float
+    max_payload_bytes: int
+    outbox_poll_s: float
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.port <= 65535:
+            raise SettingsError("mqtt.port", "must be 1 to 65535")
+        prefix = self.topic_prefix
+        if not prefix or prefix.startswith("/") or prefix.endswith("/") or any(c in prefix for c in "#+\0"):
+            raise SettingsError("mqtt.topic_prefix", "no wildcards, no leading or trailing /")
+        if not self.client_id:
+            raise SettingsError("mqtt.client_id", "must not be empty")
+        if not 5 <= self.keepalive_s <= 3600:
+            raise SettingsError("mqtt.keepalive_s", "must be 5 to 3600")
+        positive = (
+            "connect_timeout_s",
+            "publish_timeout_s",
+            "reconnect_min_s",
+            "stats_interval_s",
+            "outbox_poll_s",
+        )
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"mqtt.{name}", "must be more than 0")
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise SettingsError("mqtt.reconnect_max_s", "must be at least reconnect_min_s")
+        if self.presence_grace_s < 0:
+            raise SettingsError("mqtt.presence_grace_s", "must be 0 or more")
+        if not 64 <= self.max_payload_bytes <= 1_048_576:
+            raise SettingsError("mqtt.max_payload_bytes", "must be 64 to 1048576")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class AgentConfig:
     """One agent (``[[agents]]``): its id, the device it answers on, its skills/groups."""
 
@@ -314,6 +381,7 @@ class Settings:
     tickets: TicketSettings
     sla: SlaSettings
     report: ReportSettings
+    mqtt: MqttSettings
     escalation: EscalationSettings
     agents: tuple[AgentConfig, ...] = ()
 

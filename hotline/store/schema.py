@@ -209,6 +209,19 @@ CREATE TABLE ticket_attention (
 ALTER TABLE ticket_links ADD COLUMN external INTEGER NOT NULL DEFAULT 0;
 """
 
+#: Messages that must reach the MQTT bus (ticket events, escalation alerts), written in the same
+#: transaction as the change they announce and deleted once the broker acknowledged them.
+V_OUTBOX = """
+CREATE TABLE outbox (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id   TEXT NOT NULL UNIQUE,
+    kind       TEXT NOT NULL,
+    topic      TEXT NOT NULL,
+    payload    TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+"""
+
 #: Escalations (issue 11): alerts to supervisors, their signals and acknowledgement history,
 #: hot-spot incidents and their tickets, and the watch list (keyed hashes only, never numbers).
 ESCALATIONS = """
@@ -284,6 +297,20 @@ CREATE TABLE watch_list (
 );
 """
 
+#: Reports (issue 13): every agent state change, appended (``agent_states`` keeps only the last
+#: one per agent), so time ready, paused per reason, wrap-up and ring-no-answer can be counted.
+V_AGENT_STATE_LOG = """
+CREATE TABLE agent_state_log (
+    id       INTEGER PRIMARY KEY,
+    agent_id TEXT NOT NULL,
+    state    TEXT NOT NULL,
+    reason   TEXT,
+    at       REAL NOT NULL
+);
+CREATE INDEX agent_state_log_at ON agent_state_log (at);
+CREATE INDEX agent_state_log_agent_at ON agent_state_log (agent_id, at);
+"""
+
 #: Migration N is ``MIGRATIONS[N - 1]``.
 MIGRATIONS: tuple[str, ...] = (
     V1_TICKETS,
@@ -291,6 +318,8 @@ MIGRATIONS: tuple[str, ...] = (
     V3_CALLBACK_QUEUE_ID,
     V4_WRITE_AHEAD,
     V5_TICKET_COUNTERS,
+    V_OUTBOX,
     ESCALATIONS,
+    V_AGENT_STATE_LOG,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

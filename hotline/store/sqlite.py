@@ -64,6 +64,11 @@ Callbacks
 Agents
     ``save_agent_state(state)``, ``load_agent_states()``.
 
+Outbox (messages for the MQTT bus, :mod:`hotline.store.outbox`)
+    every ticket change and ``add_link`` also store their ticket events, in the same transaction;
+    ``add_outbox(entries)``, ``pending_outbox(after_seq, limit)``, ``ack_outbox(seqs)``,
+    ``outbox_count()``.
+
 Reports
     ``ticket_activity(start, end)``, ``deadlines_due_between(first_day, last_day)``,
     ``satisfaction_between(start, end)``; ``schema_version()``.
@@ -94,6 +99,16 @@ from hotline.store.errors import (
     StoreError,
     StoreIntegrityError,
     StoreTimeout,
+)
+from hotline.store.outbox import (
+    COUNT_OUTBOX_SQL,
+    DELETE_OUTBOX_SQL,
+    OUTBOX_COLUMNS,
+    PENDING_OUTBOX_SQL,
+    OutboxEntry,
+    PendingMessage,
+    pending_from_rows,
+    ticket_event_entries,
 )
 from hotline.store.records import (
     CallbackAttempt,
@@ -307,6 +322,19 @@ _UPSERT_AGENT = _Sql(
     "agent_states",
     7,
 )
+
+#: Every agent state change, appended for the reports (``agent_states`` keeps only the last);
+#: the same state sent again at a restore (same agent, instant, state and reason) is one row.
+_LOG_AGENT_STATE = _Sql(
+    "INSERT INTO agent_state_log (agent_id, state, reason, at) SELECT ?1, ?2, ?3, ?4 "
+    "WHERE NOT EXISTS (SELECT 1 FROM agent_state_log WHERE agent_id = ?1 AND at = ?4 "
+    "AND state = ?2 AND reason IS ?3)",
+    "agent_state_log",
+    8,
+)
+
+_INSERT_OUTBOX = _insert("outbox", OUTBOX_COLUMNS, 9)
+_DELETE_OUTBOX = _Sql(DELETE_OUTBOX_SQL, "outbox", 9)
 
 
 @dataclass(slots=True)
@@ -1228,6 +1256,8 @@ class Store:
             cb_id, status, outcome = change.complete_callback
             at = change.ticket.updated_at if change.ticket is not None else 0.0
             stmts.append((_UPDATE_CALLBACK, (0, status, None, outcome, at, cb_id)))
+        # The ticket events this change announces, in its own transaction (the outbox).
+        stmts += [(_INSERT_OUTBOX, entry.row()) for entry in ticket_event_entries(change)]
         return stmts, callback
 
     async def create_ticket(
@@ -1306,8 +1336,13 @@ class Store:
         await self._write(stmts, "import tickets")
 
     async def add_link(self, link: TicketLink) -> None:
-        """Link a call to a ticket (one link per ticket and call)."""
-        await self._write([(_INSERT_LINK, _link_row(link))], "add link")
+        """Link a call to a ticket (one link per ticket and call); announces it in the outbox."""
+        numbers = await self.ticket_numbers([link.ticket_id])
+        events = ticket_event_entries(TicketChange(ticket=None, links=(link,)), numbers)
+        await self._write(
+            [(_INSERT_LINK, _link_row(link)), *((_INSERT_OUTBOX, entry.row()) for entry in events)],
+            "add link",
+        )
 
     async def save_deadlines(self, clocks: Sequence[Deadline]) -> list[StoreError | None]:
         """Save clocks (version-guarded), each as its own operation; one result per clock."""
@@ -1676,13 +1711,14 @@ class Store:
     # ---- agents --------------------------------------------------------------------------------
 
     async def save_agent_state(self, state: StoredAgentState) -> None:
-        """Persist an agent's state (one row per agent)."""
+        """Persist an agent's state (one row per agent) and append it to the state history."""
         await self._write(
             [
                 (
                     _UPSERT_AGENT,
                     (state.agent_id, state.state, state.reason, state.since, state.work, state.wrap_up_until),
-                )
+                ),
+                (_LOG_AGENT_STATE, (state.agent_id, state.state, state.reason, state.since)),
             ],
             "save agent state",
         )
@@ -1727,6 +1763,25 @@ class Store:
         """The last instant the service saw the PBX, or None."""
         rows = await self._read("SELECT at FROM queue_heartbeat WHERE id = 1", ())
         return float(rows[0][0]) if rows else None
+
+    # ---- the outbox (hotline.store.outbox) -----------------------------------------------------
+
+    async def add_outbox(self, entries: Sequence[OutboxEntry]) -> None:
+        """Store messages for the bus on their own (e.g. an escalation alert)."""
+        await self._write([(_INSERT_OUTBOX, entry.row()) for entry in entries], "add outbox")
+
+    async def pending_outbox(self, after_seq: int = 0, limit: int = 100) -> list[PendingMessage]:
+        """Outbox messages not yet acknowledged, oldest first, after ``after_seq``."""
+        return pending_from_rows(await self._read(PENDING_OUTBOX_SQL, (after_seq, limit)))
+
+    async def ack_outbox(self, seqs: Sequence[int]) -> None:
+        """Forget messages the broker acknowledged."""
+        if seqs:
+            await self._write([(_DELETE_OUTBOX, (seq,)) for seq in seqs], "ack outbox")
+
+    async def outbox_count(self) -> int:
+        """How many messages wait for the broker."""
+        return int((await self._read(COUNT_OUTBOX_SQL, ()))[0][0])
 
 
 async def migrate(conn: aiosqlite.Connection, path: str, target: int = SCHEMA_VERSION) -> int:

@@ -1,4 +1,4 @@
-"""CLI: ``hotline tickets list|show|create|transition|link``, ``hotline report``, ``hotline taxonomy``.
+"""CLI: ``hotline tickets list|show|create|transition|link``, ``hotline taxonomy``.
 
 :func:`register` adds the subcommands to the main parser; each sets ``func`` to a handler
 ``(args, settings) -> exit code``.  Output goes to stdout; errors to stderr with exit code 1 (refused,
@@ -10,11 +10,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import time
 import zoneinfo
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 from hotline.log import configure_logging, mask_name, mask_number
@@ -307,48 +306,6 @@ def _link(args: argparse.Namespace, settings: Settings) -> int:
     return _run(settings, body)
 
 
-# ---- report -----------------------------------------------------------------------------------
-
-
-def _report(args: argparse.Namespace, settings: Settings) -> int:
-    from hotline.tickets.report import build_report, render_text
-
-    tz = _zone(settings)
-    day: date = args.day or datetime.now(tz).date()
-    start = datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
-    end = (datetime(day.year, day.month, day.day, tzinfo=tz) + timedelta(days=1)).timestamp()
-
-    async def body(service: TicketService) -> int:
-        store = service.store
-        opened, closed, per_class = await store.ticket_activity(start, end)
-        report = build_report(
-            day,
-            calls=await store.calls_between(start, end),
-            tickets_opened=opened,
-            tickets_closed=closed,
-            opened_per_classification=per_class,
-            clocks_due=await store.deadlines_due_between(day, day),
-            satisfaction=await store.satisfaction_between(start, end),
-            taxonomy=service.taxonomy,
-            threshold_s=settings.queue.service_level_threshold_s,
-            now=time.time(),
-            top_n=settings.report.top_classifications,
-        )
-        print(render_text(report), end="")
-        if args.chart is not None:
-            from hotline.tickets.chart import ChartUnavailable, render_chart
-
-            try:
-                path = render_chart(report, args.chart)
-            except ChartUnavailable as exc:
-                print(f"hotline: {exc}", file=sys.stderr)
-                return EXIT_USAGE
-            print(f"\nchart written to {path}")
-        return 0
-
-    return _run(settings, body)
-
-
 # ---- taxonomy ---------------------------------------------------------------------------------
 
 
@@ -394,7 +351,7 @@ def _taxonomy_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``tickets``, ``report`` and ``taxonomy`` to the ``hotline`` command."""
+    """Add ``tickets`` and ``taxonomy`` to the ``hotline`` command."""
     tickets = subparsers.add_parser("tickets", help="tickets (工单): list, show, create, transition, link")
     sub = tickets.add_subparsers(dest="tickets_command", required=True)
 
@@ -461,11 +418,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--external", action="store_true", help="a call taken elsewhere (not in the call records)")
     p.add_argument("--actor", default="cli")
     p.set_defaults(func=_one_line(_link))
-
-    report = subparsers.add_parser("report", help="the daily report (text, and a PNG chart with --chart)")
-    report.add_argument("--day", type=_day, help="the day (YYYY-MM-DD; default today)")
-    report.add_argument("--chart", type=Path, metavar="PATH", help="also draw the report as a PNG")
-    report.set_defaults(func=_one_line(_report))
 
     taxonomy = subparsers.add_parser("taxonomy", help="the four-level classification")
     tsub = taxonomy.add_subparsers(dest="taxonomy_command", required=True)

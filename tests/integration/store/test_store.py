@@ -30,6 +30,7 @@ from hotline.store import (
     StoreIntegrityError,
     StoreTimeout,
 )
+from hotline.store.reports import agent_state_history
 from hotline.store.schema import SCHEMA_VERSION
 from hotline.store.sqlite import migrate
 from hotline.tickets.model import LinkRole, TicketChange, TicketLink, TicketState
@@ -296,6 +297,25 @@ async def test_agent_states_are_restored(tmp_path: Path) -> None:
         assert await store.load_agent_states() == [
             StoredAgentState(agent_id="1001", state="paused", reason="training", since=3.0),
             StoredAgentState(agent_id="1002", state="paused", reason="lunch", since=2.0),
+        ]
+
+
+async def test_every_agent_state_change_is_kept_for_the_reports_once(tmp_path: Path) -> None:
+    """The reports count time ready/paused from the history; a restore that writes an agent's
+    state again (same instant, same state) adds nothing to it."""
+    path = tmp_path / "h.db"
+    ready = StoredAgentState(agent_id="1001", state="ready", reason=None, since=1.0)
+    paused = StoredAgentState(agent_id="1001", state="paused", reason="lunch", since=5.0)
+    async with Store.open(path) as store:
+        for state in (ready, paused, paused):
+            await store.save_agent_state(state)
+    async with Store.open(path) as store:
+        await store.save_agent_state(paused)  # the restart's restore
+        await store.save_agent_state(replace(paused, reason="training", since=9.0))
+        assert await agent_state_history(store, 0.0, 100.0) == [
+            ("1001", "ready", None, 1.0),
+            ("1001", "paused", "lunch", 5.0),
+            ("1001", "paused", "training", 9.0),
         ]
 
 

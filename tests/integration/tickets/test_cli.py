@@ -121,6 +121,10 @@ def test_report_with_chart(env: Path, tmp_path: Path, capsys: pytest.CaptureFixt
     chart = tmp_path / "report.png"
     code, out, err = _run(capsys, "report", "--day", "2025-11-28", "--chart", str(chart))
     assert code == 0, err
-    assert "offered (inbound)        4" in out and "abandoned                1" in out
-    assert "service level (15 s)   75.0 %" in out
+    summary = {
+        line.split()[0]: line.split()[-1]
+        for line in out.split("【总览】")[1].split("【")[0].splitlines()[2:-1]
+    }
+    assert summary["呼入量"] == "4" and summary["放弃量(等待≥5秒)"] == "1"
+    assert summary["服务水平SL1(15秒内接通/呼入)"] == "75.0%"
     assert chart.read_bytes()[:4] == b"\x89PNG"

@@ -1,0 +1,108 @@
+"""Supervisors' commands, escalations to their alerts, ticket links and the queue's figures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiomqtt
+
+from hotline.bus.contract import Topics
+from hotline.queue import AgentState
+from hotline.store import Store
+from tests.integration.bus.conftest import BusHarness
+from tests.integration.bus.test_desktops import CALLER, _open_ticket
+
+TOPICS = Topics("hotline/v1")
+
+
+async def test_a_supervisor_sets_an_agents_state_and_gets_replies(bus: BusHarness) -> None:
+    h = bus
+    await h.start()
+    await h.mqtt_up()
+    replies: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    async with aiomqtt.Client(
+        h.broker.host, h.broker.port, username="supervisor", password=h.broker.password("supervisor")
+    ) as sup:
+        await sup.subscribe(TOPICS.supervisor_replies, qos=1)
+
+        async def collect() -> None:
+            async for msg in sup.messages:
+                replies.put_nowait(json.loads(msg.payload))  # type: ignore[arg-type]
+
+        task = asyncio.create_task(collect())
+        try:
+
+            async def command(**fields: object) -> dict[str, Any]:
+                await sup.publish(TOPICS.supervisor_commands, json.dumps({"v": 1, **fields}).encode(), qos=1)
+                return await asyncio.wait_for(replies.get(), 10)
+
+            assert (await command(id="s1", cmd="set_state", agent="1003", state="paused", reason="coaching"))[
+                "ok"
+            ] is False  # logged out: nothing to pause
+            async with h.desktop("1003") as desk:
+                assert (await desk.command("login"))["ok"] is True
+                ok = await command(id="s2", cmd="set_state", agent="1003", state="paused", reason="coaching")
+                assert ok == {"v": 1, "id": "s2", "ok": True}
+                state = await desk.wait_for("state", agent="1003", state="paused")
+                assert state["reason"] == "coaching"
+                bad = await command(id="s3", cmd="set_state", agent="9999", state="ready")
+                assert bad["ok"] is False and "unknown agent" in bad["error"]
+                assert (await command(id="s4", cmd="set_state", agent="1003", state="ready"))["ok"] is True
+                await desk.wait_for("state", agent="1003", state="ready")
+        finally:
+            task.cancel()
+    assert h.dispatcher.agent("1003").state is AgentState.READY  # type: ignore[union-attr]
+
+
+async def test_escalation_reaches_supervisors_and_a_link_is_announced(bus: BusHarness) -> None:
+    h = bus
+    await h.start()
+    await h.mqtt_up()
+    ticket = await _open_ticket(h, CALLER)
+    async with h.board("supervisor") as board, h.desktop("1001") as desk:
+        await board.wait_for("ticket_event", type="created", ticket=ticket)
+        assert (await desk.command("login"))["ok"] is True
+        call = h.sim.place_inbound_call(CALLER, "周八", patience_s=600.0)
+        offer = await asyncio.wait_for(desk.offers.get(), 10)
+        assert offer["call_id"] == call
+        await desk.wait_for("state", agent="1001", state="busy_inbound")  # talking: its record is written
+        reply = await desk.command("escalate", call_id=call, reason="threatens self-harm")
+        assert reply["ok"] is True
+        alert = await board.wait_for("alert", type="agent_escalation")
+        assert (
+            alert["agent"] == "1001" and alert["call_id"] == call and alert["reason"] == "threatens self-harm"
+        )
+        assert alert["event_id"].startswith("al-")
+
+        async with Store.open(h.settings.store.path) as store:  # the call's record is written ahead
+            async with asyncio.timeout(10):
+                while await store.get_call(call) is None:
+                    await asyncio.sleep(0.05)
+        linked = await desk.command("link_ticket", call_id=call, ticket=ticket)
+        assert linked["ok"] is True
+        event = await board.wait_for("ticket_event", type="linked", ticket=ticket)
+        assert event["call_id"] == call and event["actor"] == "1001"
+        missing = await desk.command("link_ticket", call_id=call, ticket="12345-20000101-000001")
+        assert missing["ok"] is False and "12345-20000101-000001" in missing["error"]
+
+
+async def test_the_queue_figures_are_published_and_retained(bus: BusHarness) -> None:
+    h = bus
+    await h.start()
+    await h.mqtt_up()
+    async with h.desktop("1001") as desk:
+        assert (await desk.command("login"))["ok"] is True
+        assert (await desk.command("pause", reason="lunch"))["ok"] is True
+        h.sim.place_inbound_call("13800001212", "孙二", priority="urgent", patience_s=600.0)
+        h.sim.place_inbound_call("13800001213", "孙三", patience_s=600.0)
+        await h.until(lambda: len(h.dispatcher.waiting_calls()) == 2, "two calls wait")
+        stats = await desk.wait_for("stats", waiting_total=2)
+    assert stats["waiting"] == {"escalated": 1, "normal": 1}
+    assert stats["agents"]["paused"] == 1 and stats["agents"]["logged_out"] == 4
+    assert stats["longest_wait_s"] >= 0 and stats["pbx_connected"] is True
+    assert stats["service_level_threshold_s"] == 15.0
+    async with h.board() as board:  # a newcomer gets the retained figures at once
+        await h.until(lambda: board.stats is not None, "retained stats")
+        assert board.stats is not None and board.stats["v"] == 1
