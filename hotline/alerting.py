@@ -72,6 +72,8 @@ from hotline.queue import inputs as queue_inputs
 from hotline.settings import EscalationSettings
 from hotline.store.errors import StoreError
 from hotline.store.escalations import EscalationStore
+from hotline.store.outbox import SUPERVISOR_ALERTS_TOPIC
+from hotline.store.outbox import message as outbox_message
 from hotline.tickets.phone import InvalidPhoneNumber, normalise_number
 from hotline.tickets.service import resolve_data_path
 
@@ -144,6 +146,7 @@ class EscalationRuntime:
         queue_inbox: asyncio.Queue[queue_inputs.QueueInput] | None = None,
         actions: PbxActions | None = None,
         publish: AlertPublisher | None = None,
+        outbox_written: Callable[[], None] | None = None,
         last_ticket_id: int = 0,
         ticket_intake_interval_s: float = 1.0,
     ) -> None:
@@ -154,6 +157,9 @@ class EscalationRuntime:
         self._queue_inbox = queue_inbox
         self._actions = actions
         self.publish = publish
+        #: With a bus: alerts go to the store's outbox in the alert's own transaction, and this
+        #: wakes the bus to publish them (QoS 1, kept until the broker has them).
+        self.outbox_written = outbox_written
         self.inbox: asyncio.Queue[DeskInput | _CallSeen] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._channels: dict[str, str] = {}  # live call -> the caller's channel
@@ -210,6 +216,29 @@ class EscalationRuntime:
     ) -> None:
         """The agent's own flag (the desktop's ``escalate`` command)."""
         self.submit(AgentEscalated(agent_id, level, reason, call_id=call_id, ticket_id=ticket_id))
+
+    def escalate_from_desktop(self, agent_id: str, call_id: str, reason: str) -> None:
+        """The desktop's ``escalate``: urgent, unless the reason's words say only sensitive."""
+        levels = [s.level for s in self.desk.rules.keywords.signals([reason])]
+        level = max(levels) if levels else Level.URGENT
+        self.escalate(agent_id, level, reason, call_id or None)
+
+    def acknowledge_checked(self, alert_id: str, by: str) -> str | None:
+        """Acknowledge ``alert_id`` if it is open; else the reason it cannot be."""
+        if alert_id not in self.desk.alerts:
+            return f"no open alert {alert_id}"
+        self.acknowledge(alert_id, by)
+        return None
+
+    async def incidents_for_caller(self, number: str) -> list[str]:
+        """Open incidents one of the caller's tickets is linked to (for the screen-pop)."""
+        if self._store is None:
+            return []
+        try:
+            canonical = normalise_number(number)
+        except InvalidPhoneNumber:
+            return []
+        return await self._store.incidents_for_caller(canonical)
 
     def observe(self, event: object, commands: object = None) -> None:
         """The queue runtime's observer: calls arriving, answered and ending."""
@@ -355,7 +384,18 @@ class EscalationRuntime:
 
     async def _notice(self, notice: AlertNotice, recorded: list[SignalRecorded]) -> None:
         a = notice.alert
+        message = SupervisorAlertMessage.of(notice)
+        via_outbox = self._store is not None and self.outbox_written is not None
         if self._store is not None:
+            outbox = (
+                [
+                    outbox_message(
+                        "escalation_alert", SUPERVISOR_ALERTS_TOPIC, message.body(), notice.at, id_prefix="al"
+                    )
+                ]
+                if via_outbox
+                else []
+            )
             await self._write(
                 self._store.save_alert_with_signals(
                     a,
@@ -363,9 +403,12 @@ class EscalationRuntime:
                     notice.tier,
                     notice.at,
                     [(r.signal, r.at, r.call_id, r.ticket_id) for r in recorded],
+                    outbox,
                 ),
                 "alert",
             )
+            if via_outbox and self.outbox_written is not None:
+                self.outbox_written()
         fields: dict[str, Any] = {
             "alert_id": a.alert_id,
             "alert_kind": a.kind.value,
@@ -395,9 +438,9 @@ class EscalationRuntime:
             log.info(
                 "escalation.acknowledged", acknowledged_by=a.acknowledged_by, ack_s=round(ack_s, 3), **fields
             )
-        if self.publish is not None:
+        if self.publish is not None and not via_outbox:
             try:
-                await self.publish(SupervisorAlertMessage.of(notice))
+                await self.publish(message)
             except Exception as exc:  # the bus is best effort here: the store and the log have it
                 log.error("escalation.publish_failed", alert_id=a.alert_id, error=repr(exc))
 

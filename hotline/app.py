@@ -135,6 +135,9 @@ class HotlineService:
                     persistence=persistence,
                     observer=_observers(observer, bus.observe if bus else None),
                 )
+                if escalation is not None and bus is not None:  # alerts out, acks and flags in
+                    escalation.outbox_written = bus.outbox_written
+                    bus.escalations = escalation
                 self.dispatcher, self.runtime, self.client, self.bus = dispatcher, runtime, client, bus
                 async with asyncio.TaskGroup() as tasks:
                     if bus is not None:

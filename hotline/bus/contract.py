@@ -24,7 +24,7 @@ MAX_PAYLOAD_BYTES = 4096
 MAX_FIELD_CHARS = 200
 
 AGENT_COMMANDS = frozenset({"login", "logout", "ready", "pause", "end_wrap_up", "escalate", "link_ticket"})
-SUPERVISOR_COMMANDS = frozenset({"set_state"})
+SUPERVISOR_COMMANDS = frozenset({"set_state", "acknowledge", "take_over"})  # the last two: issue 11
 #: States a supervisor may set for an agent.
 SUPERVISOR_STATES = frozenset({"ready", "paused", "logged_out"})
 #: Commands and replies are small and answered at once: Nagle's algorithm (with the peer's
@@ -123,13 +123,18 @@ class DesktopCommand:
 
 @dataclass(frozen=True, slots=True)
 class SupervisorCommand:
-    """A checked supervisor command: set ``agent_id``'s state (``reason`` for a pause)."""
+    """A checked supervisor command: set ``agent_id``'s state (``reason`` for a pause); or
+    (issue 11) ``acknowledge`` an ``alert`` as ``supervisor``, or ``take_over`` (listen to)
+    ``call_id`` on ``supervisor``'s phone."""
 
     command_id: str
     cmd: str
     agent_id: str
     state: str
     reason: str = ""
+    alert: str = ""
+    call_id: str = ""
+    supervisor: str = ""
 
 
 def _decode(payload: bytes, max_bytes: int) -> dict[str, Any]:
@@ -220,6 +225,12 @@ def parse_supervisor_command(payload: bytes, *, max_bytes: int = MAX_PAYLOAD_BYT
     """Check a payload that came on ``supervisors/commands``."""
     data = _decode(payload, max_bytes)
     command_id, cmd = _head(data, SUPERVISOR_COMMANDS)
+    if cmd == "acknowledge":
+        alert, by = _text(data, "alert", command_id), _text(data, "supervisor", command_id)
+        return SupervisorCommand(command_id, cmd, "", "", alert=alert, supervisor=by)
+    if cmd == "take_over":
+        call_id, by = _text(data, "call_id", command_id), _text(data, "supervisor", command_id)
+        return SupervisorCommand(command_id, cmd, "", "", call_id=call_id, supervisor=by)
     agent_id = _text(data, "agent", command_id)
     state = _text(data, "state", command_id)
     if state not in SUPERVISOR_STATES:

@@ -26,7 +26,7 @@ import random
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aiomqtt
 import structlog
@@ -115,6 +115,26 @@ class Backoff:
         return step * (0.5 + self._rng.random() / 2)
 
 
+class Escalations(Protocol):
+    """What the bus asks of the escalation runtime (issue 11; :class:`hotline.alerting.EscalationRuntime`)."""
+
+    def escalate_from_desktop(self, agent_id: str, call_id: str, reason: str) -> None:
+        """The agent's ``escalate`` command."""
+        ...
+
+    def acknowledge_checked(self, alert_id: str, by: str) -> str | None:
+        """A supervisor's acknowledgement; the reason it is refused, or None."""
+        ...
+
+    async def take_over(self, call_id: str, supervisor_id: str) -> str:
+        """Ring the supervisor's phone to listen to the call."""
+        ...
+
+    async def incidents_for_caller(self, number: str) -> list[str]:
+        """Open incidents the caller's tickets belong to (screen-pop)."""
+        ...
+
+
 class AgentBus:
     """The service's MQTT client; run it as one task of the service's TaskGroup."""
 
@@ -152,6 +172,8 @@ class AgentBus:
         self._started_at = now()
         self.published = 0
         self.connects = 0
+        #: Urgent and sensitive calls (issue 11): set by the app when escalation is enabled.
+        self.escalations: Escalations | None = None
 
     # ---- the runtime's observer (synchronous, on the dispatcher's task) ---------------------
 
@@ -356,6 +378,11 @@ class AgentBus:
             except (StoreError, TimeoutError) as exc:
                 body["tickets_error"] = str(exc) or type(exc).__name__
         body["tickets"] = tickets
+        if number and self.escalations is not None:  # the caller's open incidents (hot spots)
+            try:
+                body["incidents"] = await self.escalations.incidents_for_caller(number)
+            except (StoreError, TimeoutError) as exc:
+                body["incidents_error"] = str(exc) or type(exc).__name__
         self._send(Outgoing(self.topics.offers(agent_id), contract.encode(body)))
 
     async def _caller_tickets(self, number: str) -> list[dict[str, Any]]:
@@ -379,6 +406,10 @@ class AgentBus:
                 self._send(Outgoing(self.topics.queue_stats, self.stats_payload(), qos=0, retain=True))
 
     # ---- the outbox ------------------------------------------------------------------------
+
+    def outbox_written(self) -> None:
+        """Someone wrote outbox rows in their own transaction (escalation alerts): publish soon."""
+        self._outbox_wake.set()
 
     async def raise_alert(self, alert: SupervisorAlert) -> None:
         """Store an alert for supervisors; the outbox publishes it (QoS 1, until acknowledged)."""
@@ -463,8 +494,34 @@ class AgentBus:
 
     def _on_supervisor_command(self, payload: bytes) -> None:
         command = contract.parse_supervisor_command(payload, max_bytes=self.settings.max_payload_bytes)
+        if command.cmd in ("acknowledge", "take_over"):
+            self._on_escalation_command(command)
+            return
         self._known_agent(command.agent_id, command.command_id)
         self._forward(_supervisor_input(command), command.agent_id, command.command_id, supervisor=True)
+
+    def _on_escalation_command(self, command: SupervisorCommand) -> None:
+        """``acknowledge`` an alert, or ``take_over`` a call (issue 11)."""
+        if self.escalations is None:
+            raise PayloadError("escalation is not enabled here", command.command_id)
+        if command.cmd == "acknowledge":
+            refused = self.escalations.acknowledge_checked(command.alert, command.supervisor)
+            log.info("mqtt.command", command="acknowledge", id=command.command_id, alert=command.alert)
+            self._send(Outgoing(self.topics.supervisor_replies, contract.reply(command.command_id, refused)))
+            return
+        if self._tasks is None:
+            raise PayloadError("the service is stopping", command.command_id)
+        self._tasks.create_task(self._take_over(command), name=f"mqtt-take-over-{command.call_id}")
+
+    async def _take_over(self, command: SupervisorCommand) -> None:
+        assert self.escalations is not None
+        error: str | None = None
+        try:
+            await self.escalations.take_over(command.call_id, command.supervisor)
+        except Exception as exc:  # refused (no such call/supervisor) or the PBX said no: reply why
+            error = str(exc) or type(exc).__name__
+            log.warning("mqtt.command_failed", command="take_over", error=error)
+        self._send(Outgoing(self.topics.supervisor_replies, contract.reply(command.command_id, error)))
 
     def _forward(self, queue_input: AgentInput, agent_id: str, command_id: str, *, supervisor: bool) -> None:
         self._waiting[id(queue_input)] = (queue_input, agent_id, command_id, supervisor)
@@ -480,6 +537,8 @@ class AgentBus:
                 await self._tickets.link(
                     command.ticket, command.call_id, LinkRole.REPEAT, actor=command.agent_id
                 )
+            elif self.escalations is not None:  # the escalation desk flags the call and alerts
+                self.escalations.escalate_from_desktop(command.agent_id, command.call_id, command.reason)
             else:
                 await self.raise_alert(
                     SupervisorAlert("agent_escalation", command.agent_id, command.call_id, command.reason)

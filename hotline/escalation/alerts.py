@@ -274,9 +274,8 @@ class SupervisorAlertMessage:
         )
 
     def body(self) -> dict[str, object]:
-        """The JSON body (schema version 1)."""
+        """The JSON body (the bus adds ``"v": 1`` and an ``event_id``)."""
         return {
-            "schema": 1,
             "type": self.kind,
             "alert": self.alert_id,
             "alert_kind": self.alert_kind,

@@ -70,11 +70,10 @@ async def test_escalation_reaches_supervisors_and_a_link_is_announced(bus: BusHa
         await desk.wait_for("state", agent="1001", state="busy_inbound")  # talking: its record is written
         reply = await desk.command("escalate", call_id=call, reason="threatens self-harm")
         assert reply["ok"] is True
-        alert = await board.wait_for("alert", type="agent_escalation")
-        assert (
-            alert["agent"] == "1001" and alert["call_id"] == call and alert["reason"] == "threatens self-harm"
-        )
-        assert alert["event_id"].startswith("al-")
+        # The escalation desk raises it (issue 11): one alert for the call, to the shift lead.
+        alert = await board.wait_for("alert", type="escalation_raised", call_id=call)
+        assert alert["reasons"] == ["agent:1001:threatens self-harm"] and alert["level"] == "urgent"
+        assert alert["role"] == "shift_lead" and alert["event_id"].startswith("al-")
 
         async with Store.open(h.settings.store.path) as store:  # the call's record is written ahead
             async with asyncio.timeout(10):
