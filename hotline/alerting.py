@@ -83,6 +83,8 @@ log = structlog.get_logger("hotline.escalation")
 AlertPublisher = Callable[[SupervisorAlertMessage], Awaitable[None]]
 
 _DAY_S = 86_400.0
+#: The shipped HMAC key of ``config/hotline.toml``: a site must set its own.
+SHIPPED_SECRET = "change-me-escalation-hmac-key"
 #: The ticket intake reloads the watch list every this many rounds (30 s at the default 1 s).
 WATCH_RELOAD_ROUNDS = 30
 
@@ -182,6 +184,8 @@ class EscalationRuntime:
         """Build from the store: open alerts (timers re-armed on :meth:`run`), the watch list,
         the id counters, open incidents and four weeks of tickets for the hot-spot baseline."""
         rules = build_rules(settings, known_codes)
+        if settings.secret.reveal() == SHIPPED_SECRET:
+            log.warning("escalation.default_secret", key="escalation.secret")
         for entry in await store.watch_entries():
             rules.watch_list.add(entry)
         alerts = await store.open_alerts()
