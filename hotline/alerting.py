@@ -276,7 +276,10 @@ class EscalationRuntime:
                     tasks.create_task(self._ticket_intake(), name="escalation-ticket-intake")
                 while True:
                     item = await self.inbox.get()
-                    await self._handle(item)
+                    try:
+                        await self._handle(item)
+                    except Exception as exc:  # a bug here must not stop the service's routing
+                        log.error("escalation.handler_crashed", input=type(item).__name__, error=repr(exc))
         finally:
             for handle in self._timers.values():
                 handle.cancel()
