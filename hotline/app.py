@@ -124,8 +124,13 @@ class HotlineService:
                         known_codes=[node.code for node in tickets.taxonomy],
                         queue_inbox=inbox,
                         actions=PbxActions(client, s.dialplan),
+                        publish=bus.publish_alert if bus is not None else None,  # via the outbox
+                        # with a store, the outbox row is written in the alert's own transaction
+                        outbox_written=bus.outbox_written if bus is not None else None,
                     )
                     observer = _observers(self.observer, escalation.observe)
+                    if bus is not None:  # desktops' escalate; supervisors' ack_alert and take_over
+                        bus.escalation = escalation
                 self.escalation = escalation
                 runtime = QueueRuntime(
                     dispatcher,
@@ -135,9 +140,6 @@ class HotlineService:
                     persistence=persistence,
                     observer=_observers(observer, bus.observe if bus else None),
                 )
-                if escalation is not None and bus is not None:  # alerts out, acks and flags in
-                    escalation.outbox_written = bus.outbox_written
-                    bus.escalations = escalation
                 self.dispatcher, self.runtime, self.client, self.bus = dispatcher, runtime, client, bus
                 async with asyncio.TaskGroup() as tasks:
                     if bus is not None:

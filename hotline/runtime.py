@@ -72,6 +72,9 @@ class QueueRuntime:
         self._observer = observer
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._records: asyncio.Queue[PersistCommand] = asyncio.Queue()
+        self._records_queued = 0  # records handed to the persistence worker so far
+        self._records_done = 0  # ... and written (or failed) so far
+        self._records_progress = asyncio.Condition()
         self._tasks: asyncio.TaskGroup | None = None
         self.handled = 0
 
@@ -113,6 +116,7 @@ class QueueRuntime:
                     handle.cancel()
             elif isinstance(command, PersistAgentState | PersistCallback | RecordCall | TrackCall):
                 if self._persistence is not None:
+                    self._records_queued += 1
                     self._records.put_nowait(command)
             elif isinstance(command, RejectAgentCommand):
                 log.warning(
@@ -141,12 +145,24 @@ class QueueRuntime:
         command: ConnectCallToAgent | ReturnCallToHold | StartCallback | CancelCallbackDial | HangupChannel,
     ) -> None:
         assert self._tasks is not None, "commands are carried out only while running"
-        self._tasks.create_task(self._pbx(command), name=f"pbx-{type(command).__name__}")
+        # Write-ahead: an Originate or a Redirect waits for the records handed out before it
+        # (the callback marked in progress, the call's record): a crash in between must never
+        # leave a dialled callback stored as pending, nor an offered call without a record.
+        after = self._records_queued if isinstance(command, StartCallback | ConnectCallToAgent) else 0
+        self._tasks.create_task(self._pbx(command, after), name=f"pbx-{type(command).__name__}")
+
+    async def _written(self, count: int) -> None:
+        """Wait until the first ``count`` records handed out are written (or failed)."""
+        async with self._records_progress:
+            await self._records_progress.wait_for(lambda: self._records_done >= count)
 
     async def _pbx(
         self,
         command: ConnectCallToAgent | ReturnCallToHold | StartCallback | CancelCallbackDial | HangupChannel,
+        after: int = 0,
     ) -> None:
+        if after:
+            await self._written(after)
         try:
             if isinstance(command, ConnectCallToAgent):
                 await self._actions.redirect_to_agent(
@@ -189,6 +205,9 @@ class QueueRuntime:
                 log.error("store.write_failed", record=type(command).__name__, error=repr(exc))
             finally:
                 self._records.task_done()
+                async with self._records_progress:
+                    self._records_done += 1
+                    self._records_progress.notify_all()
 
 
 def _log_line(command: Log) -> None:

@@ -24,7 +24,9 @@ MAX_PAYLOAD_BYTES = 4096
 MAX_FIELD_CHARS = 200
 
 AGENT_COMMANDS = frozenset({"login", "logout", "ready", "pause", "end_wrap_up", "escalate", "link_ticket"})
-SUPERVISOR_COMMANDS = frozenset({"set_state", "acknowledge", "take_over"})  # the last two: issue 11
+SUPERVISOR_COMMANDS = frozenset({"set_state", "ack_alert", "take_over"})
+#: Levels an agent's ``escalate`` may name (default ``urgent``).
+ESCALATION_LEVELS = frozenset({"urgent", "sensitive"})
 #: States a supervisor may set for an agent.
 SUPERVISOR_STATES = frozenset({"ready", "paused", "logged_out"})
 #: Commands and replies are small and answered at once: Nagle's algorithm (with the peer's
@@ -119,22 +121,23 @@ class DesktopCommand:
     reason: str = ""
     call_id: str = ""
     ticket: str = ""
+    level: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class SupervisorCommand:
-    """A checked supervisor command: set ``agent_id``'s state (``reason`` for a pause); or
-    (issue 11) ``acknowledge`` an ``alert`` as ``supervisor``, or ``take_over`` (listen to)
-    ``call_id`` on ``supervisor``'s phone."""
+    """A checked supervisor command: ``set_state`` of ``agent_id`` (``reason`` for a pause),
+    ``ack_alert`` of ``alert_id`` by ``supervisor``, or ``take_over`` (listen to) ``call_id`` on
+    ``supervisor``'s phone."""
 
     command_id: str
     cmd: str
-    agent_id: str
-    state: str
+    agent_id: str = ""
+    state: str = ""
     reason: str = ""
-    alert: str = ""
-    call_id: str = ""
+    alert_id: str = ""
     supervisor: str = ""
+    call_id: str = ""
 
 
 def _decode(payload: bytes, max_bytes: int) -> dict[str, Any]:
@@ -203,12 +206,16 @@ def parse_agent_command(
     if cmd == "pause":
         return DesktopCommand(agent_id, command_id, cmd, reason=_text(data, "reason", command_id))
     if cmd == "escalate":
+        level = _text(data, "level", command_id, required=False) or "urgent"
+        if level not in ESCALATION_LEVELS:
+            raise PayloadError(f"unknown level {level!r} (known: sensitive, urgent)", command_id)
         return DesktopCommand(
             agent_id,
             command_id,
             cmd,
             call_id=_text(data, "call_id", command_id),
             reason=_text(data, "reason", command_id),
+            level=level,
         )
     if cmd == "link_ticket":
         return DesktopCommand(
@@ -225,12 +232,16 @@ def parse_supervisor_command(payload: bytes, *, max_bytes: int = MAX_PAYLOAD_BYT
     """Check a payload that came on ``supervisors/commands``."""
     data = _decode(payload, max_bytes)
     command_id, cmd = _head(data, SUPERVISOR_COMMANDS)
-    if cmd == "acknowledge":
-        alert, by = _text(data, "alert", command_id), _text(data, "supervisor", command_id)
-        return SupervisorCommand(command_id, cmd, "", "", alert=alert, supervisor=by)
+    if cmd == "ack_alert":
+        alert_id = _text(data, "alert_id", command_id)
+        return SupervisorCommand(
+            command_id, cmd, alert_id=alert_id, supervisor=_text(data, "supervisor", command_id)
+        )
     if cmd == "take_over":
-        call_id, by = _text(data, "call_id", command_id), _text(data, "supervisor", command_id)
-        return SupervisorCommand(command_id, cmd, "", "", call_id=call_id, supervisor=by)
+        call_id = _text(data, "call_id", command_id)
+        return SupervisorCommand(
+            command_id, cmd, call_id=call_id, supervisor=_text(data, "supervisor", command_id)
+        )
     agent_id = _text(data, "agent", command_id)
     state = _text(data, "state", command_id)
     if state not in SUPERVISOR_STATES:

@@ -14,6 +14,7 @@ import contextlib
 import itertools
 import json
 import logging
+import uuid
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Self
@@ -137,7 +138,8 @@ class AgentDesktop(_Listener):
             port,
             username=agent_id,
             password=password,
-            identifier=f"desktop-{agent_id}",
+            # Unique: a second desktop of the same agent (a supervisor watching) never takes over the first.
+            identifier=f"desktop-{agent_id}-{uuid.uuid4().hex[:8]}",
             will=aiomqtt.Will(topics.presence(agent_id), PRESENCE_OFFLINE.encode(), 1, True),
             timeout=timeout_s,
             keepalive=10,

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from datetime import date
 from typing import Any, Protocol
 
 from hotline.bus.contract import local_time
@@ -17,7 +18,7 @@ from hotline.queue import (
     QueueSnapshot,
     WaitingCall,
 )
-from hotline.tickets.model import Deadline, Ticket
+from hotline.tickets.model import Ticket
 
 
 class QueueView(Protocol):
@@ -75,23 +76,17 @@ def queue_figures(queue: QueueView, now: float, utc_offset_h: float, threshold_s
     }
 
 
-def screen_pop_tickets(
-    tickets: Sequence[Ticket], clocks: Mapping[int, Sequence[Deadline]]
-) -> list[dict[str, Any]]:
+def screen_pop_tickets(tickets: Sequence[tuple[Ticket, date | None]]) -> list[dict[str, Any]]:
     """The caller's tickets as a screen-pop shows them; ``due`` is the earliest deadline of the
-    current round not yet met."""
-    result = []
-    for t in tickets:
-        open_clocks = [d for d in clocks.get(t.id, []) if d.met_at is None and d.round == t.round]
-        due = min((d.due_on for d in open_clocks), default=None)
-        result.append(
-            {
-                "number": t.number,
-                "state": t.state.value,
-                "open": t.is_open,
-                "classification": t.classification,
-                "ticket_type": t.ticket_type.value,
-                "due": due.isoformat() if due else None,
-            }
-        )
-    return result
+    current round not yet met (``Store.caller_tickets`` gives both)."""
+    return [
+        {
+            "number": t.number,
+            "state": t.state.value,
+            "open": t.is_open,
+            "classification": t.classification,
+            "ticket_type": t.ticket_type.value,
+            "due": due.isoformat() if due else None,
+        }
+        for t, due in tickets
+    ]

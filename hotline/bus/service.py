@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import ssl
@@ -36,7 +37,9 @@ from hotline.bus.alerts import SupervisorAlert
 from hotline.bus.contract import DesktopCommand, SupervisorCommand, Topics
 from hotline.bus.errors import PayloadError
 from hotline.bus.figures import QueueView, queue_figures, screen_pop_tickets
-from hotline.events import CallAbandoned, CallArrived, CallEnded
+from hotline.escalation.alerts import SupervisorAlertMessage
+from hotline.escalation.model import Level
+from hotline.events import CallAbandoned, CallArrived, CallEnded, PbxConnected, PbxDisconnected
 from hotline.queue import (
     AgentState,
     AgentStateRecord,
@@ -60,6 +63,7 @@ from hotline.queue.inputs import (
 from hotline.queue.work import priority_class_of
 from hotline.settings import MqttSettings
 from hotline.store import Store, StoreError
+from hotline.store.outbox import SUPERVISOR_ALERTS_TOPIC, message
 from hotline.tickets.errors import TicketError
 from hotline.tickets.model import LinkRole
 from hotline.tickets.service import TicketService
@@ -75,6 +79,28 @@ DESKTOP_OFFLINE = "desktop_offline"
 SCREEN_POP_TICKETS = 5
 
 AgentInput = AgentLogin | AgentLogout | AgentReady | AgentPause | AgentEndWrapUp
+
+
+class EscalationDesk(Protocol):
+    """What the bus asks of the escalation runtime (``hotline.alerting.EscalationRuntime``)."""
+
+    def escalate(
+        self, agent_id: str, level: Level, reason: str, call_id: str | None, ticket_id: str | None = None
+    ) -> None: ...
+
+    def acknowledge(self, alert_id: str, by: str) -> None: ...
+
+    def acknowledge_checked(self, alert_id: str, by: str) -> str | None:
+        """Acknowledge if the alert is open; else the reason it cannot be."""
+        ...
+
+    async def take_over(self, call_id: str, supervisor_id: str) -> str:
+        """Ring the supervisor's phone to listen to the call (ChanSpy)."""
+        ...
+
+    async def incidents_for_caller(self, number: str) -> list[str]:
+        """Open incidents the caller's tickets belong to (screen-pop)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,26 +141,6 @@ class Backoff:
         return step * (0.5 + self._rng.random() / 2)
 
 
-class Escalations(Protocol):
-    """What the bus asks of the escalation runtime (issue 11; :class:`hotline.alerting.EscalationRuntime`)."""
-
-    def escalate_from_desktop(self, agent_id: str, call_id: str, reason: str) -> None:
-        """The agent's ``escalate`` command."""
-        ...
-
-    def acknowledge_checked(self, alert_id: str, by: str) -> str | None:
-        """A supervisor's acknowledgement; the reason it is refused, or None."""
-        ...
-
-    async def take_over(self, call_id: str, supervisor_id: str) -> str:
-        """Ring the supervisor's phone to listen to the call."""
-        ...
-
-    async def incidents_for_caller(self, number: str) -> list[str]:
-        """Open incidents the caller's tickets belong to (screen-pop)."""
-        ...
-
-
 class AgentBus:
     """The service's MQTT client; run it as one task of the service's TaskGroup."""
 
@@ -159,6 +165,9 @@ class AgentBus:
         self._threshold = service_level_threshold_s
         self._store = store
         self._tickets = tickets
+        #: Set once the escalation runtime exists: an agent's ``escalate`` and a supervisor's
+        #: ``ack_alert`` go to it (without it, ``escalate`` becomes an ``agent_escalation`` alert).
+        self.escalation: EscalationDesk | None = None
         self._client: aiomqtt.Client | None = None
         self.connected = asyncio.Event()
         self._out: asyncio.Queue[Outgoing] = asyncio.Queue()
@@ -172,19 +181,27 @@ class AgentBus:
         self._started_at = now()
         self.published = 0
         self.connects = 0
-        #: Urgent and sensitive calls (issue 11): set by the app when escalation is enabled.
-        self.escalations: Escalations | None = None
 
     # ---- the runtime's observer (synchronous, on the dispatcher's task) ---------------------
 
     def observe(self, event: QueueInput, commands: list[Command]) -> None:
-        """Turn what the dispatcher decided into messages (replies, state, offers)."""
+        """Turn what the dispatcher decided into messages (replies, state, offers).
+
+        Runs on the dispatcher's task: a fault here is logged, never raised into the queue."""
+        try:
+            self._observe(event, commands)
+        except Exception as exc:
+            log.error("mqtt.observe_failed", input=type(event).__name__, error=repr(exc))
+
+    def _observe(self, event: QueueInput, commands: list[Command]) -> None:
         if isinstance(event, CallArrived):
             self._calls[event.call_id] = _CallSeen(
                 event.caller_number, event.priority, self._now() - event.waited_s
             )
         elif isinstance(event, CallEnded | CallAbandoned):
             self._calls.pop(event.call_id, None)
+        elif isinstance(event, PbxConnected | PbxDisconnected) and self.connected.is_set():
+            self._send(Outgoing(self.topics.service_status, self._status("online"), retain=True))
         pending = self._waiting.pop(id(event), None)
         if pending is not None and pending[0] is event:
             _, agent_id, command_id, supervisor = pending
@@ -218,6 +235,8 @@ class AgentBus:
                         await self._session(backoff)
                     except aiomqtt.MqttError as exc:
                         log.warning("mqtt.disconnected", error=str(exc))
+                    except (OSError, ValueError) as exc:  # e.g. an unreadable TLS CA file
+                        log.error("mqtt.session_failed", error=repr(exc))
                     finally:
                         self._client = None
                         self.connected.clear()
@@ -262,14 +281,17 @@ class AgentBus:
             self._republish_retained()
             self._outbox_wake.set()
             async for msg in client.messages:
-                self._on_message(str(msg.topic), _payload_bytes(msg.payload))
+                try:
+                    self._on_message(str(msg.topic), _payload_bytes(msg.payload))
+                except Exception as exc:  # a bug must not drop the connection nor stall others
+                    log.error("mqtt.message_failed", topic=str(msg.topic), error=repr(exc))
 
     def _republish_retained(self) -> None:
         """After a (re)connect the broker may have lost or never had our retained messages."""
         self._send(Outgoing(self.topics.service_status, self._status("online"), retain=True))
         for record in self._queue.agents():
             self._publish_state(record)
-        self._send(Outgoing(self.topics.queue_stats, self.stats_payload(), qos=0, retain=True))
+        self._publish_stats()
 
     async def close(self) -> None:
         """Say the service is offline (a clean stop; a crash leaves it to the last will)."""
@@ -378,9 +400,9 @@ class AgentBus:
             except (StoreError, TimeoutError) as exc:
                 body["tickets_error"] = str(exc) or type(exc).__name__
         body["tickets"] = tickets
-        if number and self.escalations is not None:  # the caller's open incidents (hot spots)
+        if number and self.escalation is not None:  # the caller's open incidents (hot spots)
             try:
-                body["incidents"] = await self.escalations.incidents_for_caller(number)
+                body["incidents"] = await self.escalation.incidents_for_caller(number)
             except (StoreError, TimeoutError) as exc:
                 body["incidents_error"] = str(exc) or type(exc).__name__
         self._send(Outgoing(self.topics.offers(agent_id), contract.encode(body)))
@@ -388,9 +410,8 @@ class AgentBus:
     async def _caller_tickets(self, number: str) -> list[dict[str, Any]]:
         assert self._store is not None
         async with asyncio.timeout(self.settings.publish_timeout_s):
-            found = await self._store.list_tickets(citizen_number=number, limit=SCREEN_POP_TICKETS)
-            clocks = await self._store.deadlines_for([t.id for t in found])
-        return screen_pop_tickets(found, clocks)
+            found = await self._store.caller_tickets(number, SCREEN_POP_TICKETS)
+        return screen_pop_tickets(found)
 
     # ---- queue figures -----------------------------------------------------------------------
 
@@ -403,7 +424,15 @@ class AgentBus:
         while True:
             await asyncio.sleep(self.settings.stats_interval_s)
             if self.connected.is_set():
-                self._send(Outgoing(self.topics.queue_stats, self.stats_payload(), qos=0, retain=True))
+                self._publish_stats()
+
+    def _publish_stats(self) -> None:
+        try:
+            payload = self.stats_payload()
+        except Exception as exc:  # figures are for people: never let them stop the bus
+            log.error("mqtt.stats_failed", error=repr(exc))
+            return
+        self._send(Outgoing(self.topics.queue_stats, payload, qos=0, retain=True))
 
     # ---- the outbox ------------------------------------------------------------------------
 
@@ -416,6 +445,19 @@ class AgentBus:
         if self._store is None:
             raise StoreError("no store: alerts need the outbox")
         await self._store.add_outbox([alert.entry(self._now())])
+        self._outbox_wake.set()
+
+    async def publish_alert(self, alert: SupervisorAlertMessage) -> None:
+        """An escalation's message for supervisors (``hotline.alerting``'s publisher): stored in the
+        outbox, so it reaches ``p/supervisors/alerts`` even across a broker outage or a restart."""
+        if self._store is None:
+            raise StoreError("no store: alerts need the outbox")
+        body = dataclasses.asdict(alert)
+        body["type"] = body.pop("kind")
+        body["reasons"] = list(alert.reasons)
+        await self._store.add_outbox(
+            [message("escalation_alert", SUPERVISOR_ALERTS_TOPIC, body, alert.at, id_prefix="al")]
+        )
         self._outbox_wake.set()
 
     async def _outbox_loop(self) -> None:
@@ -494,19 +536,21 @@ class AgentBus:
 
     def _on_supervisor_command(self, payload: bytes) -> None:
         command = contract.parse_supervisor_command(payload, max_bytes=self.settings.max_payload_bytes)
-        if command.cmd in ("acknowledge", "take_over"):
+        if command.cmd in ("ack_alert", "take_over"):
             self._on_escalation_command(command)
             return
         self._known_agent(command.agent_id, command.command_id)
         self._forward(_supervisor_input(command), command.agent_id, command.command_id, supervisor=True)
 
     def _on_escalation_command(self, command: SupervisorCommand) -> None:
-        """``acknowledge`` an alert, or ``take_over`` a call (issue 11)."""
-        if self.escalations is None:
+        """``ack_alert`` (refused when the alert is not open), or ``take_over`` a call (issue 11)."""
+        if self.escalation is None:
             raise PayloadError("escalation is not enabled here", command.command_id)
-        if command.cmd == "acknowledge":
-            refused = self.escalations.acknowledge_checked(command.alert, command.supervisor)
-            log.info("mqtt.command", command="acknowledge", id=command.command_id, alert=command.alert)
+        if command.cmd == "ack_alert":
+            refused = self.escalation.acknowledge_checked(command.alert_id, command.supervisor)
+            log.info(
+                "mqtt.command", supervisor=command.supervisor, command="ack_alert", id=command.command_id
+            )
             self._send(Outgoing(self.topics.supervisor_replies, contract.reply(command.command_id, refused)))
             return
         if self._tasks is None:
@@ -514,10 +558,10 @@ class AgentBus:
         self._tasks.create_task(self._take_over(command), name=f"mqtt-take-over-{command.call_id}")
 
     async def _take_over(self, command: SupervisorCommand) -> None:
-        assert self.escalations is not None
+        assert self.escalation is not None
         error: str | None = None
         try:
-            await self.escalations.take_over(command.call_id, command.supervisor)
+            await self.escalation.take_over(command.call_id, command.supervisor)
         except Exception as exc:  # refused (no such call/supervisor) or the PBX said no: reply why
             error = str(exc) or type(exc).__name__
             log.warning("mqtt.command_failed", command="take_over", error=error)
@@ -537,8 +581,10 @@ class AgentBus:
                 await self._tickets.link(
                     command.ticket, command.call_id, LinkRole.REPEAT, actor=command.agent_id
                 )
-            elif self.escalations is not None:  # the escalation desk flags the call and alerts
-                self.escalations.escalate_from_desktop(command.agent_id, command.call_id, command.reason)
+            elif self.escalation is not None:  # the escalation desk raises, tiers and tracks it
+                self.escalation.escalate(
+                    command.agent_id, Level.parse(command.level), command.reason, command.call_id
+                )
             else:
                 await self.raise_alert(
                     SupervisorAlert("agent_escalation", command.agent_id, command.call_id, command.reason)

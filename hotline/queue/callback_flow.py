@@ -115,6 +115,40 @@ class Attempt:
             now,
         )
 
+    def live(self, state: LiveState) -> LiveCall:
+        """What is known of this attempt's call, to write ahead."""
+        return LiveCall(
+            call_id=self.call_id or "",
+            direction=Direction.CALLBACK,
+            state=state,
+            number=self.number,
+            offered_at=self.started_at,
+            answered_at=self.answered_at,
+            agent_id=self.agent_id,
+            callback_id=self.callback_id,
+            ticket_id=self.ticket_id,
+        )
+
+    def ended(self, now: float, cause: int, reason: EndReason) -> CallRecord:
+        """The record of this attempt's call, ended at ``now``."""
+        return CallRecord(
+            call_id=self.call_id or "",
+            direction=Direction.CALLBACK,
+            number=self.number,
+            started_at=self.started_at,
+            ended_at=now,
+            outcome=CallOutcome.REACHED
+            if self.outcome is AttemptOutcome.REACHED
+            else CallOutcome.NOT_REACHED,
+            answered_at=self.answered_at,
+            agent_id=self.agent_id,
+            wait_s=round(max(self.started_at - self.due_at, 0.0), 3),
+            callback_id=self.callback_id,
+            ticket_id=self.ticket_id,
+            end_cause=cause,
+            end_reason=reason,
+        )
+
     def advance(self, phase: AttemptPhase) -> None:
         """Move forward to ``phase`` (staying is allowed, going back is not)."""
         if phase < self.phase:
@@ -273,30 +307,11 @@ class CallbackFlow:
         self._link_call(attempt, call_id, None)
         return attempt
 
-    def _track(self, attempt: Attempt, state: LiveState) -> None:
-        if attempt.call_id is None:
-            return
-        self._ctx.emit(
-            TrackCall(
-                LiveCall(
-                    call_id=attempt.call_id,
-                    direction=Direction.CALLBACK,
-                    state=state,
-                    number=attempt.number,
-                    offered_at=attempt.started_at,
-                    answered_at=attempt.answered_at,
-                    agent_id=attempt.agent_id,
-                    callback_id=attempt.callback_id,
-                    ticket_id=attempt.ticket_id,
-                )
-            )
-        )
-
     def _link_call(self, attempt: Attempt, call_id: str | None, channel: str | None) -> None:
         if call_id and attempt.call_id is None and call_id not in self._attempt_by_call:
             attempt.call_id = call_id
             self._attempt_by_call[call_id] = attempt.attempt_id
-            self._track(attempt, LiveState.OFFERED)
+            self._ctx.emit(TrackCall(attempt.live(LiveState.OFFERED)))
         if channel and attempt.channel is None:
             attempt.channel = channel
         self._update_preemptible(attempt)
@@ -415,60 +430,34 @@ class CallbackFlow:
     def reconcile(self, last_seen_at: float | None) -> None:
         """The first resync after a restart is over: a callback's call the store had live and
         the PBX no longer has ended while we were away.  Its record says the end is uncertain;
-        a citizen it had reached is not called again (the callback is closed as reached)."""
+        a citizen it had reached is not called again (the callback is closed as reached); any
+        other callback left unsettled is closed by :meth:`release_unsettled`."""
         ctx = self._ctx
         for stored in self._restored_calls.values():
-            callback = self.book.unsettled(stored.callback_id or "")
             answered = stored.state is LiveState.ANSWERED and stored.answered_at is not None
+            started = stored.offered_at or ctx.now
             attempt = Attempt(
                 f"{stored.callback_id}#gone-{stored.call_id}",
                 stored.callback_id or "",
                 stored.number,
                 CallbackKind.FOLLOW_UP,
                 stored.ticket_id,
-                stored.offered_at or ctx.now,
+                started,
                 stored.agent_id or "",
-                stored.offered_at or ctx.now,
+                started,
                 call_id=stored.call_id,
                 answered_at=stored.answered_at if answered else None,
                 outcome=AttemptOutcome.REACHED if answered else AttemptOutcome.ABORTED,
             )
-            agent = self._agents.get(stored.agent_id)
-            citizen_dialled = agent is not None and agent.state is AgentState.BUSY_CALLBACK
-            if callback is not None and (answered or citizen_dialled):
-                # Reached: closed as reached.  The citizen was being dialled and the end was not
-                # seen: they may well have answered, so they are not dialled again; the callback
-                # is closed as cancelled (``end_unseen``) for a supervisor to judge.
-                self.book.settle(callback.callback_id)
-                outcome = AttemptOutcome.REACHED if answered else AttemptOutcome.ABORTED
-                record = CallbackAttempt(
-                    attempt.started_at,
-                    ctx.now,
-                    attempt.agent_id,
-                    outcome,
-                    "ANSWER" if answered else "UNKNOWN",
-                    stored.call_id,
+            if answered:
+                reached = CallbackAttempt(
+                    started, ctx.now, attempt.agent_id, AttemptOutcome.REACHED, "ANSWER", stored.call_id
                 )
-                settled = self.book.settle_attempt(
-                    callback.callback_id,
-                    record,
-                    give_up=None,
-                    cancel_requested=None if answered else "end_unseen",
-                )
-                if settled is not None and settled.status is CallbackStatus.REACHED:
-                    self.book.close(settled)
+                self.book.reached_while_away(attempt.callback_id, reached)
             ctx.remember_finished(stored.call_id)
-            seen = last_seen_at if last_seen_at is not None else attempt.started_at
-            ctx.emit(
-                RecordCall(
-                    replace(
-                        self._record(attempt, 0, EndReason.LOST_DURING_DISCONNECT),
-                        end_uncertain=True,
-                        last_seen_at=seen,
-                        wait_s=None,
-                    )
-                )
-            )
+            ended = attempt.ended(ctx.now, 0, EndReason.LOST_DURING_DISCONNECT)
+            seen = last_seen_at if last_seen_at is not None else started
+            ctx.emit(RecordCall(replace(ended, end_uncertain=True, last_seen_at=seen, wait_s=None)))
             ctx.log("callback.call_ended_while_away", callback_id=stored.callback_id, call_id=stored.call_id)
         self._restored_calls.clear()
 
@@ -584,7 +573,8 @@ class CallbackFlow:
     def _reached(self, attempt: Attempt, status: str) -> None:
         attempt.advance(AttemptPhase.TALKING)
         attempt.answered_at = self._ctx.now
-        self._track(attempt, LiveState.ANSWERED)
+        if attempt.call_id is not None:
+            self._ctx.emit(TrackCall(attempt.live(LiveState.ANSWERED)))
         self._ctx.disarm(ATTEMPT_TIMER, attempt.attempt_id)  # a conversation may last
         self._resolve(attempt, AttemptOutcome.REACHED, status)
 
@@ -620,28 +610,10 @@ class CallbackFlow:
             else:
                 self._resolve(attempt, AttemptOutcome.ABORTED, "HANGUP")
         if attempt.call_id is not None:
-            self._ctx.emit(RecordCall(self._record(attempt, event.cause, event.reason)))
+            self._ctx.emit(RecordCall(attempt.ended(self._ctx.now, event.cause, event.reason)))
         self._free_agent(attempt)
         self._drop(attempt)
         return True
-
-    def _record(self, attempt: Attempt, cause: int, reason: EndReason) -> CallRecord:
-        reached = attempt.outcome is AttemptOutcome.REACHED
-        return CallRecord(
-            call_id=attempt.call_id or "",
-            direction=Direction.CALLBACK,
-            number=attempt.number,
-            started_at=attempt.started_at,
-            ended_at=self._ctx.now,
-            outcome=CallOutcome.REACHED if reached else CallOutcome.NOT_REACHED,
-            answered_at=attempt.answered_at,
-            agent_id=attempt.agent_id,
-            wait_s=round(max(attempt.started_at - attempt.due_at, 0.0), 3),
-            callback_id=attempt.callback_id,
-            ticket_id=attempt.ticket_id,
-            end_cause=cause,
-            end_reason=reason,
-        )
 
     def _free_agent(self, attempt: Attempt) -> None:
         agent = self._agents[attempt.agent_id]
@@ -700,7 +672,7 @@ class CallbackFlow:
         if attempt.channel is not None:
             ctx.emit(HangupChannel(attempt.channel, attempt.call_id, "callback attempt timed out"))
         if attempt.call_id is not None:
-            ctx.emit(RecordCall(self._record(attempt, 0, EndReason.HANGUP)))
+            ctx.emit(RecordCall(attempt.ended(ctx.now, 0, EndReason.HANGUP)))
         self._free_agent(attempt)
         self._drop(attempt)
 

@@ -122,19 +122,40 @@ class CallbackBook:
                 ctx.router.add_callback(callback, ctx.now)
 
     def release_unsettled(self) -> None:
-        """The PBX has listed its channels: a restored callback whose call was not found died
-        with the restart.  That attempt does not count; the callback is due again."""
+        """The PBX has listed its channels: a restored callback under way whose call was not
+        found ended while the service was down, and how is unknown (AMI keeps no history: the
+        citizen may have been dialled, even reached).  Dialling them again could ring them a
+        second time, so the callback is closed as cancelled (``end_unseen``) for a supervisor
+        to judge, never re-dialled on its own."""
         ctx = self._ctx
         for callback in self._unsettled.values():
-            aborted = CallbackAttempt(ctx.now, ctx.now, "", AttemptOutcome.ABORTED, "restart")
-            callback = moved(callback, CallbackStatus.PENDING, history=(*callback.history, aborted))
-            self._callbacks[callback.callback_id] = callback
+            unseen = CallbackAttempt(ctx.now, ctx.now, "", AttemptOutcome.ABORTED, "restart")
+            callback = moved(
+                callback,
+                CallbackStatus.CANCELLED,
+                closed_reason="end_unseen",
+                history=(*callback.history, unseen),
+            )
+            self.close(callback)
+            ctx.stats.callbacks_cancelled += 1
             ctx.emit(PersistCallback(callback))
-            ctx.router.add_callback(callback, ctx.now)
             ctx.log(
-                "callback.resumed", callback_id=callback.callback_id, why="its call ended with the restart"
+                "callback.end_unseen",
+                "warning",
+                callback_id=callback.callback_id,
+                why="its call ended while the service was down",
             )
         self._unsettled.clear()
+
+    def reached_while_away(self, callback_id: str, reached: CallbackAttempt) -> None:
+        """An unsettled callback's call had reached the citizen and ended while the service was
+        down: the callback is done (reached), never dialled again."""
+        callback = self._unsettled.pop(callback_id, None)
+        if callback is None:
+            return
+        settled = self.settle_attempt(callback_id, reached, give_up=None, cancel_requested=None)
+        if settled is not None:
+            self.close(settled)
 
     def _reject(self, callback: Callback) -> None:
         """A callback that cannot be dialled is closed as failed, so its ticket moves on."""

@@ -108,6 +108,40 @@ class InboundCall:
         self.phase = phase
 
 
+def ended_record(
+    call: WaitingCall,
+    now: float,
+    outcome: CallOutcome,
+    wait_s: float,
+    *,
+    answered_at: float | None = None,
+    agent_id: str | None = None,
+    cause: int = 0,
+    reason: EndReason = EndReason.HANGUP,
+    last_seen_at: float | None = None,
+) -> CallRecord:
+    """The record of ``call`` ended at ``now``.  An end found by a resync (``reason`` lost while
+    away) is uncertain: it lies between ``last_seen_at`` and ``now``."""
+    unseen = reason is EndReason.LOST_DURING_DISCONNECT
+    return CallRecord(
+        call_id=call.call_id,
+        direction=Direction.INBOUND,
+        number=call.caller_number,
+        started_at=call.enqueued_at,
+        ended_at=now,
+        outcome=outcome,
+        answered_at=answered_at,
+        agent_id=agent_id,
+        wait_s=round(wait_s, 3),
+        priority=call.priority,
+        offers=call.offers,
+        end_cause=cause,
+        end_reason=reason,
+        end_uncertain=unseen,
+        last_seen_at=last_seen_at if unseen else None,
+    )
+
+
 class ReturnCalls(Protocol):
     """What the inbound flow needs from the callbacks flow."""
 
@@ -224,22 +258,20 @@ class InboundFlow:
                 outcome = CallOutcome.ABANDONED
                 wait = max(seen - arrived, 0.0)  # at least this long: the rest is unknown
                 ctx.stats.calls_abandoned += 1
+            if not answered:
+                # Before the end record: a crash between the two leaves the call live in the
+                # store, so the next restart schedules it again (once: one per number).
+                self._return_calls.schedule_return_call(call)
             ctx.emit(
                 RecordCall(
-                    CallRecord(
-                        call_id=stored.call_id,
-                        direction=Direction.INBOUND,
-                        number=stored.number,
-                        started_at=arrived,
-                        ended_at=ctx.now,
-                        outcome=outcome,
+                    ended_record(
+                        call,
+                        ctx.now,
+                        outcome,
+                        wait,
                         answered_at=stored.answered_at if answered else None,
                         agent_id=stored.agent_id if answered else None,
-                        wait_s=round(wait, 3),
-                        priority=call.priority,
-                        offers=call.offers,
-                        end_reason=EndReason.LOST_DURING_DISCONNECT,
-                        end_uncertain=True,
+                        reason=EndReason.LOST_DURING_DISCONNECT,
                         last_seen_at=seen,
                     )
                 )
@@ -251,8 +283,6 @@ class InboundFlow:
                 was=stored.state.value,
                 last_seen_at=seen,
             )
-            if not answered:
-                self._return_calls.schedule_return_call(call)
         self._restored.clear()
 
     # -- routing decisions ---------------------------------------------------------------
@@ -536,28 +566,17 @@ class InboundFlow:
         else:
             ctx.stats.calls_abandoned += 1
         wait = ctx.now - call.enqueued_at
+        # The return call before the end record: a crash between the two leaves the call live
+        # in the store, and the restart's reconcile owes it again (once: one per number).
+        self._return_calls.schedule_return_call(call)
         ctx.emit(
             RecordCall(
-                CallRecord(
-                    call_id=call.call_id,
-                    direction=Direction.INBOUND,
-                    number=call.caller_number,
-                    started_at=call.enqueued_at,
-                    ended_at=ctx.now,
-                    outcome=outcome,
-                    agent_id=None,
-                    wait_s=round(wait, 3),
-                    priority=call.priority,
-                    offers=call.offers,
-                    end_cause=cause,
-                    end_reason=reason,
-                    end_uncertain=reason is EndReason.LOST_DURING_DISCONNECT,
-                    last_seen_at=ctx.last_seen_at if reason is EndReason.LOST_DURING_DISCONNECT else None,
+                ended_record(
+                    call, ctx.now, outcome, wait, cause=cause, reason=reason, last_seen_at=ctx.last_seen_at
                 )
             )
         )
         ctx.log("call.unanswered", call_id=call.call_id, outcome=outcome.value, wait_s=round(wait, 3))
-        self._return_calls.schedule_return_call(call)
 
     def on_call_ended(self, event: CallEnded) -> None:
         """The call is over (every channel gone)."""
@@ -581,24 +600,16 @@ class InboundFlow:
         answered_at = live.answered_at if live.answered_at is not None else ctx.now
         ctx.emit(
             RecordCall(
-                CallRecord(
-                    call_id=call.call_id,
-                    direction=Direction.INBOUND,
-                    number=call.caller_number,
-                    started_at=call.enqueued_at,
-                    ended_at=ctx.now,
-                    outcome=CallOutcome.ANSWERED,
+                ended_record(
+                    call,
+                    ctx.now,
+                    CallOutcome.ANSWERED,
+                    answered_at - call.enqueued_at,
                     answered_at=answered_at,
                     agent_id=live.agent_id,
-                    wait_s=round(answered_at - call.enqueued_at, 3),
-                    priority=call.priority,
-                    offers=call.offers,
-                    end_cause=event.cause,
-                    end_reason=event.reason,
-                    end_uncertain=event.reason is EndReason.LOST_DURING_DISCONNECT,
-                    last_seen_at=ctx.last_seen_at
-                    if event.reason is EndReason.LOST_DURING_DISCONNECT
-                    else None,
+                    cause=event.cause,
+                    reason=event.reason,
+                    last_seen_at=ctx.last_seen_at,
                 )
             )
         )

@@ -4,7 +4,12 @@ declares for its repository (:mod:`hotline.tickets.repository`)."""
 
 from __future__ import annotations
 
-from hotline.tickets.repository import RepositoryConflict, RepositoryConstraint, RepositoryError
+from hotline.tickets.repository import (
+    MissingReference,
+    RepositoryConflict,
+    RepositoryConstraint,
+    RepositoryError,
+)
 
 
 class StoreError(RepositoryError):
@@ -43,6 +48,15 @@ class StoreIntegrityError(StoreError, RepositoryConstraint):
     def __init__(self, detail: str) -> None:
         super().__init__(f"constraint violated: {detail}")
         self.detail = detail
+
+
+class StoreMissingReference(StoreError, MissingReference):
+    """A row the write refers to does not exist (e.g. the call record of a ticket's call)."""
+
+    def __init__(self, table: str, key: object) -> None:
+        super().__init__(f"{table} {key}: no such row")
+        self.table = table
+        self.key = key
 
 
 class SchemaTooNew(StoreError):

@@ -23,7 +23,9 @@ from hotline.escalation.hotspots import Incident, Slot
 from hotline.escalation.model import Level, Signal
 from hotline.escalation.signals import WatchEntry
 from hotline.store.outbox import OutboxEntry
-from hotline.store.sqlite import _INSERT_OUTBOX, Store, _Sql, _Stmt
+from hotline.store.sql import _Sql, _Stmt
+from hotline.store.sqlite import Store
+from hotline.store.tickets import _INSERT_OUTBOX
 
 _ALERT_COLUMNS = (
     "alert_id kind level reasons raised_at tier deadline_at state call_id ticket_id incident_id "

@@ -210,8 +210,11 @@ ALTER TABLE ticket_links ADD COLUMN external INTEGER NOT NULL DEFAULT 0;
 """
 
 #: Messages that must reach the MQTT bus (ticket events, escalation alerts), written in the same
-#: transaction as the change they announce and deleted once the broker acknowledged them.
+#: transaction as the change they announce and deleted once the broker acknowledged them; and an
+#: index for the screen-pop's "this caller's tickets, newest first", closed ones included (the
+#: existing caller index holds open tickets only).
 V_OUTBOX = """
+CREATE INDEX tickets_by_caller ON tickets (citizen_number, id);
 CREATE TABLE outbox (
     seq        INTEGER PRIMARY KEY AUTOINCREMENT,
     event_id   TEXT NOT NULL UNIQUE,

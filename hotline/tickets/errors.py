@@ -82,7 +82,10 @@ class TicketBusy(TicketError):
     """The ticket kept changing under us (concurrent writers); the action was not applied."""
 
     def __init__(self, ticket: str, attempts: int) -> None:
-        super().__init__(f"ticket {ticket}: changed concurrently {attempts} times, giving up")
+        super().__init__(
+            f"ticket {ticket}: lost the race to another writer {attempts} times in a row "
+            "(it changed concurrently); this request changed nothing: try again"
+        )
         self.ticket = ticket
         self.attempts = attempts
 

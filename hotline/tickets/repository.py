@@ -37,6 +37,14 @@ class RepositoryConstraint(RepositoryError):
     """A constraint refused the write (e.g. the call is already linked to the ticket)."""
 
 
+class MissingReference(RepositoryError):
+    """A row the write refers to does not exist (``table``, ``key``): e.g. a ticket's call has no
+    call record."""
+
+    table: str
+    key: object
+
+
 class ScheduledFollowUp(Protocol):
     """A follow-up callback (回访) as the repository scheduled it."""
 
@@ -60,6 +68,7 @@ class TicketRepository(Protocol):
         *,
         citizen_number: str = "",
         duplicate: Callable[[Sequence[Ticket]], TicketChange | None] | None = None,
+        recorded_call: str | None = None,
     ) -> TicketChange: ...
 
     async def save_ticket_change(self, change: TicketChange) -> ScheduledFollowUp | None: ...

@@ -14,7 +14,6 @@ Log events: ``ticket.created``, ``ticket.duplicate_suspected``, ``ticket.transit
 
 from __future__ import annotations
 
-import asyncio
 import time
 import zoneinfo
 from collections.abc import Callable, Iterable, Sequence
@@ -29,6 +28,7 @@ from hotline.tickets.deadlines import DeadlineCalculator, WorkflowRules
 from hotline.tickets.departments import DepartmentRegistry, load_departments
 from hotline.tickets.duplicates import probable_duplicates
 from hotline.tickets.errors import AlreadyLinked, InvalidTicket, TicketBusy, TicketNotFound
+from hotline.tickets.locks import KeyedLocks
 from hotline.tickets.model import (
     Action,
     Channel,
@@ -48,6 +48,7 @@ from hotline.tickets.phone import InvalidPhoneNumber, dial_digits, normalise_num
 from hotline.tickets.repository import (
     CALLBACK_DONE,
     CALLBACK_FAILED,
+    MissingReference,
     RepositoryConflict,
     RepositoryConstraint,
     ScheduledFollowUp,
@@ -89,6 +90,7 @@ class TextLimits:
     long_chars: int = 4000  # description, request, current situation, a transition's reason
 
 
+_NO_SUCH_CALL = "no call {call_id} in the call records (mark it external if it was taken elsewhere)"
 _SHORT_FIELDS = ("location", "occurred", "respondent", "citizen_name")
 _LONG_FIELDS = ("description", "request", "current_situation")
 
@@ -174,61 +176,6 @@ class _SweepPlan:
 
 
 _SWEEP_CHUNK = 1000
-
-
-class _KeyLock:
-    """A key's lock and how many tasks hold it or wait for it."""
-
-    __slots__ = ("lock", "users")
-
-    def __init__(self) -> None:
-        self.lock = asyncio.Lock()
-        self.users = 0
-
-
-class _Hold:
-    """``async with`` one key's lock (a plain class: this runs for every ticket created)."""
-
-    __slots__ = ("_entries", "_entry", "_key")
-
-    def __init__(self, entries: dict[str, _KeyLock], key: str) -> None:
-        self._entries = entries
-        self._key = key
-
-    async def __aenter__(self) -> None:
-        entry = self._entries.get(self._key)
-        if entry is None:
-            entry = self._entries[self._key] = _KeyLock()
-        entry.users += 1
-        self._entry = entry
-        try:
-            await self._entry.lock.acquire()
-        except BaseException:
-            self._leave()
-            raise
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._entry.lock.release()
-        self._leave()
-
-    def _leave(self) -> None:
-        self._entry.users -= 1
-        if self._entry.users == 0:
-            del self._entries[self._key]
-
-
-class KeyedLocks:
-    """One :class:`asyncio.Lock` per key, created on demand and dropped when nobody holds it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, _KeyLock] = {}
-
-    def hold(self, key: str) -> _Hold:
-        """Hold the key's lock for the block (``async with locks.hold(key): ...``)."""
-        return _Hold(self._locks, key)
-
-    def __len__(self) -> int:
-        return len(self._locks)
 
 
 class TicketService:
@@ -390,8 +337,11 @@ class TicketService:
         """
         self._check_text(draft)
         if call_id is not None:
-            await self._check_call(call_id, external_call)
-        return await self._create(draft, actor, call_id, allow_duplicate, at, external_call)
+            self._check_call_id(call_id)
+        try:
+            return await self._create(draft, actor, call_id, allow_duplicate, at, external_call)
+        except MissingReference as exc:  # checked inside the creating transaction
+            raise InvalidTicket("call_id", _NO_SUCH_CALL.format(call_id=exc.key)) from exc
 
     def _check_text(self, draft: TicketDraft) -> None:
         for name in _SHORT_FIELDS:
@@ -408,16 +358,17 @@ class TicketService:
         if len(text) > limit:
             raise InvalidTicket(name, f"{len(text)} characters; at most {limit} ({key})")
 
-    async def _check_call(self, call_id: str, external: bool) -> None:
+    @staticmethod
+    def _check_call_id(call_id: str) -> None:
         if not call_id.strip():
             raise InvalidTicket("call_id", "must not be empty")
         if len(call_id) > 64 or not call_id.isprintable():
             raise InvalidTicket("call_id", "at most 64 printable characters")
+
+    async def _check_call(self, call_id: str, external: bool) -> None:
+        self._check_call_id(call_id)
         if not external and await self.store.get_call(call_id) is None:
-            raise InvalidTicket(
-                "call_id",
-                f"no call {call_id} in the call records (mark it external if it was taken elsewhere)",
-            )
+            raise InvalidTicket("call_id", _NO_SUCH_CALL.format(call_id=call_id))
 
     async def _create(
         self,
@@ -468,8 +419,12 @@ class TicketService:
         day_text = self._day_text(accepted_on)
         department = item.department or ""
 
+        # The clocks are computed here, on the event loop; only the ids are filled in by ``build``,
+        # which runs inside the store's transaction (the less it does, the shorter the lock).
+        planned = self.calc.plan(draft.ticket_type, 0, accepted_on, 1)
+
         def build(ticket_id: int, day_seq: int) -> TicketChange:
-            clocks = self.calc.plan(draft.ticket_type, ticket_id, accepted_on, 1)
+            clocks = [replace(c, ticket_id=ticket_id) for c in planned]
             ticket = Ticket(
                 id=ticket_id,
                 number=self.format_number(day_seq, day_text),
@@ -520,7 +475,11 @@ class TicketService:
             return TicketChange(ticket=ticket, transitions=(accept,), deadlines=tuple(clocks), links=links)
 
         change = await self.store.create_ticket(
-            accepted_on, build, citizen_number=draft.citizen_number, duplicate=duplicate
+            accepted_on,
+            build,
+            citizen_number=draft.citizen_number,
+            duplicate=duplicate,
+            recorded_call=call_id if call_id and not external_call else None,
         )
         if change.ticket is None:
             self._log.info(

@@ -43,6 +43,7 @@ class BusHarness:
         self.service: HotlineService | None = None
         self._stop: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self.autologin = False  # agents log in over MQTT unless a test says otherwise
 
     @property
     def settings(self) -> Settings:
@@ -61,7 +62,7 @@ class BusHarness:
             presence_grace_s=GRACE_S,
             outbox_poll_s=0.2,
         )
-        agents = tuple(dataclasses.replace(a, autologin=False) for a in s.agents)
+        agents = tuple(dataclasses.replace(a, autologin=self.autologin) for a in s.agents)
         return dataclasses.replace(s, ami=ami, mqtt=mqtt, agents=agents)
 
     async def start(self) -> HotlineService:

@@ -53,14 +53,14 @@ async def test_an_alert_goes_out_and_a_supervisor_acknowledges_it(bus: BusHarnes
             raised = await board.wait_for("alert", type="escalation_raised", call_id=call)
             assert raised["level"] == "urgent" and raised["reasons"] == ["ivr:urgent"]
             assert raised["supervisor"] == "1901" and "13900000066" not in json.dumps(raised)
-            alert_id = raised["alert"]
-            refused = await sup.command(id="a0", cmd="acknowledge", alert="ESC-999999", supervisor="1901")
+            alert_id = raised["alert_id"]
+            refused = await sup.command(id="a0", cmd="ack_alert", alert_id="ESC-999999", supervisor="1901")
             assert refused["ok"] is False and "no open alert ESC-999999" in refused["error"]
-            ok = await sup.command(id="a1", cmd="acknowledge", alert=alert_id, supervisor="1901")
+            ok = await sup.command(id="a1", cmd="ack_alert", alert_id=alert_id, supervisor="1901")
             assert ok == {"v": 1, "id": "a1", "ok": True}
-            acked = await board.wait_for("alert", type="escalation_acknowledged", alert=alert_id)
+            acked = await board.wait_for("alert", type="escalation_acknowledged", alert_id=alert_id)
             assert acked["acknowledged_by"] == "1901"
-            again = await sup.command(id="a2", cmd="acknowledge", alert=alert_id, supervisor="1902")
+            again = await sup.command(id="a2", cmd="ack_alert", alert_id=alert_id, supervisor="1902")
             assert again["ok"] is False
         finally:
             task.cancel()
@@ -128,10 +128,11 @@ async def test_a_caller_linked_to_an_open_incident_shows_it_in_the_screen_pop(bu
                 actor="1001",
             )
             assert isinstance(created, Created)
-    escalation = service.escalation
-    assert escalation is not None
-    await h.until(lambda: bool(escalation.desk.hotspots.open_incidents()), "the incident", timeout_s=15)
-    (incident,) = escalation.desk.hotspots.open_incidents()
+    assert service.escalation is not None
+    async with Store.open(settings.store.path) as store, asyncio.timeout(15):  # the incident is stored
+        while not (stored := await EscalationStore(store).open_incidents()):
+            await asyncio.sleep(0.05)
+    (incident,) = stored
     async with h.desktop("1001") as desk:
         assert (await desk.command("login"))["ok"] is True
         h.sim.place_inbound_call("13700000003", "", patience_s=600.0)

@@ -151,3 +151,32 @@ async def test_no_outbox_message_is_lost_across_a_sigkill_during_the_outage(
                     while await store.outbox_count():
                         await asyncio.sleep(0.1)
     assert wanted <= seen
+
+
+async def test_the_service_starts_and_routes_without_its_broker(bus: BusHarness) -> None:
+    h = bus
+    await h.broker.stop()
+    h.autologin = True
+    await h.start()  # does not wait for MQTT
+    assert h.service is not None and h.service.bus is not None
+    assert not h.service.bus.connected.is_set()
+    h.sim.place_inbound_call("13800006006", "冯六", patience_s=900.0)
+    await h.until(lambda: h.dispatcher.stats.calls_answered == 1, "the call was answered without a broker")
+    await h.broker.start()
+    async with h.board() as board:
+        await h.mqtt_up()
+        await h.until(lambda: len(board.states) == 5, "every agent's state published once the broker came")
+
+
+async def test_the_service_status_follows_the_pbx_link(bus: BusHarness) -> None:
+    h = bus
+    await h.start()
+    await h.mqtt_up()
+    async with h.board() as board:
+        await h.until(
+            lambda: board.status is not None and board.status["pbx_connected"] is True, "status online"
+        )
+        restart = asyncio.create_task(h.sim.restart(down_s=1.0))
+        await board.wait_for("status", status="online", pbx_connected=False)
+        await restart
+        await board.wait_for("status", status="online", pbx_connected=True)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from typing import Any
 
 import aiomqtt
+import pytest
 
 from hotline.bus.contract import Topics
 from hotline.queue import AgentState
@@ -56,8 +58,14 @@ async def test_a_supervisor_sets_an_agents_state_and_gets_replies(bus: BusHarnes
     assert h.dispatcher.agent("1003").state is AgentState.READY  # type: ignore[union-attr]
 
 
-async def test_escalation_reaches_supervisors_and_a_link_is_announced(bus: BusHarness) -> None:
+@pytest.mark.parametrize("escalation", [True, False], ids=["escalation-desk", "no-escalation-desk"])
+async def test_escalation_reaches_supervisors_and_a_link_is_announced(
+    bus: BusHarness, escalation: bool
+) -> None:
     h = bus
+    h.base = dataclasses.replace(
+        h.base, escalation=dataclasses.replace(h.base.escalation, enabled=escalation)
+    )
     await h.start()
     await h.mqtt_up()
     ticket = await _open_ticket(h, CALLER)
@@ -70,10 +78,18 @@ async def test_escalation_reaches_supervisors_and_a_link_is_announced(bus: BusHa
         await desk.wait_for("state", agent="1001", state="busy_inbound")  # talking: its record is written
         reply = await desk.command("escalate", call_id=call, reason="threatens self-harm")
         assert reply["ok"] is True
-        # The escalation desk raises it (issue 11): one alert for the call, to the shift lead.
-        alert = await board.wait_for("alert", type="escalation_raised", call_id=call)
-        assert alert["reasons"] == ["agent:1001:threatens self-harm"] and alert["level"] == "urgent"
-        assert alert["role"] == "shift_lead" and alert["event_id"].startswith("al-")
+        if escalation:  # the escalation desk raises it, with its tiers and acknowledgement
+            alert = await board.wait_for("alert", type="escalation_raised", call_id=call)
+            assert alert["level"] == "urgent" and alert["supervisor"]
+            ack = {"v": 1, "id": "a1", "cmd": "ack_alert", "alert_id": alert["alert_id"], "supervisor": "S01"}
+            await board.client.publish(TOPICS.supervisor_commands, json.dumps(ack).encode(), qos=1)
+            done = await board.wait_for("alert", type="escalation_acknowledged", alert_id=alert["alert_id"])
+            assert done["acknowledged_by"] == "S01"
+        else:  # no escalation desk: the bus's own alert
+            alert = await board.wait_for("alert", type="agent_escalation")
+            assert alert["agent"] == "1001" and alert["call_id"] == call
+            assert alert["reason"] == "threatens self-harm"
+        assert alert["event_id"].startswith("al-")
 
         async with Store.open(h.settings.store.path) as store:  # the call's record is written ahead
             async with asyncio.timeout(10):
@@ -105,3 +121,19 @@ async def test_the_queue_figures_are_published_and_retained(bus: BusHarness) -> 
     async with h.board() as board:  # a newcomer gets the retained figures at once
         await h.until(lambda: board.stats is not None, "retained stats")
         assert board.stats is not None and board.stats["v"] == 1
+
+
+async def test_an_urgent_calls_escalation_reaches_supervisors_through_the_outbox(bus: BusHarness) -> None:
+    h = bus
+    await h.start()
+    await h.mqtt_up()
+    async with h.board("supervisor") as board:
+        call = h.sim.place_inbound_call("13800003434", "褚四", priority="urgent", patience_s=600.0)
+        alert = await board.wait_for("alert", type="escalation_raised", call_id=call)
+    assert alert["v"] == 1 and alert["event_id"].startswith("al-")
+    assert alert["level"] and alert["reasons"]
+    assert "13800003434" not in json.dumps(alert, ensure_ascii=False)
+    async with Store.open(h.settings.store.path) as store:
+        async with asyncio.timeout(10):
+            while await store.outbox_count():
+                await asyncio.sleep(0.05)  # acknowledged by the broker, then forgotten

@@ -67,3 +67,13 @@ async def test_acknowledged_messages_are_forgotten_and_the_rest_survive_a_reopen
         )
         assert left.entry.topic == "supervisors/alerts"
     assert sqlite3.connect(path).execute("SELECT count(*) FROM outbox").fetchone()[0] == 1
+
+
+async def test_a_callers_tickets_for_the_screen_pop_newest_first(tmp_path: Path) -> None:
+    async with Store.open(tmp_path / "h.db") as store:
+        made = [
+            await store.create_ticket(date(2026, 11, 28), lambda i, s: ticket_change(i, s)) for _ in range(3)
+        ]
+        found = await store.caller_tickets("13912345678", 2)
+        assert [t.number for t, _ in found] == [made[2].ticket.number, made[1].ticket.number]  # type: ignore[union-attr]
+        assert await store.caller_tickets("13000000000", 5) == []

@@ -128,3 +128,25 @@ def test_report_with_chart(env: Path, tmp_path: Path, capsys: pytest.CaptureFixt
     assert summary["呼入量"] == "4" and summary["放弃量(等待≥5秒)"] == "1"
     assert summary["服务水平SL1(15秒内接通/呼入)"] == "75.0%"
     assert chart.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_tickets_needing_attention_are_listed(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "tickets", "list", "--needs-attention")
+    assert code == 0 and "no tickets need attention" in out
+    create = ["tickets", "create", "--type", "complaint", "--class", "01010101", "--location", "皇姑区"]
+    code, out, err = _run(
+        capsys, *create, "--description", "占道", "--request", "清理", "--number", "13912345678"
+    )
+    assert code == 0, err
+    number = out.split()[1]
+    settings = load_settings()
+
+    async def mark() -> None:
+        async with open_store(settings) as store:
+            ticket = await store.get_ticket(number)
+            assert ticket is not None
+            await store.mark_attention(ticket.id, "follow-up call could not be dialled: cannot_dial", at=0.0)
+
+    asyncio.run(mark())
+    code, out, _ = _run(capsys, "tickets", "list", "--needs-attention")
+    assert code == 0 and number in out and "could not be dialled" in out and "13912345678" not in out

@@ -17,12 +17,19 @@ import structlog
 
 from hotline.log import processors
 from hotline.store import CallbackKind, CallbackRecord, CallbackStatus
-from hotline.tickets.errors import AlreadyLinked, IllegalTransition, TicketNotFound, UnknownClassification
+from hotline.tickets.errors import (
+    AlreadyLinked,
+    IllegalTransition,
+    TicketBusy,
+    TicketNotFound,
+    UnknownClassification,
+)
 from hotline.tickets.model import (
     Action,
     DeadlineKind,
     LinkRole,
     Satisfaction,
+    Ticket,
     TicketState,
     TicketType,
 )
@@ -326,3 +333,29 @@ async def test_a_year_added_while_stopped_is_applied_at_start(
         assert not view.ticket.provisional
         assert {c.kind: c.due_on for c in view.deadlines}[DeadlineKind.CLOSING] == date(2027, 1, 12)
         assert await service.refresh_calendar() == 0
+
+
+async def test_two_writers_on_one_file_never_lose_an_update(tmp_path: Path, taxonomy: Taxonomy) -> None:
+    """Two services with their own connections (as two processes have): no shared in-process lock,
+    so only the version check keeps them apart.  Every action lands exactly once, or says it
+    lost the race (:class:`TicketBusy`, after its retries): none is lost silently."""
+    clock = Clock(at(2025, 9, 26, 10))
+    path = tmp_path / "h.db"
+    async with open_service(path, taxonomy, clock) as one, open_service(path, taxonomy, clock) as two:
+        number = (await _create(one)).ticket.number
+        await two.transition(number, Action.DISPATCH, actor="1001")
+        results = await asyncio.gather(
+            *(
+                (one if i % 2 else two).transition(number, Action.SUPERVISE, actor=f"boss{i}")
+                for i in range(12)
+            ),
+            return_exceptions=True,
+        )
+        landed = [r for r in results if isinstance(r, Ticket)]
+        lost = [r for r in results if isinstance(r, TicketBusy)]
+        assert len(landed) + len(lost) == 12 and len(landed) >= 2
+        assert all("lost the race" in str(e) and "changed nothing" in str(e) for e in lost)
+        assert len({t.version for t in landed}) == len(landed)
+        view = await one.get(number)
+        assert view.ticket.supervision_count == len(landed)
+        assert [t.seq for t in view.transitions] == list(range(1, 3 + len(landed)))

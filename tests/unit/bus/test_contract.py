@@ -110,3 +110,17 @@ def test_replies_and_state_carry_the_version_and_local_time() -> None:
         "reason": "lunch",
         "since": "2026-11-28T10:00:00+08:00",
     }
+
+
+def test_escalate_takes_an_optional_level_and_supervisors_acknowledge_alerts() -> None:
+    assert parse_agent_command("1001", _cmd(cmd="escalate", call_id="1.2", reason="fire")).level == "urgent"
+    sensitive = parse_agent_command(
+        "1001", _cmd(cmd="escalate", call_id="1.2", reason="media", level="sensitive")
+    )
+    assert sensitive.level == "sensitive"
+    with pytest.raises(PayloadError, match="unknown level 'grave'"):
+        parse_agent_command("1001", _cmd(cmd="escalate", call_id="1.2", reason="x", level="grave"))
+    ack = parse_supervisor_command(_cmd(cmd="ack_alert", alert_id="ESC-20261201-0001", supervisor="S01"))
+    assert (ack.cmd, ack.alert_id, ack.supervisor) == ("ack_alert", "ESC-20261201-0001", "S01")
+    with pytest.raises(PayloadError, match="missing field 'supervisor'"):
+        parse_supervisor_command(_cmd(cmd="ack_alert", alert_id="ESC-1"))

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import random
 
+import pytest
+from structlog.testing import capture_logs
+
 from hotline.bus.figures import queue_figures
-from hotline.bus.service import Backoff
+from hotline.bus.service import AgentBus, Backoff
 from hotline.events import CallArrived
 from hotline.queue.inputs import AgentPause
+from hotline.settings import load_settings
 from tests.unit.queue.helpers import Harness
 
 
@@ -35,3 +39,17 @@ def test_backoff_doubles_to_its_cap_with_jitter_and_resets() -> None:
     assert len(set(delays)) == len(delays)  # jittered: no two alike
     backoff.reset()
     assert backoff.delay() <= 0.5
+
+
+def test_a_fault_while_observing_never_reaches_the_dispatcher(monkeypatch: pytest.MonkeyPatch) -> None:
+    h = Harness("1001")
+    bus = AgentBus(load_settings(environ={}).mqtt, h.dispatcher, lambda _e: None, now=lambda: h.now)
+
+    def broken(*_args: object) -> bytes:
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr("hotline.bus.contract.agent_state", broken)  # a fault nothing else causes
+    commands = h.feed(AgentPause("1001", "lunch"))
+    with capture_logs() as logs:
+        bus.observe(AgentPause("1001", "lunch"), commands)
+    assert [e["event"] for e in logs] == ["mqtt.observe_failed"]

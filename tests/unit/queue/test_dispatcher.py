@@ -661,8 +661,8 @@ def test_restart_restores_agents_and_callbacks() -> None:
     }
     started = one(h.history, StartCallback)
     assert (started.callback_id, started.agent_id) == ("cb1", "1004")  # return calls first
-    cb2 = next(c for c in h.dispatcher.callbacks() if c.callback_id == "cb2")
-    assert cb2.status is CallbackStatus.PENDING and cb2.history[-1].outcome is AttemptOutcome.ABORTED
+    # cb2's call is not on the PBX: it ended unseen while we were down, and is not dialled again.
+    assert [c.callback_id for c in h.dispatcher.callbacks()] == ["cb1"]
 
 
 def test_a_resync_attaches_an_agent_found_on_a_call() -> None:
@@ -836,16 +836,18 @@ def test_a_callback_under_way_at_a_restart_is_taken_up_again_not_dialled_twice()
     assert of(h.history, StartCallback) == []
 
 
-def test_a_callback_whose_call_died_with_the_restart_is_due_again_once_the_pbx_is_listed() -> None:
+def test_a_callback_whose_call_ended_unseen_during_the_restart_is_closed_not_dialled_again() -> None:
+    """Its call may have rung (even reached) the citizen while we were down: never a second dial."""
     running = Callback(
         "cb2", CallbackKind.FOLLOW_UP, "13900000003", T0 - 60, T0 - 600, status=CallbackStatus.IN_PROGRESS
     )
     h = Harness("1001", pending_callbacks=[running], connected=False)
     assert of(h.started, StartCallback) == []  # held until the PBX lists its channels
     out = h.feed(PbxConnected(channels=0))
-    resumed = next(c.callback for c in of(out, PersistCallback) if c.callback.callback_id == "cb2")
-    assert resumed.history[-1].outcome is AttemptOutcome.ABORTED and resumed.attempts == 0
-    assert one(out, StartCallback).callback_id == "cb2"
+    closed = next(c.callback for c in of(out, PersistCallback) if c.callback.callback_id == "cb2")
+    assert closed.history[-1].outcome is AttemptOutcome.ABORTED and closed.attempts == 0
+    assert (closed.status, closed.closed_reason) == (CallbackStatus.CANCELLED, "end_unseen")
+    assert of(out, StartCallback) == [] and h.dispatcher.callbacks() == []
 
 
 def test_a_callback_call_found_talking_after_a_restart_keeps_its_agent_busy() -> None:

@@ -13,7 +13,9 @@ from hotline.events import (
     Direction,
     PbxConnected,
 )
+from hotline.queue.agent_flow import AgentFlow
 from hotline.queue.agents import AgentState, AgentStateRecord
+from hotline.queue.callbacks import CallbackBook
 from hotline.queue.commands import (
     ConnectCallToAgent,
     PersistAgentState,
@@ -22,6 +24,8 @@ from hotline.queue.commands import (
     StartCallback,
     TrackCall,
 )
+from hotline.queue.flow import FlowContext
+from hotline.queue.router import Router
 from hotline.queue.work import (
     Callback,
     CallbackKind,
@@ -31,7 +35,7 @@ from hotline.queue.work import (
     LiveState,
     PriorityClass,
 )
-from tests.unit.queue.helpers import T0, Harness, logs, of, one
+from tests.unit.queue.helpers import T0, Harness, agent_configs, logs, of, one, queue_settings
 
 IN, CB = Direction.INBOUND, Direction.CALLBACK
 CALLER = "Local/13800000003@caller-sim-00000001;1"
@@ -327,3 +331,44 @@ def test_a_callback_dialling_its_citizen_at_the_kill_and_gone_is_not_dialled_aga
     record = one(out, RecordCall).record
     assert record.outcome is CallOutcome.NOT_REACHED and record.end_uncertain
     assert h.state("1001") == "wrap_up" and h.dispatcher.callbacks() == []  # no sighting: a whole wrap-up
+
+
+# -- the flows on their own (no dispatcher) ---------------------------------------------------
+
+
+def _context(**overrides: object) -> FlowContext:
+    ctx = FlowContext(
+        queue_settings(**overrides), Router(), ring_timeout_s=20, citizen_timeout_s=30, connected=False
+    )
+    ctx.now = T0
+    return ctx
+
+
+def test_the_agents_flow_restores_and_reconciles_on_its_own() -> None:
+    ctx = _context(wrap_up_s=30.0)
+    agents = AgentFlow(ctx, agent_configs("1001", "1002"))
+    agents.restore(
+        [
+            AgentStateRecord("1001", AgentState.BUSY_INBOUND, None, T0 - 60, work="c1"),
+            AgentStateRecord("1002", AgentState.BUSY_CALLBACK, None, T0 - 60, work="cb#1"),
+        ]
+    )
+    assert agents.claim(agents["1002"], "cb#1") and not agents.claim(agents["1001"], "other")
+    agents.reconcile(last_seen_at=T0 - 10)  # c1 was not found: ended after T0 - 10
+    assert agents["1001"].state is AgentState.WRAP_UP and agents["1001"].wrap_up_until == T0 + 20
+    assert agents["1002"].state is AgentState.BUSY_CALLBACK  # claimed: the callbacks flow has it
+
+
+def test_the_callback_book_closes_a_callback_whose_call_ended_unseen() -> None:
+    ctx = _context()
+    book = CallbackBook(ctx)
+    pending = Callback("cb3", CallbackKind.RETURN_CALL, "13900000004", T0, T0)
+    book.restore([_follow_up(CallbackStatus.IN_PROGRESS), pending])
+    book.release_unsettled()
+    assert [c.callback_id for c in book.open()] == ["cb3"]
+    (closed,) = [c.callback for c in ctx.out if isinstance(c, PersistCallback)]
+    assert (closed.callback_id, closed.status, closed.closed_reason) == (
+        "cb2",
+        CallbackStatus.CANCELLED,
+        "end_unseen",
+    )

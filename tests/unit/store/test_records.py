@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from hotline.events import Direction
 from hotline.store.records import CallbackKind, CallRecord, NewCallback
-from hotline.store.sqlite import _INSERT_LINK, _INSERT_TICKET, _runs
+from hotline.store.sqlite import _runs
+from hotline.store.tickets import _INSERT_LINK, _INSERT_TICKET
 
 
 def test_numbers_are_not_in_the_repr() -> None:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from hotline.tickets.service import KeyedLocks
+from hotline.tickets.locks import KeyedLocks
 
 
 async def test_one_holder_per_key_and_the_lock_is_dropped_when_free() -> None:
