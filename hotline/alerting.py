@@ -221,12 +221,6 @@ class EscalationRuntime:
         """The agent's own flag (the desktop's ``escalate`` command)."""
         self.submit(AgentEscalated(agent_id, level, reason, call_id=call_id, ticket_id=ticket_id))
 
-    def escalate_from_desktop(self, agent_id: str, call_id: str, reason: str) -> None:
-        """The desktop's ``escalate``: urgent, unless the reason's words say only sensitive."""
-        levels = [s.level for s in self.desk.rules.keywords.signals([reason])]
-        level = max(levels) if levels else Level.URGENT
-        self.escalate(agent_id, level, reason, call_id or None)
-
     def acknowledge_checked(self, alert_id: str, by: str) -> str | None:
         """Acknowledge ``alert_id`` if it is open; else the reason it cannot be."""
         if alert_id not in self.desk.alerts:
