@@ -238,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
         register(typing.cast("argparse._SubParsersAction[argparse.ArgumentParser]", sub))
 
     # -- call records (issue 8): ``hotline calls list|show`` --
-    from hotline.call_records import register as register_calls
+    from hotline.calls_cli import register as register_calls
 
     register_calls(sub)
 
