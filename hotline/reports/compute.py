@@ -91,6 +91,10 @@ _GOOD = frozenset({Satisfaction.SATISFIED.value, Satisfaction.BASICALLY_SATISFIE
 _BUSY_STATES = frozenset({"busy_inbound", "busy_callback"})
 _STEP_FIELDS = {"extend": "extended", "return": "returned", "supervise": "supervised", "reopen": "reopened"}
 
+#: How far past its last heartbeat (written every second while the PBX is up) a service may
+#: still have been running: agents' time is counted up to that instant at most.
+SERVICE_SEEN_SLACK_S = 5.0
+
 
 # ---- calls -----------------------------------------------------------------------------------
 
@@ -334,6 +338,8 @@ def _agents(
     wraps: dict[int, list[float]] = {}
     if history is not None:
         horizon = min(options.end, max(options.now, options.start))
+        if data.service_last_seen is not None:
+            horizon = min(horizon, max(data.service_last_seen + SERVICE_SEEN_SLACK_S, options.start))
         wraps = _agent_time(history, options.start, horizon, options.interval_min * 60.0, accs)
     rows, pauses = [], []
     known = history is not None

@@ -24,6 +24,7 @@ async def load_range(store: Store, options: ReportOptions, *, overdue: bool = Tr
         clocks_due=await queries.clocks_due(store, options.first_day, options.last_day),
         overdue=(await queries.clocks_overdue(store, options.now, options.overdue_limit) if overdue else []),
         escalations=await _escalations(store, start, end),
+        service_last_seen=await store.last_heartbeat(),
     )
 
 

@@ -107,6 +107,9 @@ class ReportData:
     clocks_due: list[ReportClock]
     overdue: list[ReportClock] = field(default_factory=list)
     escalations: EscalationTotals | None = None  # None: no escalation records were read
+    #: The last instant the service saw the PBX (its heartbeat): agents' last states are not
+    #: counted past it, so a stopped or crashed service does not keep them "ready" until now.
+    service_last_seen: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.reports.compute import build_report, totals
+from hotline.reports.compute import SERVICE_SEEN_SLACK_S, build_report, totals
 from hotline.reports.model import IntervalRow, Report, ReportData
 from hotline.tickets.taxonomy import Taxonomy, load_taxonomy
 from tests.unit.reports import known_day as k
@@ -117,6 +117,19 @@ def test_agent_time_stops_when_the_report_is_made(taxonomy: Taxonomy) -> None:
     a = report.agents[0]
     assert a.ready_s == pytest.approx(3600 + 500 + (10 * 3600 - k.at(9, 12, 40) + k.at(0)) % 86400)
     assert a.paused_s == 0
+
+
+def test_agent_time_stops_at_the_services_last_heartbeat(taxonomy: Taxonomy) -> None:
+    """A service stopped (or killed) at 10:00 does not keep its agents ready until the report
+    is made at 18:00: the last heartbeat bounds every agent's last state."""
+    data = replace(k.data(), service_last_seen=k.at(10) - SERVICE_SEEN_SLACK_S)
+    stopped = build_report(data, k.options(now=k.at(18)), taxonomy)
+    made_at_ten = build_report(k.data(), k.options(now=k.at(10)), taxonomy)
+    assert stopped.agents == made_at_ten.agents
+    running = replace(k.data(), service_last_seen=k.at(17, 59, 59))
+    assert (
+        build_report(running, k.options(now=k.at(18)), taxonomy).agents[0].ready_s > stopped.agents[0].ready_s
+    )
 
 
 def test_without_agent_history_the_times_are_unknown(taxonomy: Taxonomy) -> None:
