@@ -181,6 +181,9 @@ class StoreSettings:
     #: A claimed callback is this instance's while it renews the lease; a dead instance's
     #: callbacks go to another after this long.
     callback_lease_s: float = 30.0
+    #: A callback in progress on an instance is never dialled by another; if that instance has
+    #: not come back this long after its lease ran out, its ticket goes on the needs-attention list.
+    callback_orphan_s: float = 3600.0
     #: Connections to PostgreSQL per instance.
     pool_size: int = 4
 

@@ -28,6 +28,7 @@ def open_store(settings: StoreSettings) -> AbstractAsyncContextManager[AnyStore]
             max_batch=settings.max_batch,
             pool_size=settings.pool_size,
             callback_lease_s=settings.callback_lease_s,
+            callback_orphan_s=settings.callback_orphan_s,
         )
     return Store.open(
         settings.sqlite_path,

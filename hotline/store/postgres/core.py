@@ -29,8 +29,12 @@ so only the stale one fails with :class:`StoreConflict`).
   the holder dies its session ends, the lock is released, and the next instance to sweep takes
   it.  Clock updates stay version-guarded, so even two sweepers could not raise a mark twice.
 * A callback is dialled by the instance that holds its lease: :meth:`pending_callbacks` returns
-  this instance's own open callbacks (renewing their lease) and claims unowned ones and those
-  whose lease ran out (``FOR UPDATE SKIP LOCKED``: two instances never claim the same row).
+  this instance's own open callbacks (renewing their lease) and claims unowned ones and pending
+  ones whose lease ran out (``FOR UPDATE SKIP LOCKED``: two instances never claim the same row).
+  A pending one is taken over only once its holder has no session left (a slow instance whose
+  lease ran out keeps what it may be about to dial).  One in progress is never taken over (it
+  may be on the phone through its instance's PBX; that instance settles it at its restart):
+  past ``callback_orphan_s`` its ticket needs attention.
 * Agents, live calls and the PBX heartbeat are kept per ``instance_id``; call records and
   tickets carry the instance (centre) that wrote them.
 """
@@ -65,6 +69,13 @@ from hotline.tickets.model import Ticket
 _T = TypeVar("_T")
 #: Session advisory lock held by the instance that sweeps the SLA clocks.
 SLA_LEADER_LOCK = 0x12345_0002
+
+
+def session_name(instance_id: str) -> str:
+    """The ``application_name`` of an instance's sessions (how the others tell it is alive)."""
+    return f"hotline:{instance_id}"
+
+
 #: Callbacks one instance claims per look (the rest stay for the others).
 CLAIM_BATCH = 200
 
@@ -244,6 +255,7 @@ class PgCore:
         read_timeout_s: float,
         max_batch: int,
         callback_lease_s: float,
+        callback_orphan_s: float = 3600.0,
     ) -> None:
         self.path = redact(url)  # what the operator's messages name
         self.instance_id = instance_id
@@ -252,6 +264,7 @@ class PgCore:
         self._read_timeout_s = read_timeout_s
         self._max_batch = max_batch
         self._lease_s = callback_lease_s
+        self._orphan_s = callback_orphan_s
         self._queue: asyncio.Queue[_Op | None] = asyncio.Queue()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
@@ -276,13 +289,21 @@ class PgCore:
         close_timeout_s: float = 30.0,
         pool_size: int = 4,
         callback_lease_s: float = 30.0,
+        callback_orphan_s: float = 3600.0,
     ) -> AsyncIterator[Self]:
         """Open (creating or upgrading the schema); the writer task lives inside the block."""
         check_url(url)
         where = redact(url)
         try:
             pool = await asyncpg.create_pool(
-                url, min_size=1, max_size=max(2, pool_size), timeout=connect_timeout_s, command_timeout=None
+                url,
+                min_size=1,
+                max_size=max(2, pool_size),
+                timeout=connect_timeout_s,
+                command_timeout=None,
+                # Another instance sees this one alive by its sessions (pg_stat_activity): a
+                # callback it holds is never taken over while it is connected, whatever its lease.
+                server_settings={"application_name": session_name(instance_id)},
             )
         except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
             raise StoreError(f"{where}: cannot connect ({type(exc).__name__}: {exc})") from exc
@@ -297,6 +318,7 @@ class PgCore:
                 read_timeout_s=read_timeout_s,
                 max_batch=max_batch,
                 callback_lease_s=callback_lease_s,
+                callback_orphan_s=callback_orphan_s,
             )
         except BaseException:
             await pool.close()

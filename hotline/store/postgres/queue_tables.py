@@ -11,7 +11,7 @@ import asyncpg
 from hotline.store.errors import StoreError
 from hotline.store.outbox import OutboxEntry, PendingMessage, pending_from_rows
 from hotline.store.postgres import sql as q
-from hotline.store.postgres.core import CLAIM_BATCH, PgCore
+from hotline.store.postgres.core import CLAIM_BATCH, PgCore, session_name
 from hotline.store.records import (
     CallbackAttempt,
     CallbackRecord,
@@ -23,6 +23,21 @@ from hotline.store.records import (
 from hotline.store.sqlite import _call_from_row, _call_row, _callback_from_row
 
 _OPEN = "status IN ('pending', 'in_progress')"
+
+#: Follow-ups in progress on another instance whose lease ran out ``$2`` seconds ago and more:
+#: their tickets go on the needs-attention list (once; a ticket already on it keeps its reason).
+_MARK_ORPHANED = (
+    "WITH orphan AS (SELECT id, ticket_id, owner FROM callbacks c WHERE status = 'in_progress' "
+    "AND ticket_id IS NOT NULL AND owner <> $1 "
+    "AND lease_until < clock_timestamp() - make_interval(secs => $2) "
+    "AND NOT EXISTS (SELECT 1 FROM ticket_attention a WHERE a.ticket_id = c.ticket_id)) "
+    "INSERT INTO ticket_attention (ticket_id, reason, at, callback_id) "
+    "SELECT ticket_id, 'follow-up call under way on instance ' || owner || ', which has not come "
+    "back: the citizen may have been dialled; not dialled again', "
+    "extract(epoch FROM clock_timestamp()), id FROM orphan "
+    "ON CONFLICT (ticket_id) DO NOTHING RETURNING ticket_id, callback_id, "
+    "(SELECT owner FROM orphan WHERE orphan.id = callback_id) AS owner"
+)
 
 
 class PgQueueTables(PgCore):
@@ -109,8 +124,14 @@ class PgQueueTables(PgCore):
     async def pending_callbacks(self) -> list[CallbackRecord]:
         """The open callbacks this instance dials, by due time: its own (their lease renewed),
         plus up to :data:`CLAIM_BATCH` claimed now — unowned ones (a ticket's follow-ups) and
-        those whose holder's lease ran out.  ``SKIP LOCKED``: a row another instance is
-        claiming at this moment is left to it."""
+        those never started whose holder's lease ran out and who has no session left (an
+        instance alive but late renewing may be about to dial them).  ``SKIP LOCKED``: a row
+        another instance is claiming at this moment is left to it.
+
+        A callback in progress is never taken over: its holder wrote it so before sending the
+        Originate (write-ahead), so the citizen may be on the phone with that instance's PBX;
+        that instance takes it up from its PBX when it restarts.  One whose holder stays away
+        past ``callback_orphan_s`` puts its ticket on the needs-attention list instead."""
 
         async def claim(conn: asyncpg.Connection) -> list[Any]:
             lease = "clock_timestamp() + make_interval(secs => $2)"
@@ -122,14 +143,25 @@ class PgQueueTables(PgCore):
             )
             claimed = await conn.fetch(
                 f"UPDATE callbacks SET owner = $1, lease_until = {lease} WHERE id IN ("
-                f"SELECT id FROM callbacks WHERE {_OPEN} AND (owner IS NULL OR "
-                "(owner <> $1 AND lease_until < clock_timestamp())) "
+                "SELECT id FROM callbacks WHERE status = 'pending' AND (owner IS NULL OR "
+                "(owner <> $1 AND lease_until < clock_timestamp() AND NOT EXISTS ("
+                "SELECT 1 FROM pg_stat_activity s "
+                f"WHERE s.application_name = '{session_name('')}' || owner))) "
                 "ORDER BY due_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) "
                 f"RETURNING {q.CALLBACK_SELECT_LIST}",
                 self.instance_id,
                 self._lease_s,
                 CLAIM_BATCH,
             )
+            orphaned = await conn.fetch(_MARK_ORPHANED, self.instance_id, self._orphan_s)
+            for row in orphaned:
+                self._log.warning(
+                    "callback.orphaned",
+                    callback_id=int(row["callback_id"]),
+                    ticket_id=int(row["ticket_id"]),
+                    owner=str(row["owner"]),
+                    why="in progress on an instance that has not come back",
+                )
             return [*own, *claimed]
 
         rows = await self._run("claim callbacks", claim)

@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 
 from hotline.store.postgres import PgStore
+from hotline.store.records import CallbackStatus
 from hotline.tickets.model import Action
 from hotline.tickets.service import Created, TicketService
 from hotline.tickets.taxonomy import Taxonomy
@@ -196,3 +197,86 @@ async def test_each_outbox_message_is_published_by_one_instance(postgres_server:
             while not (taken := await b.pending_outbox(limit=100)):
                 await asyncio.sleep(0.2)
         assert [m.entry.event_id for m in taken] == [m.entry.event_id for m in mine[2:]]
+
+
+async def test_a_callback_in_progress_on_a_dead_instance_is_never_taken_over(
+    postgres_server: PrivatePostgres,
+) -> None:
+    """The holder wrote it in progress before its Originate: the citizen may be on the phone
+    through its PBX.  Another instance takes over only what was never started; past the orphan
+    limit the follow-up's ticket goes on the needs-attention list, still not dialled."""
+    from tests.integration.store.conftest import ticket_change
+
+    url = postgres_server.create_database("province_in_progress")
+    async with contextlib.AsyncExitStack() as stack:
+        dead, alive = [
+            await stack.enter_async_context(
+                PgStore.open(url, instance_id=name, callback_lease_s=1.0, callback_orphan_s=2.0)
+            )
+            for name in ("dead", "alive")
+        ]
+        await dead.save_ticket_change(ticket_change(1, 1))
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(
+                "INSERT INTO callbacks (kind, number, ticket_id, created_at, due_at, window_start, "
+                "window_end, attempts, max_attempts, retry_spacing_s, status, updated_at) "
+                "SELECT 'follow_up', '1390000' || n, CASE WHEN n = 1 THEN 1 END, 0, 0, '08:00', "
+                "'21:00', 0, 3, 60, 'pending', 0 FROM generate_series(1, 4) n"
+            )
+            claimed = {c.id for c in await dead.pending_callbacks()}
+            assert len(claimed) == 4
+            started = sorted(claimed)[:2]  # the ticket's follow-up (id 1) and one more
+            for cid in started:
+                await dead.update_callback(cid, at=1.0, status=CallbackStatus.IN_PROGRESS)
+            dead._pool.terminate()  # killed: its lease runs out
+            dead._closing = True
+            taken: set[int] = set()
+            async with asyncio.timeout(30):
+                while len(taken) < 2:
+                    await asyncio.sleep(0.2)
+                    taken |= {c.id for c in await alive.pending_callbacks()}
+            assert taken == claimed - set(started)
+            async with asyncio.timeout(30):
+                while not (attention := await alive.needing_attention()):
+                    await asyncio.sleep(0.2)
+                    assert {c.id for c in await alive.pending_callbacks()}.isdisjoint(started)
+            ((ticket, reason, _, callback_id),) = attention
+            assert (ticket.id, callback_id) == (1, started[0]) and "dead" in reason
+            await alive.pending_callbacks()  # marked once: a later look adds nothing
+            assert len(await alive.needing_attention()) == 1
+            owners = await conn.fetch(
+                "SELECT owner, status FROM callbacks WHERE id = ANY($1::bigint[])", started
+            )
+            assert {(r["owner"], r["status"]) for r in owners} == {("dead", "in_progress")}
+        finally:
+            await conn.close()
+
+
+async def test_a_live_instance_late_renewing_its_lease_keeps_its_callbacks(
+    postgres_server: PrivatePostgres,
+) -> None:
+    """A lease that ran out is not enough: while its holder is connected (busy, late to look
+    again) it may be about to dial them, so no other instance takes them."""
+    url = postgres_server.create_database("province_late_lease")
+    async with (
+        PgStore.open(url, instance_id="slow", callback_lease_s=0.5) as slow,
+        PgStore.open(url, instance_id="other", callback_lease_s=0.5) as other,
+    ):
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(
+                "INSERT INTO callbacks (kind, number, created_at, due_at, window_start, window_end, "
+                "attempts, max_attempts, retry_spacing_s, status, updated_at) "
+                "SELECT 'follow_up', '1390000' || n, 0, 0, '08:00', '21:00', 0, 3, 60, 'pending', 0 "
+                "FROM generate_series(1, 5) n"
+            )
+            held = {c.id for c in await slow.pending_callbacks()}
+            assert len(held) == 5
+            async with asyncio.timeout(30):  # wait until every lease has run out
+                while await conn.fetchval("SELECT count(*) FROM callbacks WHERE lease_until > now()"):
+                    await asyncio.sleep(0.2)
+            assert await other.pending_callbacks() == []
+            assert {c.id for c in await slow.pending_callbacks()} == held
+        finally:
+            await conn.close()
