@@ -28,7 +28,7 @@ from hotline.queue.inputs import QueueInput
 from hotline.queue.work import Callback, CallbackKind, CallbackStatus
 from hotline.runtime import QueueRuntime
 from hotline.settings import Settings
-from hotline.store import Store, StoreError
+from hotline.store import StoreError
 from hotline.store.escalations import EscalationStore
 from hotline.store.factory import AnyStore, describe, open_store
 from hotline.tickets.errors import TicketError
@@ -116,13 +116,7 @@ class HotlineService:
                 # -- escalation (issue 11): fed by the queue's observer, flags calls back into it
                 escalation: EscalationRuntime | None = None
                 observer = self.observer
-                if s.escalation.enabled and not isinstance(store, Store):
-                    # issue 12: escalations keep their tables in the SQLite store only so far
-                    log.warning(
-                        "escalation.unavailable", reason="the PostgreSQL store has no escalations yet"
-                    )
-                elif s.escalation.enabled:
-                    assert isinstance(store, Store)
+                if s.escalation.enabled:
                     escalation = await EscalationRuntime.restore(
                         s.escalation,
                         EscalationStore(store),

@@ -19,8 +19,9 @@ from hotline.escalation.model import Level
 from hotline.escalation.signals import WatchList
 from hotline.log import configure_logging
 from hotline.settings import Settings
-from hotline.store import Store, StoreError
+from hotline.store import StoreError
 from hotline.store.escalations import EscalationStore
+from hotline.store.factory import open_store
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
@@ -30,15 +31,7 @@ def _run(settings: Settings, body: Callable[[EscalationStore], Awaitable[int]]) 
     configure_logging(settings.log.level, stream=sys.stderr)  # stdout carries the output
 
     async def main() -> int:
-        s = settings.store
-        async with Store.open(
-            s.path,
-            synchronous=s.synchronous,
-            busy_timeout_ms=s.busy_timeout_ms,
-            write_timeout_s=s.write_timeout_s,
-            read_timeout_s=s.read_timeout_s,
-            max_batch=s.max_batch,
-        ) as store:
+        async with open_store(settings.store) as store:  # SQLite or PostgreSQL (issue 12)
             return await body(EscalationStore(store))
 
     try:

@@ -12,7 +12,9 @@ Only keyed hashes of numbers are stored (the watch list); figures for ``hotline 
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +25,8 @@ from hotline.escalation.hotspots import Incident, Slot
 from hotline.escalation.model import Level, Signal
 from hotline.escalation.signals import WatchEntry
 from hotline.store.outbox import OutboxEntry
+from hotline.store.postgres import PgStore
+from hotline.store.postgres import sql as pg
 from hotline.store.sql import _Sql, _Stmt
 from hotline.store.sqlite import Store
 from hotline.store.tickets import _INSERT_OUTBOX
@@ -52,7 +56,7 @@ _INSERT_EVENT = _Sql(
 _UPSERT_INCIDENT = _Sql(
     "INSERT INTO incidents (incident_id, classification, place, opened_at, count, baseline, p_value, "
     "last_ticket_at, closed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (incident_id) DO UPDATE SET "
-    "last_ticket_at = max(incidents.last_ticket_at, excluded.last_ticket_at), "
+    "last_ticket_at = {greatest}(incidents.last_ticket_at, excluded.last_ticket_at), "
     "closed_at = coalesce(excluded.closed_at, incidents.closed_at)",
     "incidents",
     13,
@@ -61,6 +65,11 @@ _LINK_INCIDENT_TICKET = _Sql(
     "INSERT INTO incident_tickets (incident_id, ticket_id, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
     "incident_tickets",
     14,
+)
+_TOUCH_INCIDENT = _Sql(
+    "UPDATE incidents SET last_ticket_at = {greatest}(last_ticket_at, ?) WHERE incident_id = ?",
+    "incidents",
+    13,
 )
 _UPSERT_WATCH = _Sql(
     "INSERT INTO watch_list (digest, level, reason, added_at) VALUES (?, ?, ?, ?) "
@@ -73,19 +82,47 @@ _DELETE_WATCH = _Sql("DELETE FROM watch_list WHERE digest = ?", "watch_list", 15
 #: final record fills in the rest (see ``_CALL_KEEP`` in the store).
 _FLAG_CALL = _Sql(
     "INSERT INTO call_records (call_id, direction, caller_number, dnis, escalated, escalation_reasons, "
-    "updated_at) VALUES (?, 'inbound', '', '', 1, ?, ?) ON CONFLICT (call_id) DO UPDATE SET escalated = 1, "
+    "updated_at) VALUES (?, 'inbound', '', '', {true}, ?, ?) "
+    "ON CONFLICT (call_id) DO UPDATE SET escalated = {true}, "
     "escalation_reasons = excluded.escalation_reasons, updated_at = excluded.updated_at",
     "call_records",
     0,
 )
 _SET_RECORDING = _Sql(
     "INSERT INTO call_records (call_id, direction, caller_number, dnis, escalated, escalation_reasons, "
-    "recording_ref, updated_at) VALUES (?, 'inbound', '', '', 1, '[]', ?, ?) "
+    "recording_ref, updated_at) VALUES (?, 'inbound', '', '', {true}, '[]', ?, ?) "
     "ON CONFLICT (call_id) DO UPDATE SET recording_ref = excluded.recording_ref, "
     "updated_at = excluded.updated_at",
     "call_records",
     0,
 )
+
+#: The statements above are written once, with ``{true}``/``{greatest}`` where the two stores'
+#: words differ and ``?`` parameters; each store gets them in its own words.
+_SQLITE_WORDS = {"true": "1", "greatest": "max"}
+_PG_WORDS = {"true": "true", "greatest": "greatest"}
+
+
+def _numbered(text: str) -> str:
+    """``?`` parameters as PostgreSQL's ``$1, $2, ...`` (no ``?`` appears in a literal here)."""
+    count = iter(range(1, text.count("?") + 1))
+    return re.sub(r"\?", lambda _: f"${next(count)}", text)
+
+
+@functools.cache
+def _sqlite(stmt: _Sql) -> _Sql:
+    if "{" not in stmt.text:
+        return stmt
+    return _Sql(stmt.text.format(**_SQLITE_WORDS), stmt.table, stmt.rank)
+
+
+_PG_RANKS = {"call_records": 0, "incidents": 10, "escalations": 10, "watch_list": 10}
+
+
+@functools.cache
+def _postgres(stmt: _Sql) -> pg.PgSql:
+    text = _numbered(stmt.text.format(**_PG_WORDS))
+    return pg.PgSql(text, stmt.table, _PG_RANKS.get(stmt.table, 11))
 
 
 def _alert_row(a: Alert, at: float) -> tuple[Any, ...]:
@@ -158,8 +195,28 @@ class EscalationFigures:
 class EscalationStore:
     """Escalation records in the service's store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store | PgStore) -> None:
         self._store = store
+
+    async def _write(self, stmts: list[_Stmt], what: str) -> None:
+        """Commit ``stmts`` (written in SQLite's words) in one transaction, in either store."""
+        store = self._store
+        if isinstance(store, Store):
+            await store._write([(_sqlite(sql), row) for sql, row in stmts], what)
+            return
+        pg_stmts: list[pg.PgStmt] = []
+        for sql, row in stmts:
+            if sql is _INSERT_OUTBOX:
+                pg_stmts.append((pg.INSERT_OUTBOX, row))
+                continue
+            pg_stmts.append((_postgres(sql), row))
+        await store._write(pg_stmts, what)
+
+    async def _read(self, text: str, params: tuple[Any, ...]) -> list[Any]:
+        """Rows of a query written with ``?`` parameters, from either store."""
+        if isinstance(self._store, Store):
+            return list(await self._store._read(text, params))
+        return await self._store._read(_numbered(text), *params)
 
     # -- writes -----------------------------------------------------------------------------------
 
@@ -169,7 +226,7 @@ class EscalationStore:
             (_UPSERT_ALERT, _alert_row(alert, at)),
             (_INSERT_EVENT, (alert.alert_id, at, event, alert.tier, tier.role, tier.supervisor_id)),
         ]
-        await self._store._write(stmts, "escalation")
+        await self._write(stmts, "escalation")
 
     async def save_signals(
         self, alert_id: str, signals: Sequence[tuple[Signal, float, str | None, str | None]]
@@ -180,7 +237,7 @@ class EscalationStore:
             for s, at, call_id, ticket_id in signals
         ]
         if stmts:
-            await self._store._write(stmts, "escalation signals")
+            await self._write(stmts, "escalation signals")
 
     async def save_alert_with_signals(
         self,
@@ -205,17 +262,17 @@ class EscalationStore:
             for s, s_at, call_id, ticket_id in signals
         ]
         stmts += [(_INSERT_OUTBOX, entry.row()) for entry in outbox]
-        await self._store._write(stmts, "escalation")
+        await self._write(stmts, "escalation")
 
     async def flag_call(self, call_id: str, reasons: Sequence[str], at: float) -> None:
         """Mark the call's record escalated with its reasons (before the call ends)."""
-        await self._store._write(
+        await self._write(
             [(_FLAG_CALL, (call_id, json.dumps(list(reasons), ensure_ascii=False), at))], "call flag"
         )
 
     async def set_recording(self, call_id: str, file_name: str, at: float) -> None:
         """Keep the recording's file name in the call's record."""
-        await self._store._write([(_SET_RECORDING, (call_id, file_name, at))], "call recording")
+        await self._write([(_SET_RECORDING, (call_id, file_name, at))], "call recording")
 
     async def save_incident(self, incident: Incident, ticket_ids: Sequence[tuple[str, float]] = ()) -> None:
         """Store (or update) an incident and link tickets (ticket, at) to it."""
@@ -237,40 +294,31 @@ class EscalationStore:
             )
         ]
         stmts += [(_LINK_INCIDENT_TICKET, (i.incident_id, t, at)) for t, at in ticket_ids]
-        await self._store._write(stmts, "incident")
+        await self._write(stmts, "incident")
 
     async def link_incident_ticket(self, incident_id: str, ticket_id: str, at: float) -> None:
         """Link one more ticket to an open incident."""
-        await self._store._write(
+        await self._write(
             [
                 (_LINK_INCIDENT_TICKET, (incident_id, ticket_id, at)),
-                (
-                    _Sql(
-                        "UPDATE incidents SET last_ticket_at = max(last_ticket_at, ?) WHERE incident_id = ?",
-                        "incidents",
-                        13,
-                    ),
-                    (at, incident_id),
-                ),
+                (_TOUCH_INCIDENT, (at, incident_id)),
             ],
             "incident link",
         )
 
     async def add_watch(self, entry: WatchEntry, at: float) -> None:
         """Put a keyed hash on the watch list."""
-        await self._store._write(
-            [(_UPSERT_WATCH, (entry.digest, entry.level.label, entry.reason, at))], "watch"
-        )
+        await self._write([(_UPSERT_WATCH, (entry.digest, entry.level.label, entry.reason, at))], "watch")
 
     async def remove_watch(self, digest: str) -> None:
         """Take a keyed hash off the watch list."""
-        await self._store._write([(_DELETE_WATCH, (digest,))], "watch")
+        await self._write([(_DELETE_WATCH, (digest,))], "watch")
 
     # -- reads ------------------------------------------------------------------------------------
 
     async def open_alerts(self) -> list[Alert]:
         """Every alert not yet acknowledged (for a restart), oldest first."""
-        rows = await self._store._read(
+        rows = await self._read(
             f"SELECT {_SELECT} FROM escalations WHERE state != 'acknowledged' ORDER BY raised_at",
             (),
         )
@@ -278,13 +326,13 @@ class EscalationStore:
 
     async def alert(self, alert_id: str) -> Alert | None:
         """One alert by id."""
-        rows = await self._store._read(f"SELECT {_SELECT} FROM escalations WHERE alert_id = ?", (alert_id,))
+        rows = await self._read(f"SELECT {_SELECT} FROM escalations WHERE alert_id = ?", (alert_id,))
         return _alert_from_row(rows[0]) if rows else None
 
     async def list_alerts(self, *, open_only: bool = False, limit: int = 50) -> list[Alert]:
         """The latest alerts, newest first."""
         where = "WHERE state != 'acknowledged' " if open_only else ""
-        rows = await self._store._read(
+        rows = await self._read(
             f"SELECT {_SELECT} FROM escalations {where}ORDER BY raised_at DESC LIMIT ?",
             (limit,),
         )
@@ -292,7 +340,7 @@ class EscalationStore:
 
     async def events(self, alert_id: str) -> list[tuple[float, str, int, str, str]]:
         """An alert's history: (at, event, tier, role, supervisor), in order."""
-        rows = await self._store._read(
+        rows = await self._read(
             "SELECT at, event, tier, role, supervisor FROM escalation_events WHERE alert_id = ? ORDER BY id",
             (alert_id,),
         )
@@ -300,7 +348,7 @@ class EscalationStore:
 
     async def signals(self, alert_id: str) -> list[tuple[float, str, str, str]]:
         """An alert's signals: (at, source, level, detail), in order."""
-        rows = await self._store._read(
+        rows = await self._read(
             "SELECT at, source, level, detail FROM escalation_signals WHERE alert_id = ? ORDER BY id",
             (alert_id,),
         )
@@ -308,14 +356,14 @@ class EscalationStore:
 
     async def open_incidents(self) -> list[Incident]:
         """Incidents still taking tickets, with their tickets."""
-        rows = await self._store._read(
+        rows = await self._read(
             "SELECT incident_id, classification, place, opened_at, count, baseline, p_value, last_ticket_at "
             "FROM incidents WHERE closed_at IS NULL ORDER BY opened_at",
             (),
         )
         found = []
         for r in rows:
-            tickets = await self._store._read(
+            tickets = await self._read(
                 "SELECT ticket_id FROM incident_tickets WHERE incident_id = ? ORDER BY at", (r[0],)
             )
             found.append(
@@ -337,7 +385,7 @@ class EscalationStore:
         if not ticket_ids:
             return []
         marks = ", ".join("?" * len(ticket_ids))
-        rows = await self._store._read(
+        rows = await self._read(
             f"SELECT DISTINCT t.incident_id FROM incident_tickets t JOIN incidents i USING (incident_id) "
             f"WHERE i.closed_at IS NULL AND t.ticket_id IN ({marks}) ORDER BY t.incident_id",
             tuple(ticket_ids),
@@ -346,7 +394,7 @@ class EscalationStore:
 
     async def incidents_for_caller(self, number: str) -> list[str]:
         """Open incidents one of the caller's tickets is linked to (for the agent's screen-pop)."""
-        rows = await self._store._read(
+        rows = await self._read(
             "SELECT DISTINCT l.incident_id FROM tickets t JOIN incident_tickets l ON l.ticket_id = t.number "
             "JOIN incidents i ON i.incident_id = l.incident_id WHERE t.citizen_number = ? "
             "AND i.closed_at IS NULL ORDER BY l.incident_id",
@@ -356,28 +404,24 @@ class EscalationStore:
 
     async def watch_entries(self) -> list[WatchEntry]:
         """The whole watch list (keyed hashes)."""
-        rows = await self._store._read("SELECT digest, level, reason FROM watch_list ORDER BY added_at", ())
+        rows = await self._read("SELECT digest, level, reason FROM watch_list ORDER BY added_at", ())
         return [WatchEntry(str(r[0]), Level.parse(r[1]), str(r[2])) for r in rows]
 
     async def next_alert_seq(self) -> int:
         """The number after the highest ``ESC-NNNNNN`` stored."""
-        rows = await self._store._read(
-            "SELECT max(alert_id) FROM escalations WHERE alert_id LIKE 'ESC-%'", ()
-        )
+        rows = await self._read("SELECT max(alert_id) FROM escalations WHERE alert_id LIKE 'ESC-%'", ())
         top = rows[0][0]
         return int(str(top)[4:]) + 1 if top else 1
 
     async def next_incident_seq(self) -> int:
         """The number after the highest ``INC-NNNNNN`` stored."""
-        rows = await self._store._read(
-            "SELECT max(incident_id) FROM incidents WHERE incident_id LIKE 'INC-%'", ()
-        )
+        rows = await self._read("SELECT max(incident_id) FROM incidents WHERE incident_id LIKE 'INC-%'", ())
         top = rows[0][0]
         return int(str(top)[4:]) + 1 if top else 1
 
     async def tickets_since(self, last_id: int, limit: int = 500) -> list[NewTicketText]:
         """Tickets with an id above ``last_id`` (oldest first), with their opening call if linked."""
-        rows = await self._store._read(
+        rows = await self._read(
             "SELECT t.id, t.number, t.classification, t.location, t.description, t.current_situation, "
             "t.request, t.created_at, (SELECT l.call_id FROM ticket_links l WHERE l.ticket_id = t.id "
             "ORDER BY l.at LIMIT 1) FROM tickets t WHERE t.id > ? ORDER BY t.id LIMIT ?",
@@ -398,12 +442,12 @@ class EscalationStore:
 
     async def last_ticket_id(self) -> int:
         """The highest ticket id stored (0 when none)."""
-        rows = await self._store._read("SELECT coalesce(max(id), 0) FROM tickets", ())
+        rows = await self._read("SELECT coalesce(max(id), 0) FROM tickets", ())
         return int(rows[0][0])
 
     async def ticket_history(self, since: float) -> list[tuple[str, str, float]]:
         """(classification, location, created_at) of tickets created since ``since`` (hot-spot baseline)."""
-        rows = await self._store._read(
+        rows = await self._read(
             "SELECT classification, location, created_at FROM tickets WHERE created_at >= ? "
             "ORDER BY created_at",
             (since,),
@@ -412,7 +456,7 @@ class EscalationStore:
 
     async def overdue_tickets_for_caller(self, number: str) -> list[str]:
         """Numbers of the caller's open tickets with a breached, unmet deadline."""
-        rows = await self._store._read(
+        rows = await self._read(
             "SELECT DISTINCT t.number FROM tickets t JOIN deadlines d ON d.ticket_id = t.id "
             "WHERE t.citizen_number = ? AND t.state != 'closed' AND d.breached_at IS NOT NULL "
             "AND d.met_at IS NULL ORDER BY t.number",
@@ -422,7 +466,7 @@ class EscalationStore:
 
     async def figures(self, start: float, end: float) -> EscalationFigures:
         """Escalations raised in ``[start, end)``: by level and reason, acknowledgement, incidents."""
-        alerts = await self._store._read(
+        alerts = await self._read(
             "SELECT alert_id, level, state, reescalations, raised_at, acknowledged_at, kind FROM escalations "
             "WHERE raised_at >= ? AND raised_at < ?",
             (start, end),
@@ -440,13 +484,13 @@ class EscalationStore:
                 reescalated += 1
             if state == AlertState.EXHAUSTED.value:
                 exhausted += 1
-        reasons = await self._store._read(
+        reasons = await self._read(
             "SELECT s.source, s.level, count(DISTINCT s.alert_id) FROM escalation_signals s "
             "JOIN escalations e USING (alert_id) WHERE e.raised_at >= ? AND e.raised_at < ? "
             "GROUP BY s.source, s.level",
             (start, end),
         )
-        incidents = await self._store._read(
+        incidents = await self._read(
             "SELECT count(*) FROM incidents WHERE opened_at >= ? AND opened_at < ?", (start, end)
         )
         return EscalationFigures(

@@ -216,11 +216,18 @@ MARK_ATTENTION = upsert(
 
 CALL_COLUMNS = [*_CALL_COLUMNS, "instance_id"]
 CALL_SELECT = f"SELECT {select_list('call_records', _CALL_COLUMNS)} FROM call_records"
+#: An escalation's flag and recording, written on a live call, stay when its record is written.
+_CALL_KEEP = {
+    "escalated": "call_records.escalated OR excluded.escalated",
+    "escalation_reasons": "CASE WHEN call_records.escalated AND call_records.escalation_reasons <> '[]' "
+    "THEN call_records.escalation_reasons ELSE excluded.escalation_reasons END",
+    "recording_ref": "coalesce(excluded.recording_ref, call_records.recording_ref)",
+}
 UPSERT_CALL = upsert(
     "call_records",
     CALL_COLUMNS,
     "call_id",
-    {c: f"excluded.{c}" for c in CALL_COLUMNS[1:]},
+    {c: _CALL_KEEP.get(c, f"excluded.{c}") for c in CALL_COLUMNS[1:]},
     0,
 )
 #: The SQLite store's merge rules (what was first seen stays, an ended record stays ended),

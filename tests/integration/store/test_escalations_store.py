@@ -1,5 +1,6 @@
-"""Escalation records in a real SQLite file: alerts survive a reopen, figures for the report,
-the watch list holds hashes only, incidents with their tickets, the CLI lists them."""
+"""Escalation records in a real SQLite file and on a private PostgreSQL (``open_store``): alerts
+survive a reopen, figures for the report, the watch list holds hashes only, incidents with their
+tickets, a flagged call keeps its flag, the CLI lists them (SQLite)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from hotline.escalation.model import Level, Signal, Source
 from hotline.escalation.signals import WatchList
 from hotline.store import Store
 from hotline.store.escalations import EscalationStore
+from tests.integration.conftest import OpenStore
 
 ROSTER = Roster(
     (
@@ -50,12 +52,14 @@ async def _raise(esc: EscalationStore, alert_id: str, at: float, source: Source,
     )
 
 
-async def test_an_open_alert_survives_a_reopen_with_its_deadline(tmp_path: Path) -> None:
+async def test_an_open_alert_survives_a_reopen_with_its_deadline(
+    tmp_path: Path, open_store: OpenStore
+) -> None:
     path = tmp_path / "h.db"
-    async with Store.open(path) as store:
+    async with open_store(path) as store:
         esc = EscalationStore(store)
         await _raise(esc, "ESC-000001", T0, Source.IVR, Level.URGENT)
-    async with Store.open(path) as store:
+    async with open_store(path) as store:
         esc = EscalationStore(store)
         (alert,) = await esc.open_alerts()
         assert (alert.alert_id, alert.deadline_at, alert.call_id) == (
@@ -67,8 +71,8 @@ async def test_an_open_alert_survives_a_reopen_with_its_deadline(tmp_path: Path)
         assert [s[1:] for s in await esc.signals("ESC-000001")] == [("ivr", "urgent", "")]
 
 
-async def test_figures_for_the_report(tmp_path: Path) -> None:
-    async with Store.open(tmp_path / "h.db") as store:
+async def test_figures_for_the_report(tmp_path: Path, open_store: OpenStore) -> None:
+    async with open_store(tmp_path / "h.db") as store:
         esc = EscalationStore(store)
         await _raise(esc, "ESC-000001", T0, Source.IVR, Level.URGENT)
         await _raise(esc, "ESC-000002", T0 + 10, Source.KEYWORD, Level.SENSITIVE)
@@ -99,22 +103,26 @@ async def test_figures_for_the_report(tmp_path: Path) -> None:
     assert figures.incidents == 1
 
 
-async def test_the_watch_list_stores_hashes_only(tmp_path: Path) -> None:
+async def test_the_watch_list_stores_hashes_only(
+    tmp_path: Path, open_store: OpenStore, store_kind: str
+) -> None:
     path = tmp_path / "h.db"
     watch = WatchList(b"secret")
-    async with Store.open(path) as store:
+    async with open_store(path) as store:
         esc = EscalationStore(store)
         await esc.add_watch(watch.entry_for("13800000001", Level.SENSITIVE, "earlier petition"), T0)
         (entry,) = await esc.watch_entries()
     assert entry.digest == watch.digest("13800000001")
+    if store_kind != "sqlite":
+        return
     raw = path.read_bytes() + (
         path.with_name("h.db-wal").read_bytes() if path.with_name("h.db-wal").exists() else b""
     )
     assert b"13800000001" not in raw
 
 
-async def test_incidents_keep_their_tickets_and_close(tmp_path: Path) -> None:
-    async with Store.open(tmp_path / "h.db") as store:
+async def test_incidents_keep_their_tickets_and_close(tmp_path: Path, open_store: OpenStore) -> None:
+    async with open_store(tmp_path / "h.db") as store:
         esc = EscalationStore(store)
         incident = Incident("INC-000007", Slot("130101", "沈河区青年大街"), T0, 5, 0.1, 1e-7, ("T1",), T0)
         await esc.save_incident(incident, [("T1", T0)])
@@ -159,7 +167,7 @@ def _cli_checks(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["escalations", "watch", "add", "13800000001", "--level", "loud"]) == 2
 
 
-async def test_a_callers_overdue_tickets_and_the_ticket_intake(tmp_path: Path) -> None:
+async def test_a_callers_overdue_tickets_and_the_ticket_intake(tmp_path: Path, open_store: OpenStore) -> None:
     from dataclasses import replace
 
     from hotline.settings import load_settings
@@ -167,7 +175,7 @@ async def test_a_callers_overdue_tickets_and_the_ticket_intake(tmp_path: Path) -
     from hotline.tickets.service import Created, TicketDraft, TicketService
 
     settings = load_settings(environ={})
-    async with Store.open(tmp_path / "h.db") as store:
+    async with open_store(tmp_path / "h.db") as store:
         tickets = TicketService.from_settings(settings, store)
         numbers = []
         for classification in ("01010101", "13010101"):
@@ -202,3 +210,29 @@ async def test_a_callers_overdue_tickets_and_the_ticket_intake(tmp_path: Path) -
         assert [t.number for t in intake] == [n for n, _ in numbers]
         assert intake[0].texts == ("共享单车堆在人行道上", "仍然堵塞", "尽快清理")
         assert await esc.tickets_since(intake[-1].id) == []
+
+
+async def test_a_flagged_call_keeps_its_flag_and_recording_when_its_record_is_written(
+    tmp_path: Path, open_store: OpenStore
+) -> None:
+    from hotline.store.records import CallOutcome, CallRecord, Direction
+
+    async with open_store(tmp_path / "h.db") as store:
+        esc = EscalationStore(store)
+        await esc.flag_call("c-1", ["keyword", "repeat_caller"], T0)
+        await esc.set_recording("c-1", "c-1.wav", T0 + 1)
+        ended = CallRecord(
+            call_id="c-1",
+            direction=Direction.INBOUND,
+            caller_number="13800000001",
+            dnis="12345",
+            arrived_at=T0 - 30,
+            ended_at=T0 + 60,
+            outcome=CallOutcome.ANSWERED,
+            state="ended",
+        )
+        await store.upsert_call(ended)
+        record = await store.get_call("c-1")
+        assert record is not None
+        assert record.escalated and record.escalation_reasons == ("keyword", "repeat_caller")
+        assert record.recording_ref == "c-1.wav" and record.ended_at == T0 + 60
