@@ -66,6 +66,7 @@ def options_from_args(args: argparse.Namespace, settings: Settings, now: float) 
         top_n=settings.report.top_classifications,
         overdue_limit=settings.report.overdue_limit,
         now=now,
+        centre=getattr(args, "centre", None) or None,
     )
 
 
@@ -74,8 +75,8 @@ async def make_report(settings: Settings, options: ReportOptions, taxonomy: Taxo
     from hotline.tickets.cli import open_store
 
     async with open_store(settings) as store:
-        if not isinstance(store, Store):  # issue 12: the report reads the SQLite tables so far
-            raise StoreError("hotline report reads the SQLite store only; [store] url names PostgreSQL")
+        if options.centre is not None and isinstance(store, Store):  # one file, one centre
+            raise StoreError("--centre needs the PostgreSQL store; a SQLite file holds one centre")
         current, previous = await load_with_previous(store, options)
     return build_report(current, options, taxonomy, previous=previous)
 
@@ -149,4 +150,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--json", action="store_true", help="print JSON (one key per section) instead of text")
     p.add_argument("--html", type=Path, metavar="FILE", help="write one self-contained HTML page")
     p.add_argument("--chart", type=Path, metavar="PATH", help="write the interval chart as a PNG")
+    p.add_argument(
+        "--centre", metavar="INSTANCE", help="one centre of a province on PostgreSQL (its instance_id)"
+    )
     p.set_defaults(func=_report)

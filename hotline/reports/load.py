@@ -4,31 +4,34 @@ from __future__ import annotations
 
 from hotline.reports.compute import totals_from_counts
 from hotline.reports.model import EscalationTotals, ReportData, ReportOptions, Totals
-from hotline.store import Store
 from hotline.store import reports as queries
 from hotline.store.escalations import EscalationStore
+from hotline.store.reports import AnyStore
 
 
-async def load_range(store: Store, options: ReportOptions, *, overdue: bool = True) -> ReportData:
-    """Everything the report of ``options``' range needs."""
-    start, end = options.start, options.end
+async def load_range(store: AnyStore, options: ReportOptions, *, overdue: bool = True) -> ReportData:
+    """Everything the report of ``options``' range needs (of one centre, on PostgreSQL, with
+    ``options.centre``; escalation figures stay the store's whole)."""
+    start, end, centre = options.start, options.end, options.centre
     history = None
-    if await queries.agent_state_log_size(store):
-        history = await queries.agent_state_history(store, start, end)
+    if await queries.agent_state_log_size(store, centre):
+        history = await queries.agent_state_history(store, start, end, centre)
     return ReportData(
-        calls=await queries.report_calls(store, start, end),
+        calls=await queries.report_calls(store, start, end, centre),
         agent_history=history,
-        opened=await queries.tickets_opened(store, start, end),
-        closed=await queries.tickets_closed(store, start, end),
-        steps=await queries.ticket_steps(store, start, end),
-        clocks_due=await queries.clocks_due(store, options.first_day, options.last_day),
-        overdue=(await queries.clocks_overdue(store, options.now, options.overdue_limit) if overdue else []),
+        opened=await queries.tickets_opened(store, start, end, centre),
+        closed=await queries.tickets_closed(store, start, end, centre),
+        steps=await queries.ticket_steps(store, start, end, centre),
+        clocks_due=await queries.clocks_due(store, options.first_day, options.last_day, centre),
+        overdue=(
+            await queries.clocks_overdue(store, options.now, options.overdue_limit, centre) if overdue else []
+        ),
         escalations=await _escalations(store, start, end),
         service_last_seen=await store.last_heartbeat(),
     )
 
 
-async def _escalations(store: Store, start: float, end: float) -> EscalationTotals:
+async def _escalations(store: AnyStore, start: float, end: float) -> EscalationTotals:
     f = await EscalationStore(store).figures(start, end)
     return EscalationTotals(
         raised=f.raised,
@@ -48,7 +51,7 @@ async def _escalations(store: Store, start: float, end: float) -> EscalationTota
     )
 
 
-async def previous_totals(store: Store, options: ReportOptions) -> Totals:
+async def previous_totals(store: AnyStore, options: ReportOptions) -> Totals:
     """The totals of the range of the same length just before ``options``' range."""
     prev = options.previous()
     counts = await queries.range_counts(
@@ -60,10 +63,11 @@ async def previous_totals(store: Store, options: ReportOptions) -> Totals:
         threshold_s=options.threshold_s,
         short_abandon_s=options.short_abandon_s,
         now=options.now,
+        centre=options.centre,
     )
     return totals_from_counts(counts)
 
 
-async def load_with_previous(store: Store, options: ReportOptions) -> tuple[ReportData, Totals]:
+async def load_with_previous(store: AnyStore, options: ReportOptions) -> tuple[ReportData, Totals]:
     """The range's data and the previous range's totals."""
     return await load_range(store, options), await previous_totals(store, options)

@@ -31,6 +31,8 @@ class ReportOptions:
     top_n: int = 5
     overdue_limit: int = 50
     now: float = 0.0  # the instant the report is made (pending vs late, overdue)
+    #: One centre of a province on PostgreSQL (its ``instance_id``); None: the whole store.
+    centre: str | None = None
 
     def __post_init__(self) -> None:
         if self.last_day < self.first_day:
@@ -72,6 +74,7 @@ class ReportOptions:
             top_n=self.top_n,
             overdue_limit=self.overdue_limit,
             now=self.now,
+            centre=self.centre,
         )
 
 

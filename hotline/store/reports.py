@@ -14,11 +14,19 @@ well under a second (``bench/report.py``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from hotline.store.postgres import PgStore
+from hotline.store.postgres import reports as pg
+from hotline.store.postgres import sql as pg_sql
 from hotline.store.sqlite import Store, _Sql
+
+#: Either store: on PostgreSQL each read covers the province or one ``centre`` (issue 12); a
+#: SQLite file holds one centre (``centre`` is refused by ``hotline report`` there).
+AnyStore = Store | PgStore
 
 _INSERT_AGENT_LOG = _Sql(
     "INSERT INTO agent_state_log (agent_id, state, reason, at) VALUES (?, ?, ?, ?)", "agent_state_log", 8
@@ -98,15 +106,17 @@ class ReportClock:
 # ---- agent state history ---------------------------------------------------------------------
 
 
-async def log_agent_state(store: Store, entry: AgentStateEntry) -> None:
+async def log_agent_state(store: AnyStore, entry: AgentStateEntry) -> None:
     """Append one agent state change (committed with the store's next group commit)."""
-    await store._write(
-        [(_INSERT_AGENT_LOG, (entry.agent_id, entry.state, entry.reason, entry.at))], "log agent state"
-    )
+    await log_agent_states(store, [entry])
 
 
-async def log_agent_states(store: Store, entries: list[AgentStateEntry]) -> None:
+async def log_agent_states(store: AnyStore, entries: list[AgentStateEntry]) -> None:
     """Append many agent state changes in one operation (imports, generated data)."""
+    if isinstance(store, PgStore):  # stamped with the store's instance (its centre)
+        rows = [(store.instance_id, e.agent_id, e.state, e.reason, e.at) for e in entries]
+        await store._write([(pg_sql.LOG_AGENT_STATE, row) for row in rows], "log agent states")
+        return
     await store._write(
         [(_INSERT_AGENT_LOG, (e.agent_id, e.state, e.reason, e.at)) for e in entries], "log agent states"
     )
@@ -117,9 +127,13 @@ async def log_agent_states(store: Store, entries: list[AgentStateEntry]) -> None
 AgentStateRow = tuple[str, str, str | None, float]
 
 
-async def agent_state_history(store: Store, start: float, end: float) -> list[AgentStateRow]:
+async def agent_state_history(
+    store: AnyStore, start: float, end: float, centre: str | None = None
+) -> list[AgentStateRow]:
     """Every change in ``[start, end)``, plus each agent's last change before ``start`` (its
     state when the range opens); in time order (the ``at`` index's order: no sort)."""
+    if isinstance(store, PgStore):
+        return await pg.agent_state_history(store, start, end, centre)
     before = await store._read(
         f"{_AGENTS_BEFORE} SELECT agent_id, state, reason, at FROM agent_state_log "
         "WHERE id IN (SELECT id FROM before) ORDER BY at, id",
@@ -144,8 +158,10 @@ _AGENTS_BEFORE = (
 )
 
 
-async def agent_state_log_size(store: Store) -> int:
+async def agent_state_log_size(store: AnyStore, centre: str | None = None) -> int:
     """How many changes the history holds (0: nothing feeds it yet)."""
+    if isinstance(store, PgStore):
+        return await pg.agent_state_log_size(store, centre)
     rows = await store._read("SELECT count(*) FROM agent_state_log", ())
     return int(rows[0][0])
 
@@ -153,9 +169,13 @@ async def agent_state_log_size(store: Store) -> int:
 # ---- calls -----------------------------------------------------------------------------------
 
 
-async def report_calls(store: Store, start: float, end: float) -> list[ReportCall]:
+async def report_calls(
+    store: AnyStore, start: float, end: float, centre: str | None = None
+) -> list[ReportCall]:
     """Inbound calls that arrived in ``[start, end)`` and callbacks offered in it — the same
     records ``hotline calls list`` shows."""
+    if isinstance(store, PgStore):
+        return [ReportCall._make(r) for r in await pg.report_calls(store, start, end, centre)]
     cols = (
         "call_id, direction, arrived_at, offered_at, answered_at, ended_at, wait_s, talk_s, agent_id, "
         "outcome, end_uncertain"
@@ -173,8 +193,13 @@ async def report_calls(store: Store, start: float, end: float) -> list[ReportCal
 # ---- tickets ---------------------------------------------------------------------------------
 
 
-async def tickets_opened(store: Store, start: float, end: float) -> list[ReportTicket]:
+async def tickets_opened(
+    store: AnyStore, start: float, end: float, centre: str | None = None
+) -> list[ReportTicket]:
     """Tickets accepted in ``[start, end)``."""
+    if isinstance(store, PgStore):
+        rows = await pg.tickets_between(store, "created_at", start, end, centre)
+        return [ReportTicket(r[0], r[1], r[2], r[3], r[4]) for r in rows]
     rows = await store._read(
         "SELECT id, ticket_type, classification, department, created_at FROM tickets "
         "WHERE created_at >= ? AND created_at < ?",
@@ -183,8 +208,13 @@ async def tickets_opened(store: Store, start: float, end: float) -> list[ReportT
     return [ReportTicket(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
 
-async def tickets_closed(store: Store, start: float, end: float) -> list[ReportTicket]:
+async def tickets_closed(
+    store: AnyStore, start: float, end: float, centre: str | None = None
+) -> list[ReportTicket]:
     """Tickets whose (last) closing fell in ``[start, end)``; ``created_at`` is the closing time."""
+    if isinstance(store, PgStore):
+        rows = await pg.tickets_between(store, "closed_at", start, end, centre)
+        return [ReportTicket(r[0], r[1], r[2], r[3], r[4]) for r in rows]
     rows = await store._read(
         "SELECT id, ticket_type, classification, department, closed_at FROM tickets "
         "WHERE closed_at >= ? AND closed_at < ?",
@@ -197,8 +227,13 @@ async def tickets_closed(store: Store, start: float, end: float) -> list[ReportT
 REPORTED_ACTIONS = ("return", "extend", "supervise", "reopen", "evaluate")
 
 
-async def ticket_steps(store: Store, start: float, end: float) -> list[ReportTransition]:
+async def ticket_steps(
+    store: AnyStore, start: float, end: float, centre: str | None = None
+) -> list[ReportTransition]:
     """Returns, extensions, supervisions, reopenings and evaluations in ``[start, end)``."""
+    if isinstance(store, PgStore):
+        rows = await pg.ticket_steps(store, REPORTED_ACTIONS, start, end, centre)
+        return [ReportTransition(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
     marks = ", ".join("?" * len(REPORTED_ACTIONS))
     rows = await store._read(
         "SELECT t.ticket_id, t.action, t.at, "
@@ -216,8 +251,12 @@ _CLOCK_SELECT = (
 )
 
 
-async def clocks_due(store: Store, first_day: date, last_day: date) -> list[ReportClock]:
+async def clocks_due(
+    store: AnyStore, first_day: date, last_day: date, centre: str | None = None
+) -> list[ReportClock]:
     """Clocks whose due day is in ``[first_day, last_day]`` (local days)."""
+    if isinstance(store, PgStore):
+        return [ReportClock(*r) for r in await pg.clocks_due(store, first_day, last_day, centre)]
     rows = await store._read(
         f"{_CLOCK_SELECT} WHERE d.due_on >= ? AND d.due_on <= ?",
         (first_day.isoformat(), last_day.isoformat()),
@@ -225,8 +264,12 @@ async def clocks_due(store: Store, first_day: date, last_day: date) -> list[Repo
     return [ReportClock(*r) for r in rows]
 
 
-async def clocks_overdue(store: Store, at: float, limit: int) -> list[ReportClock]:
+async def clocks_overdue(
+    store: AnyStore, at: float, limit: int, centre: str | None = None
+) -> list[ReportClock]:
     """Clocks of open tickets past their end at ``at`` and not met, the most late first."""
+    if isinstance(store, PgStore):
+        return [ReportClock(*r) for r in await pg.clocks_overdue(store, at, limit, centre)]
     rows = await store._read(
         f"{_CLOCK_SELECT} WHERE d.met_at IS NULL AND d.due_at <= ? AND k.state <> 'closed' "
         "ORDER BY d.due_at, d.ticket_id LIMIT ?",
@@ -266,7 +309,7 @@ class RangeCounts:
 
 
 async def range_counts(
-    store: Store,
+    store: AnyStore,
     start: float,
     end: float,
     first_day: date,
@@ -275,9 +318,23 @@ async def range_counts(
     threshold_s: float,
     short_abandon_s: float,
     now: float,
+    centre: str | None = None,
 ) -> RangeCounts:
     """The same counts as :func:`hotline.reports.compute.totals` (which the tests hold it to),
     summed in SQL: the comparison with the previous range needs only these, not its rows."""
+    if isinstance(store, PgStore):
+        row, n_opened, n_closed, clock_row, answers = await pg.range_counts(
+            store,
+            start,
+            end,
+            first_day,
+            last_day,
+            threshold_s=threshold_s,
+            short_abandon_s=short_abandon_s,
+            now=now,
+            centre=centre,
+        )
+        return _counts(row, n_opened, n_closed, clock_row, answers)
     uncertain = "end_uncertain"
     calls = await store._read(
         "WITH c AS (SELECT direction, outcome, "
@@ -306,10 +363,6 @@ async def range_counts(
         "sum(direction <> 'inbound' AND outcome = 'answered') FROM c",
         (start, end, threshold_s, short_abandon_s),
     )
-    longest = calls[0][11]
-    (offered, answered, within, abandoned_all, short, live, unc, wsum, wn, tsum, tn, _, cb, reached) = [
-        v or 0 for v in calls[0]
-    ]
     opened = await store._read(
         "SELECT count(*) FROM tickets WHERE created_at >= ? AND created_at < ?", (start, end)
     )
@@ -327,6 +380,16 @@ async def range_counts(
         "WHERE action = 'evaluate' AND at >= ? AND at < ? GROUP BY 1",
         (start, end),
     )
+    return _counts(calls[0], int(opened[0][0]), int(closed[0][0]), clocks[0], answers)
+
+
+def _counts(
+    call_row: Sequence[Any], opened: int, closed: int, clock_row: Sequence[Any], answers: Sequence[Any]
+) -> RangeCounts:
+    longest = call_row[11]
+    (offered, answered, within, abandoned_all, short, live, unc, wsum, wn, tsum, tn, _, cb, reached) = [
+        v or 0 for v in call_row
+    ]
     return RangeCounts(
         offered=int(offered),
         answered=int(answered),
@@ -343,10 +406,10 @@ async def range_counts(
         longest_wait_s=None if longest is None else float(longest),
         callbacks=int(cb),
         callbacks_reached=int(reached),
-        tickets_opened=int(opened[0][0]),
-        tickets_closed=int(closed[0][0]),
-        clocks_due=int(clocks[0][0]),
-        on_time=int(clocks[0][1] or 0),
-        late=int(clocks[0][2] or 0),
+        tickets_opened=opened,
+        tickets_closed=closed,
+        clocks_due=int(clock_row[0]),
+        on_time=int(clock_row[1] or 0),
+        late=int(clock_row[2] or 0),
         satisfaction={str(r[0]): int(r[1]) for r in answers if r[0] is not None},
     )

@@ -20,6 +20,7 @@ from hotline.escalation.model import Level, Signal, Source
 from hotline.events import Direction
 from hotline.store import CallOutcome, CallRecord, Store
 from hotline.store.escalations import EscalationStore
+from hotline.store.postgres import PgStore
 from hotline.store.reports import ReportCall, log_agent_states
 from hotline.tickets.model import Action, Satisfaction, TicketType
 from hotline.tickets.service import Created, TicketService
@@ -62,6 +63,12 @@ async def seed(path: Path, taxonomy: Taxonomy) -> None:
     """Calls, agent state history and tickets of the known day (and one follow-up of a ticket
     accepted on 26 September whose staged feedback is due that day)."""
     async with Store.open(path) as store:
+        await seed_into(store, taxonomy)
+
+
+async def seed_into(store: Store | PgStore, taxonomy: Taxonomy) -> None:
+    """:func:`seed`'s day, into an open store of either kind."""
+    if True:
         for call in STORED_CALLS:
             await store.upsert_call(_stored(call))
         await log_agent_states(store, list(k.HISTORY))

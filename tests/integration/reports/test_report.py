@@ -6,6 +6,7 @@ import asyncio
 import csv
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -18,9 +19,11 @@ from hotline.reports.compute import build_report, totals
 from hotline.reports.load import load_range, load_with_previous, previous_totals
 from hotline.reports.model import Report, ReportData, ReportOptions, Totals
 from hotline.store import Store
+from hotline.store.postgres import PgStore
 from hotline.store.reports import AgentStateRow, agent_state_history
 from hotline.tickets.taxonomy import Taxonomy, load_taxonomy
-from tests.integration.reports.conftest import STORED_CALLS, seed
+from tests.integration.reports.conftest import STORED_CALLS, seed, seed_into
+from tests.postgres import PrivatePostgres
 from tests.unit.reports import known_day as k
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -227,3 +230,40 @@ def test_bad_ranges_are_refused_in_one_line(db: Path, capsys: pytest.CaptureFixt
     assert code == 2 and err.strip().count("\n") == 0 and "before it starts" in err
     code, _, err = _run(capsys, "report", "--day", "2025-10-10", "--from", "2025-10-01")
     assert code == 2 and "not both" in err
+
+
+def test_postgresql_returns_the_same_day_and_one_centre_of_it(
+    db: Path, taxonomy: Taxonomy, postgres_server: PrivatePostgres
+) -> None:
+    """The known day seeded on PostgreSQL by centre ``shenyang`` reads back as from SQLite; with
+    ``centre`` the province narrows to it, and another centre has none of it."""
+    url = postgres_server.create_database("report_day")
+
+    def same(a: ReportData, b: ReportData) -> None:
+        for name in ("calls", "opened", "closed", "steps", "clocks_due", "overdue"):
+            key = repr
+            assert sorted(getattr(a, name), key=key) == sorted(getattr(b, name), key=key), name
+        assert a.agent_history == b.agent_history and a.escalations == b.escalations
+
+    async def read() -> tuple[ReportData, ReportData, ReportData, Totals, Totals, ReportData]:
+        async with Store.open(db) as store:
+            lite = await load_range(store, k.options())
+            lite_prev = await previous_totals(store, k.options())
+        async with PgStore.open(url, instance_id="shenyang") as pg:
+            await seed_into(pg, taxonomy)
+            whole = await load_range(pg, k.options())
+            mine = await load_range(pg, replace(k.options(), centre="shenyang"))
+            prev = await previous_totals(pg, replace(k.options(), centre="shenyang"))
+            other = await load_range(pg, replace(k.options(), centre="dalian"))
+        return lite, whole, mine, lite_prev, prev, other
+
+    lite, whole, mine, lite_prev, prev, other = asyncio.run(read())
+    assert lite.calls and lite.opened and lite.steps and lite.agent_history
+    same(lite, whole)
+    same(lite, mine)
+    assert prev == lite_prev
+    assert (
+        build_report(whole, k.options(), taxonomy).totals == build_report(lite, k.options(), taxonomy).totals
+    )
+    assert (other.calls, other.opened, other.closed, other.steps, other.clocks_due) == ([], [], [], [], [])
+    assert not other.agent_history
