@@ -387,3 +387,24 @@ def test_the_callback_book_closes_a_callback_whose_call_ended_unseen() -> None:
         CallbackStatus.CANCELLED,
         "end_unseen",
     )
+
+
+def test_a_callback_closed_reached_at_the_resync_is_not_dialled_when_the_store_schedules_it_again() -> None:
+    """Hypothesis found it: the resync closes a callback whose call had reached the citizen;
+    the store's copy of that callback, scheduled after, must not ring the citizen again."""
+    running = _follow_up(CallbackStatus.IN_PROGRESS)
+    call = LiveCall(
+        "cbcall",
+        CB,
+        LiveState.ANSWERED,
+        number="13900000003",
+        offered_at=T0 - 50,
+        answered_at=T0 - 40,
+        agent_id="1001",
+        callback_id="cb2",
+    )
+    h = Harness("1001", pending_callbacks=[running], live_calls=[call], last_seen_at=T0 - 10, connected=False)
+    h.feed(PbxConnected(channels=0))
+    out = h.feed(ScheduleCallback("cb2", CallbackKind.FOLLOW_UP, "13900000003", T0 - 60), after=1)
+    assert of(out, StartCallback) == [] and of(out, PersistCallback) == []
+    assert h.dispatcher.callbacks() == [] and h.state("1001") == "ready"
