@@ -422,6 +422,7 @@ class CallbackFlow:
             attempt.advance(AttemptPhase.TALKING)
             if callback is None:
                 attempt.outcome = AttemptOutcome.REACHED  # the store already closed it as reached
+                self.book.remember_closed(event.callback_id)
                 ctx.disarm(ATTEMPT_TIMER, attempt.attempt_id)
             else:
                 self._reached(attempt, "ANSWER")
@@ -603,6 +604,10 @@ class CallbackFlow:
         )
         if callback is not None and callback.status is not CallbackStatus.REACHED:
             self._current_attempt.pop(callback.callback_id, None)
+        elif callback is None and outcome is AttemptOutcome.REACHED:
+            # A resumed call of a callback we do not hold (the store's copy may be scheduled
+            # later): the citizen is reached, that copy must not ring them again.
+            self.book.remember_closed(attempt.callback_id)
 
     def on_call_ended(self, event: CallEnded) -> bool:
         """A callback's call is over; False if ``event`` is not about a callback's call."""

@@ -261,7 +261,11 @@ class CallbackBook:
         self._callbacks.pop(callback.callback_id, None)
         if self._return_by_number.get(callback.number) == callback.callback_id:
             del self._return_by_number[callback.number]
-        self._closed[callback.callback_id] = None
+        self.remember_closed(callback.callback_id)
+
+    def remember_closed(self, callback_id: str) -> None:
+        """``callback_id`` is done: a copy of it scheduled again is not dialled."""
+        self._closed[callback_id] = None
         if len(self._closed) > _CLOSED_MEMORY:
             self._closed.popitem(last=False)
 

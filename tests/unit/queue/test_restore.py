@@ -408,3 +408,35 @@ def test_a_callback_closed_reached_at_the_resync_is_not_dialled_when_the_store_s
     out = h.feed(ScheduleCallback("cb2", CallbackKind.FOLLOW_UP, "13900000003", T0 - 60), after=1)
     assert of(out, StartCallback) == [] and of(out, PersistCallback) == []
     assert h.dispatcher.callbacks() == [] and h.state("1001") == "ready"
+
+
+def test_a_found_callback_call_that_reached_the_citizen_is_not_dialled_when_scheduled_after() -> None:
+    """The fixed order's sibling: the resync finds the callback's call, it reaches the citizen
+    and ends, and only then is the store's pending copy scheduled: it must not ring again."""
+    h = Harness("1001", "1002", connected=False)
+    h.feed(CallbackLegCreated("cbcall", "cb2", "Local/1001@agents-0000000f;1"))
+    h.feed(PbxConnected(channels=2))
+    h.feed(CallBridged("cbcall", "b1", ("Local/1001@agents-0000000f;1", "Local/13900000003@c;2")))
+    h.feed(CallEnded("cbcall", 16, ""), after=30)
+    out = h.feed(ScheduleCallback("cb2", CallbackKind.FOLLOW_UP, "13900000003", T0 - 60), after=1)
+    assert of(out, StartCallback) == []
+    assert of(h.history, StartCallback) == []
+
+
+def test_a_found_callback_call_stored_answered_is_not_dialled_when_scheduled_after() -> None:
+    call = LiveCall(
+        "cbcall",
+        CB,
+        LiveState.ANSWERED,
+        number="13900000003",
+        offered_at=T0 - 50,
+        answered_at=T0 - 40,
+        agent_id="1001",
+        callback_id="cb2",
+    )
+    h = Harness("1001", "1002", live_calls=[call], connected=False)
+    h.feed(CallbackLegCreated("cbcall", "cb2", "Local/1001@agents-0000000f;1"))
+    h.feed(PbxConnected(channels=2))
+    h.feed(CallEnded("cbcall", 16, ""), after=30)
+    h.feed(ScheduleCallback("cb2", CallbackKind.FOLLOW_UP, "13900000003", T0 - 60), after=1)
+    assert of(h.history, StartCallback) == []
