@@ -440,3 +440,19 @@ def test_a_found_callback_call_stored_answered_is_not_dialled_when_scheduled_aft
     h.feed(CallEnded("cbcall", 16, ""), after=30)
     h.feed(ScheduleCallback("cb2", CallbackKind.FOLLOW_UP, "13900000003", T0 - 60), after=1)
     assert of(h.history, StartCallback) == []
+
+
+def test_a_pending_callbacks_leg_that_cannot_be_taken_up_leaves_it_queued_not_stuck_in_progress() -> None:
+    """Hypothesis found it: the leg of a callback the store has pending shows on an agent busy
+    with an inbound call; taking the callback off the queue before checking left it in progress
+    with no attempt, never dialled and never closed."""
+    h = Harness("1001", pending_callbacks=[_follow_up()], connected=False)
+    h.feed(CallArrived("c1", CALLER, "c1", "13800000003", "", "normal", resynced=True, waited_s=3))
+    h.feed(PbxConnected(channels=2))
+    assert h.state("1001") == "offered"  # c1 rings 1001
+    out = h.feed(CallbackLegCreated("cbcall", "cb2", "Local/1001@agents-0000000f;1"))
+    assert of(out, PersistCallback) == []
+    [callback] = h.dispatcher.callbacks()
+    assert callback.status is CallbackStatus.PENDING
+    h.feed(CallEnded("c1", 16, ""), after=1)
+    assert one(h.history, StartCallback).callback_id == "cb2"  # still owed, dialled when 1001 is free
