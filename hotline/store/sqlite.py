@@ -33,7 +33,9 @@ then.  So any number of processes can create tickets on one file: no clash, no r
 when a transaction rolls back (the counter rolls back with it).  Callback ids are still handed
 out in memory; a follow-up that meets another process's callback id is re-numbered and retried.
 
-Public API (instants are float epoch seconds, days ``datetime.date``):
+Public API (instants are float epoch seconds, days ``datetime.date``; the tickets' methods are
+in :mod:`hotline.store.tickets`, the calls', callbacks', agents' and heartbeat's in
+:mod:`hotline.store.queue_tables`, this module keeps the outbox's):
 
 Tickets (records from :mod:`hotline.tickets.model`)
     ``create_ticket(accepted_on, build, citizen_number=, duplicate=) -> TicketChange`` —
