@@ -396,7 +396,9 @@ class TicketService:
             if not getattr(draft, name).strip():
                 raise InvalidTicket(name, "must not be empty")
         if draft.citizen_number:  # one canonical form, so duplicates and follow-ups find it
-            draft = replace(draft, citizen_number=normalise_number(draft.citizen_number))
+            canonical = normalise_number(draft.citizen_number)
+            if canonical != draft.citizen_number:
+                draft = replace(draft, citizen_number=canonical)
         duplicate_of: str | None = None
         existing: list[Ticket] = []
 
