@@ -72,6 +72,9 @@ from hotline.queue import inputs as queue_inputs
 from hotline.settings import EscalationSettings
 from hotline.store.errors import StoreError
 from hotline.store.escalations import EscalationStore
+from hotline.store.outbox import SUPERVISOR_ALERTS_TOPIC
+from hotline.store.outbox import message as outbox_message
+from hotline.tickets.phone import InvalidPhoneNumber, normalise_number
 from hotline.tickets.service import resolve_data_path
 
 log = structlog.get_logger("hotline.escalation")
@@ -80,6 +83,8 @@ log = structlog.get_logger("hotline.escalation")
 AlertPublisher = Callable[[SupervisorAlertMessage], Awaitable[None]]
 
 _DAY_S = 86_400.0
+#: The shipped HMAC key of ``config/hotline.toml``: a site must set its own.
+SHIPPED_SECRET = "change-me-escalation-hmac-key"
 #: The ticket intake reloads the watch list every this many rounds (30 s at the default 1 s).
 WATCH_RELOAD_ROUNDS = 30
 
@@ -143,6 +148,7 @@ class EscalationRuntime:
         queue_inbox: asyncio.Queue[queue_inputs.QueueInput] | None = None,
         actions: PbxActions | None = None,
         publish: AlertPublisher | None = None,
+        outbox_written: Callable[[], None] | None = None,
         last_ticket_id: int = 0,
         ticket_intake_interval_s: float = 1.0,
     ) -> None:
@@ -153,6 +159,9 @@ class EscalationRuntime:
         self._queue_inbox = queue_inbox
         self._actions = actions
         self.publish = publish
+        #: With a bus: alerts go to the store's outbox in the alert's own transaction, and this
+        #: wakes the bus to publish them (QoS 1, kept until the broker has them).
+        self.outbox_written = outbox_written
         self.inbox: asyncio.Queue[DeskInput | _CallSeen] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._channels: dict[str, str] = {}  # live call -> the caller's channel
@@ -175,6 +184,8 @@ class EscalationRuntime:
         """Build from the store: open alerts (timers re-armed on :meth:`run`), the watch list,
         the id counters, open incidents and four weeks of tickets for the hot-spot baseline."""
         rules = build_rules(settings, known_codes)
+        if settings.secret.reveal() == SHIPPED_SECRET:
+            log.warning("escalation.default_secret", key="escalation.secret")
         for entry in await store.watch_entries():
             rules.watch_list.add(entry)
         alerts = await store.open_alerts()
@@ -210,6 +221,23 @@ class EscalationRuntime:
         """The agent's own flag (the desktop's ``escalate`` command)."""
         self.submit(AgentEscalated(agent_id, level, reason, call_id=call_id, ticket_id=ticket_id))
 
+    def acknowledge_checked(self, alert_id: str, by: str) -> str | None:
+        """Acknowledge ``alert_id`` if it is open; else the reason it cannot be."""
+        if alert_id not in self.desk.alerts:
+            return f"no open alert {alert_id}"
+        self.acknowledge(alert_id, by)
+        return None
+
+    async def incidents_for_caller(self, number: str) -> list[str]:
+        """Open incidents one of the caller's tickets is linked to (for the screen-pop)."""
+        if self._store is None:
+            return []
+        try:
+            canonical = normalise_number(number)
+        except InvalidPhoneNumber:
+            return []
+        return await self._store.incidents_for_caller(canonical)
+
     def observe(self, event: object, commands: object = None) -> None:
         """The queue runtime's observer: calls arriving, answered and ending."""
         if isinstance(event, CallArrived):
@@ -242,7 +270,10 @@ class EscalationRuntime:
                     tasks.create_task(self._ticket_intake(), name="escalation-ticket-intake")
                 while True:
                     item = await self.inbox.get()
-                    await self._handle(item)
+                    try:
+                        await self._handle(item)
+                    except Exception as exc:  # a bug here must not stop the service's routing
+                        log.error("escalation.handler_crashed", input=type(item).__name__, error=repr(exc))
         finally:
             for handle in self._timers.values():
                 handle.cancel()
@@ -256,7 +287,11 @@ class EscalationRuntime:
             digest = self.desk.rules.watch_list.digest(item.number)
             if self._store is not None and self.desk.repeat_calls.count(digest, now) >= 1:
                 try:
-                    overdue = tuple(await self._store.overdue_tickets_for_caller(item.number))
+                    overdue = tuple(
+                        await self._store.overdue_tickets_for_caller(normalise_number(item.number))
+                    )
+                except InvalidPhoneNumber:
+                    overdue = ()  # a withheld or odd caller ID: no ticket can name it
                 except StoreError as exc:
                     log.error("escalation.lookup_failed", call_id=item.call_id, error=str(exc))
             desk_input: DeskInput = CallStarted(item.call_id, item.number, item.priority, overdue)
@@ -350,7 +385,18 @@ class EscalationRuntime:
 
     async def _notice(self, notice: AlertNotice, recorded: list[SignalRecorded]) -> None:
         a = notice.alert
+        message = SupervisorAlertMessage.of(notice)
+        via_outbox = self._store is not None and self.outbox_written is not None
         if self._store is not None:
+            outbox = (
+                [
+                    outbox_message(
+                        "escalation_alert", SUPERVISOR_ALERTS_TOPIC, message.body(), notice.at, id_prefix="al"
+                    )
+                ]
+                if via_outbox
+                else []
+            )
             await self._write(
                 self._store.save_alert_with_signals(
                     a,
@@ -358,9 +404,12 @@ class EscalationRuntime:
                     notice.tier,
                     notice.at,
                     [(r.signal, r.at, r.call_id, r.ticket_id) for r in recorded],
+                    outbox,
                 ),
                 "alert",
             )
+            if via_outbox and self.outbox_written is not None:
+                self.outbox_written()
         fields: dict[str, Any] = {
             "alert_id": a.alert_id,
             "alert_kind": a.kind.value,
@@ -390,9 +439,9 @@ class EscalationRuntime:
             log.info(
                 "escalation.acknowledged", acknowledged_by=a.acknowledged_by, ack_s=round(ack_s, 3), **fields
             )
-        if self.publish is not None:
+        if self.publish is not None and not via_outbox:
             try:
-                await self.publish(SupervisorAlertMessage.of(notice))
+                await self.publish(message)
             except Exception as exc:  # the bus is best effort here: the store and the log have it
                 log.error("escalation.publish_failed", alert_id=a.alert_id, error=repr(exc))
 

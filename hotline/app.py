@@ -125,10 +125,12 @@ class HotlineService:
                         queue_inbox=inbox,
                         actions=PbxActions(client, s.dialplan),
                         publish=bus.publish_alert if bus is not None else None,  # via the outbox
+                        # with a store, the outbox row is written in the alert's own transaction
+                        outbox_written=bus.outbox_written if bus is not None else None,
                     )
                     observer = _observers(self.observer, escalation.observe)
-                    if bus is not None:
-                        bus.escalation = escalation  # desktops' escalate, supervisors' ack_alert
+                    if bus is not None:  # desktops' escalate; supervisors' ack_alert and take_over
+                        bus.escalation = escalation
                 self.escalation = escalation
                 runtime = QueueRuntime(
                     dispatcher,

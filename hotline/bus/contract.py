@@ -24,7 +24,7 @@ MAX_PAYLOAD_BYTES = 4096
 MAX_FIELD_CHARS = 200
 
 AGENT_COMMANDS = frozenset({"login", "logout", "ready", "pause", "end_wrap_up", "escalate", "link_ticket"})
-SUPERVISOR_COMMANDS = frozenset({"set_state", "ack_alert"})
+SUPERVISOR_COMMANDS = frozenset({"set_state", "ack_alert", "take_over"})
 #: Levels an agent's ``escalate`` may name (default ``urgent``).
 ESCALATION_LEVELS = frozenset({"urgent", "sensitive"})
 #: States a supervisor may set for an agent.
@@ -126,8 +126,9 @@ class DesktopCommand:
 
 @dataclass(frozen=True, slots=True)
 class SupervisorCommand:
-    """A checked supervisor command: ``set_state`` of ``agent_id`` (``reason`` for a pause), or
-    ``ack_alert`` of ``alert_id`` by ``supervisor``."""
+    """A checked supervisor command: ``set_state`` of ``agent_id`` (``reason`` for a pause),
+    ``ack_alert`` of ``alert_id`` by ``supervisor``, or ``take_over`` (listen to) ``call_id`` on
+    ``supervisor``'s phone."""
 
     command_id: str
     cmd: str
@@ -136,6 +137,7 @@ class SupervisorCommand:
     reason: str = ""
     alert_id: str = ""
     supervisor: str = ""
+    call_id: str = ""
 
 
 def _decode(payload: bytes, max_bytes: int) -> dict[str, Any]:
@@ -234,6 +236,11 @@ def parse_supervisor_command(payload: bytes, *, max_bytes: int = MAX_PAYLOAD_BYT
         alert_id = _text(data, "alert_id", command_id)
         return SupervisorCommand(
             command_id, cmd, alert_id=alert_id, supervisor=_text(data, "supervisor", command_id)
+        )
+    if cmd == "take_over":
+        call_id = _text(data, "call_id", command_id)
+        return SupervisorCommand(
+            command_id, cmd, call_id=call_id, supervisor=_text(data, "supervisor", command_id)
         )
     agent_id = _text(data, "agent", command_id)
     state = _text(data, "state", command_id)

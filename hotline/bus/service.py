@@ -90,6 +90,18 @@ class EscalationDesk(Protocol):
 
     def acknowledge(self, alert_id: str, by: str) -> None: ...
 
+    def acknowledge_checked(self, alert_id: str, by: str) -> str | None:
+        """Acknowledge if the alert is open; else the reason it cannot be."""
+        ...
+
+    async def take_over(self, call_id: str, supervisor_id: str) -> str:
+        """Ring the supervisor's phone to listen to the call (ChanSpy)."""
+        ...
+
+    async def incidents_for_caller(self, number: str) -> list[str]:
+        """Open incidents the caller's tickets belong to (screen-pop)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
@@ -388,6 +400,11 @@ class AgentBus:
             except (StoreError, TimeoutError) as exc:
                 body["tickets_error"] = str(exc) or type(exc).__name__
         body["tickets"] = tickets
+        if number and self.escalation is not None:  # the caller's open incidents (hot spots)
+            try:
+                body["incidents"] = await self.escalation.incidents_for_caller(number)
+            except (StoreError, TimeoutError) as exc:
+                body["incidents_error"] = str(exc) or type(exc).__name__
         self._send(Outgoing(self.topics.offers(agent_id), contract.encode(body)))
 
     async def _caller_tickets(self, number: str) -> list[dict[str, Any]]:
@@ -418,6 +435,10 @@ class AgentBus:
         self._send(Outgoing(self.topics.queue_stats, payload, qos=0, retain=True))
 
     # ---- the outbox ------------------------------------------------------------------------
+
+    def outbox_written(self) -> None:
+        """Someone wrote outbox rows in their own transaction (escalation alerts): publish soon."""
+        self._outbox_wake.set()
 
     async def raise_alert(self, alert: SupervisorAlert) -> None:
         """Store an alert for supervisors; the outbox publishes it (QoS 1, until acknowledged)."""
@@ -515,17 +536,36 @@ class AgentBus:
 
     def _on_supervisor_command(self, payload: bytes) -> None:
         command = contract.parse_supervisor_command(payload, max_bytes=self.settings.max_payload_bytes)
-        if command.cmd == "ack_alert":
-            if self.escalation is None:
-                raise PayloadError("escalation is not enabled here", command.command_id)
-            self.escalation.acknowledge(command.alert_id, command.supervisor)
-            log.info(
-                "mqtt.command", supervisor=command.supervisor, command="ack_alert", id=command.command_id
-            )
-            self._send(Outgoing(self.topics.supervisor_replies, contract.reply(command.command_id)))
+        if command.cmd in ("ack_alert", "take_over"):
+            self._on_escalation_command(command)
             return
         self._known_agent(command.agent_id, command.command_id)
         self._forward(_supervisor_input(command), command.agent_id, command.command_id, supervisor=True)
+
+    def _on_escalation_command(self, command: SupervisorCommand) -> None:
+        """``ack_alert`` (refused when the alert is not open), or ``take_over`` a call (issue 11)."""
+        if self.escalation is None:
+            raise PayloadError("escalation is not enabled here", command.command_id)
+        if command.cmd == "ack_alert":
+            refused = self.escalation.acknowledge_checked(command.alert_id, command.supervisor)
+            log.info(
+                "mqtt.command", supervisor=command.supervisor, command="ack_alert", id=command.command_id
+            )
+            self._send(Outgoing(self.topics.supervisor_replies, contract.reply(command.command_id, refused)))
+            return
+        if self._tasks is None:
+            raise PayloadError("the service is stopping", command.command_id)
+        self._tasks.create_task(self._take_over(command), name=f"mqtt-take-over-{command.call_id}")
+
+    async def _take_over(self, command: SupervisorCommand) -> None:
+        assert self.escalation is not None
+        error: str | None = None
+        try:
+            await self.escalation.take_over(command.call_id, command.supervisor)
+        except Exception as exc:  # refused (no such call/supervisor) or the PBX said no: reply why
+            error = str(exc) or type(exc).__name__
+            log.warning("mqtt.command_failed", command="take_over", error=error)
+        self._send(Outgoing(self.topics.supervisor_replies, contract.reply(command.command_id, error)))
 
     def _forward(self, queue_input: AgentInput, agent_id: str, command_id: str, *, supervisor: bool) -> None:
         self._waiting[id(queue_input)] = (queue_input, agent_id, command_id, supervisor)

@@ -274,11 +274,11 @@ class SupervisorAlertMessage:
         )
 
     def body(self) -> dict[str, object]:
-        """The JSON body (schema version 1)."""
+        """The JSON body: every field by its name, ``kind`` as ``type`` (the bus adds ``"v": 1``
+        and an ``event_id``)."""
         return {
-            "schema": 1,
             "type": self.kind,
-            "alert": self.alert_id,
+            "alert_id": self.alert_id,
             "alert_kind": self.alert_kind,
             "level": self.level,
             "reasons": list(self.reasons),
@@ -287,8 +287,8 @@ class SupervisorAlertMessage:
             "supervisor": self.supervisor,
             "at": self.at,
             "call_id": self.call_id,
-            "ticket": self.ticket_id,
-            "incident": self.incident_id,
+            "ticket_id": self.ticket_id,
+            "incident_id": self.incident_id,
             "ack_deadline_at": self.ack_deadline_at,
             "acknowledged_by": self.acknowledged_by,
         }

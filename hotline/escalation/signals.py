@@ -19,16 +19,18 @@ from pathlib import Path
 
 from hotline.escalation.errors import TaxonomyFlagError
 from hotline.escalation.model import Level, Signal, Source
+from hotline.tickets.phone import InvalidPhoneNumber, normalise_number
 
 
 def number_digest(secret: bytes, number: str) -> str:
-    """The keyed hash of a phone number (digits only, so "138-0000-0001" and "13800000001" agree)."""
-    digits = "".join(ch for ch in number if ch.isdigit())
-    if digits.startswith("0086"):
-        digits = digits[4:]
-    elif digits.startswith("86") and len(digits) == 13:
-        digits = digits[2:]
-    return hmac.new(secret, digits.encode("ascii"), hashlib.sha256).hexdigest()
+    """The keyed hash of a phone number in its canonical form (the tickets' phone rules), so
+    "+86 138-0000-0001", "0138 0000 0001" and "13800000001" agree; a number those rules refuse
+    (a withheld or odd caller ID) is hashed as its digits."""
+    try:
+        canonical = normalise_number(number)
+    except InvalidPhoneNumber:
+        canonical = "".join(ch for ch in number if ch.isdigit())
+    return hmac.new(secret, canonical.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def ivr_signal(value: str, markers: Mapping[str, Level]) -> Signal | None:

@@ -210,8 +210,16 @@ class CallbackFlow:
         self.book.release_unsettled()
 
     def on_schedule(self, event: ScheduleCallback) -> None:
-        """Someone asks for a callback."""
+        """Someone asks for a callback.
+
+        After a restart the resync may find a callback's call running before the store's pending
+        copy of that callback is taken up (its in-progress write was lost): the callback is then
+        in progress with that call, never queued to be dialled a second time.
+        """
         self.book.on_schedule(event)
+        running = next((a for a in self._attempts.values() if a.callback_id == event.callback_id), None)
+        if running is not None and self.book.take_off_queue(event.callback_id) is not None:
+            self._current_attempt[event.callback_id] = running.attempt_id
 
     def schedule_return_call(self, call: WaitingCall) -> None:
         """The caller of ``call`` hung up unanswered: owe them one return call."""

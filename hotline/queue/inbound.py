@@ -587,9 +587,9 @@ class InboundFlow:
                 ctx.ignore(event, "unknown call", call_id=event.call_id)
             return
         if live.phase is not CallPhase.ANSWERED:
-            lost = event.reason is EndReason.LOST_DURING_DISCONNECT
-            outcome = CallOutcome.LOST if lost else CallOutcome.ABANDONED
-            self._end_unanswered(live, outcome, event.cause, event.reason)
+            # Also a call gone while the PBX link was down (found by the resync): its caller
+            # hung up unanswered, when exactly is unknown (the record says ``end_uncertain``).
+            self._end_unanswered(live, CallOutcome.ABANDONED, event.cause, event.reason)
             return
         call = live.call
         del self._calls[call.call_id]

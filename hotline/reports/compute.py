@@ -682,6 +682,7 @@ def build_report(
         comparison=comparison,
         agent_history=data.agent_history is not None,
         notes=tuple(notes),
+        escalations=data.escalations,
     )
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from hotline.reports.compute import totals_from_counts
-from hotline.reports.model import ReportData, ReportOptions, Totals
+from hotline.reports.model import EscalationTotals, ReportData, ReportOptions, Totals
 from hotline.store import Store
 from hotline.store import reports as queries
+from hotline.store.escalations import EscalationStore
 
 
 async def load_range(store: Store, options: ReportOptions, *, overdue: bool = True) -> ReportData:
@@ -22,6 +23,27 @@ async def load_range(store: Store, options: ReportOptions, *, overdue: bool = Tr
         steps=await queries.ticket_steps(store, start, end),
         clocks_due=await queries.clocks_due(store, options.first_day, options.last_day),
         overdue=(await queries.clocks_overdue(store, options.now, options.overdue_limit) if overdue else []),
+        escalations=await _escalations(store, start, end),
+    )
+
+
+async def _escalations(store: Store, start: float, end: float) -> EscalationTotals:
+    f = await EscalationStore(store).figures(start, end)
+    return EscalationTotals(
+        raised=f.raised,
+        urgent=f.by_level.get("urgent", 0),
+        sensitive=f.by_level.get("sensitive", 0),
+        acknowledged=f.acknowledged,
+        acknowledged_in_time=f.acknowledged_in_time,
+        reescalated=f.reescalated,
+        exhausted=f.exhausted,
+        median_ack_s=f.median_ack_s,
+        incidents=f.incidents,
+        by_reason=tuple(
+            sorted(
+                ((s, lv, n) for (s, lv), n in f.by_reason_level.items()), key=lambda r: (-r[2], r[0], r[1])
+            )
+        ),
     )
 
 

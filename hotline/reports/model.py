@@ -76,6 +76,22 @@ class ReportOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class EscalationTotals:
+    """Urgent and sensitive calls (突发应急、敏感事件) raised to supervisors in the range."""
+
+    raised: int
+    urgent: int
+    sensitive: int
+    acknowledged: int
+    acknowledged_in_time: int  # by the first tier, before its deadline
+    reescalated: int  # went up at least one tier
+    exhausted: int  # the top tier's time ran out too
+    median_ack_s: float | None
+    incidents: int  # hot spots (热点) opened
+    by_reason: tuple[tuple[str, str, int], ...]  # (source, level, alerts), most first
+
+
+@dataclass(frozen=True, slots=True)
 class ReportData:
     """What the store returned for one range (see :mod:`hotline.store.reports`).
 
@@ -90,6 +106,7 @@ class ReportData:
     steps: list[ReportTransition]
     clocks_due: list[ReportClock]
     overdue: list[ReportClock] = field(default_factory=list)
+    escalations: EscalationTotals | None = None  # None: no escalation records were read
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,3 +310,4 @@ class Report:
     comparison: tuple[ComparisonRow, ...]
     agent_history: bool  # False: nothing feeds the agent state history yet
     notes: tuple[str, ...] = ()
+    escalations: EscalationTotals | None = None

@@ -239,6 +239,51 @@ def _overdue(r: Report) -> Section:
     )
 
 
+#: The escalation signals' sources (``hotline.escalation.model.Source``) as a manager reads them.
+_SOURCE_LABELS = {
+    "ivr": "语音导航选择紧急",
+    "watch_list": "关注名单来电",
+    "repeat_calls": "短期重复来电",
+    "overdue_repeat": "工单超期后重复来电",
+    "keyword": "工单关键词",
+    "agent": "坐席上报",
+    "taxonomy": "问题分类标记",
+    "long_wait": "标记来电等待过长",
+}
+_LEVEL_LABELS = {"urgent": "突发应急", "sensitive": "敏感事件"}
+
+
+def _escalations(r: Report) -> Section:
+    e = r.escalations
+    cols = (
+        Column("raised", "上报总数"),
+        Column("urgent", "突发应急"),
+        Column("sensitive", "敏感事件"),
+        Column("acknowledged", "已确认"),
+        Column("acknowledged_in_time", "首级按时确认"),
+        Column("reescalated", "逐级上报"),
+        Column("exhausted", "最高级仍超时"),
+        Column("median_ack_s", "确认用时中位数(秒)", "sec"),
+        Column("incidents", "热点事件"),
+    )
+    rows = () if e is None else ({c.key: getattr(e, c.key) for c in cols},)
+    return Section("escalations", "紧急与敏感事件上报", cols, rows, "" if e else "未读取上报记录")
+
+
+def _escalation_reasons(r: Report) -> Section:
+    cols = (
+        Column("source", "来源", "text"),
+        Column("level", "级别", "text"),
+        Column("alerts", "上报数"),
+    )
+    found = r.escalations.by_reason if r.escalations else ()
+    rows = tuple(
+        {"source": _SOURCE_LABELS.get(s, s), "level": _LEVEL_LABELS.get(lv, lv), "alerts": n}
+        for s, lv, n in found
+    )
+    return Section("escalation_reasons", "上报原因(按来源与级别)", cols, rows, "一次上报可有多个来源")
+
+
 def _trend(r: Report) -> Section:
     cols = (
         Column("day", "日期", "text"),
@@ -311,6 +356,8 @@ _BUILDERS: tuple[Callable[[Report], Section], ...] = (
     _satisfaction,
     _top,
     _overdue,
+    _escalations,
+    _escalation_reasons,
     _trend,
     _comparison,
 )

@@ -22,7 +22,10 @@ from hotline.escalation.alerts import Alert, AlertKind, AlertState, RosterTier
 from hotline.escalation.hotspots import Incident, Slot
 from hotline.escalation.model import Level, Signal
 from hotline.escalation.signals import WatchEntry
-from hotline.store.sqlite import Store, _Sql, _Stmt
+from hotline.store.outbox import OutboxEntry
+from hotline.store.sql import _Sql, _Stmt
+from hotline.store.sqlite import Store
+from hotline.store.tickets import _INSERT_OUTBOX
 
 _ALERT_COLUMNS = (
     "alert_id kind level reasons raised_at tier deadline_at state call_id ticket_id incident_id "
@@ -186,8 +189,10 @@ class EscalationStore:
         tier: RosterTier,
         at: float,
         signals: Sequence[tuple[Signal, float, str | None, str | None]],
+        outbox: Sequence[OutboxEntry] = (),
     ) -> None:
-        """The alert, its history line and its new signals in one transaction."""
+        """The alert, its history line, its new signals and the supervisors' message (the MQTT
+        outbox) in one transaction: either all are committed or none."""
         stmts: list[_Stmt] = [
             (_UPSERT_ALERT, _alert_row(alert, at)),
             (_INSERT_EVENT, (alert.alert_id, at, event, alert.tier, tier.role, tier.supervisor_id)),
@@ -199,6 +204,7 @@ class EscalationStore:
             )
             for s, s_at, call_id, ticket_id in signals
         ]
+        stmts += [(_INSERT_OUTBOX, entry.row()) for entry in outbox]
         await self._store._write(stmts, "escalation")
 
     async def flag_call(self, call_id: str, reasons: Sequence[str], at: float) -> None:

@@ -6,8 +6,20 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from hotline.escalation.alerts import (
+    AlertKind,
+    AlertNotice,
+    Roster,
+    RosterTier,
+    ack_timed_out,
+    acknowledge,
+    raise_alert,
+)
+from hotline.escalation.hotspots import Incident, Slot
+from hotline.escalation.model import Level, Signal, Source
 from hotline.events import Direction
 from hotline.store import CallOutcome, CallRecord, Store
+from hotline.store.escalations import EscalationStore
 from hotline.store.reports import ReportCall, log_agent_states
 from hotline.tickets.model import Action, Satisfaction, TicketType
 from hotline.tickets.service import Created, TicketService
@@ -66,3 +78,38 @@ async def seed(path: Path, taxonomy: Taxonomy) -> None:
         await service.transition(t2, Action.DISPATCH, actor="1001", at=k.at(9, 45))
         await service.transition(t2, Action.RETURN, actor="dept", reason="非本部门职责", at=k.at(12))
         await service.transition(t3, Action.RESOLVE, actor="1001", at=k.at(10, 5))
+        await _escalations(EscalationStore(store))
+
+
+ROSTER = Roster((RosterTier("shift_lead", "1901", 100.0), RosterTier("duty_manager", "1902", 200.0)))
+
+
+async def _raise(
+    esc: EscalationStore, alert_id: str, at: float, sources: tuple[Source, ...], level: Level
+) -> None:
+    alert, effects = raise_alert(
+        ROSTER, alert_id=alert_id, kind=AlertKind.CALL, level=level, reasons=sources, now=at, call_id=alert_id
+    )
+    notice = next(e for e in effects if isinstance(e, AlertNotice))
+    signals = [(Signal(s, level), at, alert_id, None) for s in sources]
+    await esc.save_alert_with_signals(alert, "raised", notice.tier, at, signals)
+
+
+async def _escalations(esc: EscalationStore) -> None:
+    """The known day's escalations: an IVR-urgent call acknowledged in 30 s; a sensitive call
+    (repeat caller + keyword) re-escalated once, acknowledged 130 s after it was raised; a hot
+    spot; and an alert of the day before, which the day's report leaves out."""
+    await _raise(esc, "ESC-1", k.at(9, 10), (Source.IVR,), Level.URGENT)
+    await _raise(esc, "ESC-2", k.at(11), (Source.REPEAT_CALLS, Source.KEYWORD), Level.SENSITIVE)
+    await _raise(esc, "ESC-0", k.at(11, day=date(2025, 10, 9)), (Source.KEYWORD,), Level.URGENT)
+    first = await esc.alert("ESC-1")
+    second = await esc.alert("ESC-2")
+    assert first is not None and second is not None
+    done, _ = acknowledge(ROSTER, first, "1901", k.at(9, 10) + 30)
+    await esc.save_alert(done, "acknowledged", ROSTER[0], k.at(9, 10) + 30)
+    up, _ = ack_timed_out(ROSTER, second, k.at(11) + 100)
+    await esc.save_alert(up, "reescalated", ROSTER[1], k.at(11) + 100)
+    late, _ = acknowledge(ROSTER, up, "1902", k.at(11) + 130)
+    await esc.save_alert(late, "acknowledged", ROSTER[1], k.at(11) + 130)
+    slot = Slot("130101", "沈河区青年大街")
+    await esc.save_incident(Incident("INC-1", slot, k.at(15), 6, 0.2, 1e-7, last_ticket_at=k.at(15)))

@@ -143,21 +143,42 @@ def test_json_has_one_key_per_section(db: Path, capsys: pytest.CaptureFixture[st
         "satisfaction",
         "top_classes",
         "overdue",
+        "escalations",
+        "escalation_reasons",
         "trend",
         "comparison",
     ]
     assert len(doc["intervals"]) == 24 and doc["meta"]["interval_min"] == 60
     summary = {row["metric"]: row["value"] for row in doc["summary"]}
     assert summary["offered"] == 10 and summary["service_level"] == 0.3
+    # the day's two alerts (not the day before's): 30 s and 130 s to acknowledge
+    assert doc["escalations"] == [
+        {
+            "raised": 2,
+            "urgent": 1,
+            "sensitive": 1,
+            "acknowledged": 2,
+            "acknowledged_in_time": 1,
+            "reescalated": 1,
+            "exhausted": 0,
+            "median_ack_s": 80.0,
+            "incidents": 1,
+        }
+    ]
+    assert doc["escalation_reasons"] == [
+        {"source": "语音导航选择紧急", "level": "突发应急", "alerts": 1},
+        {"source": "工单关键词", "level": "敏感事件", "alerts": 1},
+        {"source": "短期重复来电", "level": "敏感事件", "alerts": 1},
+    ]
 
 
 def test_csv_files_are_utf8_with_a_bom(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out_dir = tmp_path / "csv"
     code, out, err = _run(capsys, "report", "--day", "2025-10-10", "--csv", str(out_dir))
     assert code == 0, err
-    assert f"CSV: 11 files in {out_dir}" in out
+    assert f"CSV: 13 files in {out_dir}" in out
     names = sorted(p.name for p in out_dir.iterdir())
-    assert "intervals.csv" in names and "tickets_by_department.csv" in names and len(names) == 11
+    assert "intervals.csv" in names and "tickets_by_department.csv" in names and len(names) == 13
     raw = (out_dir / "intervals.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(raw.decode("utf-8-sig").splitlines()))

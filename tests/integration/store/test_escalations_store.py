@@ -157,3 +157,48 @@ def _cli_checks(capsys: pytest.CaptureFixture[str]) -> None:
     assert "keyword" in out and "raised" in out
     assert main(["escalations", "show", "ESC-999999"]) == 1
     assert main(["escalations", "watch", "add", "13800000001", "--level", "loud"]) == 2
+
+
+async def test_a_callers_overdue_tickets_and_the_ticket_intake(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from hotline.settings import load_settings
+    from hotline.tickets.model import Channel, TicketType
+    from hotline.tickets.service import Created, TicketDraft, TicketService
+
+    settings = load_settings(environ={})
+    async with Store.open(tmp_path / "h.db") as store:
+        tickets = TicketService.from_settings(settings, store)
+        numbers = []
+        for classification in ("01010101", "13010101"):
+            created = await tickets.create(
+                TicketDraft(
+                    ticket_type=TicketType.COMPLAINT,
+                    channel=Channel.PHONE,
+                    classification=classification,
+                    occurred="上周",
+                    location="沈阳市和平区中华路",
+                    description="共享单车堆在人行道上",
+                    current_situation="仍然堵塞",
+                    request="尽快清理",
+                    respondent="",
+                    citizen_name="",
+                    citizen_number="13800000009",
+                ),
+                actor="1001",
+            )
+            assert isinstance(created, Created)
+            numbers.append((created.ticket.number, created.deadlines))
+        esc = EscalationStore(store)
+        assert await esc.overdue_tickets_for_caller("13800000009") == []
+        (late_number, late_clocks), _ = numbers
+        clock = late_clocks[0]
+        assert await store.save_deadlines([replace(clock, breached_at=T0, version=clock.version + 1)]) == [
+            None
+        ]
+        assert await esc.overdue_tickets_for_caller("13800000009") == [late_number]
+        assert await esc.overdue_tickets_for_caller("13800000008") == []
+        intake = await esc.tickets_since(0)
+        assert [t.number for t in intake] == [n for n, _ in numbers]
+        assert intake[0].texts == ("共享单车堆在人行道上", "仍然堵塞", "尽快清理")
+        assert await esc.tickets_since(intake[-1].id) == []

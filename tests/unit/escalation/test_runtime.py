@@ -62,3 +62,27 @@ async def test_a_flag_reaches_the_queue_and_the_bus_and_an_ack_disarms() -> None
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_a_failing_input_is_logged_and_the_loop_goes_on() -> None:
+    from structlog.testing import capture_logs
+
+    from hotline.escalation.desk import TicketWritten
+
+    settings = load_settings(environ={}).escalation
+    queue: asyncio.Queue[queue_inputs.QueueInput] = asyncio.Queue()
+    runtime = EscalationRuntime(
+        EscalationDesk(build_rules(settings)), settings, WallClock(), queue_inbox=queue
+    )
+    with capture_logs() as logs:
+        task = asyncio.create_task(runtime.run())
+        try:
+            runtime.submit(TicketWritten("T-1", "01040301", ("x",), None))  # type: ignore[arg-type]  # a bug
+            runtime.observe(CallArrived("c2", "Local/y;1", "u2", "13800000002", "", "urgent"), [])
+            flag = await asyncio.wait_for(queue.get(), 2)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    assert flag.call_id == "c2"
+    assert [e["input"] for e in logs if e["event"] == "escalation.handler_crashed"] == ["TicketWritten"]

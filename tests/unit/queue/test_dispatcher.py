@@ -633,7 +633,8 @@ def test_nothing_routes_while_the_pbx_is_away_and_resync_settles_calls() -> None
     # Resync: c1 is found back on hold, c2 vanished.
     h.feed(arrive("c1", resynced=True))
     out = h.feed(CallEnded("c2", 0, "", EndReason.LOST_DURING_DISCONNECT))
-    assert one(out, RecordCall).record.outcome is CallOutcome.LOST
+    record = one(out, RecordCall).record
+    assert (record.outcome, record.end_uncertain, record.last_seen_at) == (CallOutcome.ABANDONED, True, T0)
     assert h.state("1001") == "ready"  # not paused: the offer died with the link
     out = h.feed(PbxConnected(channels=2))
     assert len(of(out, ConnectCallToAgent)) == 1

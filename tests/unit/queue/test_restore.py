@@ -25,6 +25,7 @@ from hotline.queue.commands import (
     TrackCall,
 )
 from hotline.queue.flow import FlowContext
+from hotline.queue.inputs import ScheduleCallback
 from hotline.queue.router import Router
 from hotline.queue.work import (
     Callback,
@@ -217,6 +218,20 @@ def test_a_callback_still_pending_in_the_store_but_running_is_not_dialled_again(
     out = h.feed(PbxConnected(channels=2))
     assert of(out, StartCallback) == []
     assert h.state("1002") == "ready" and h.state("1001") == "busy_callback"
+
+
+def test_a_callback_taken_up_from_the_store_after_its_call_was_found_is_not_dialled_again() -> None:
+    """The other order (found by hypothesis): the resync finds the callback's call first, the
+    store's pending copy (its in-progress write lost at the kill) is scheduled after it."""
+    h = Harness("1001", "1002", connected=False)
+    h.feed(CallbackLegCreated("cbcall", "cb2", "Local/1001@agents-0000000f;1"))
+    h.feed(PbxConnected(channels=2))
+    out = h.feed(ScheduleCallback("cb2", CallbackKind.FOLLOW_UP, "13900000003", T0 - 60))
+    assert [c.callback.status for c in of(out, PersistCallback)][-1] is CallbackStatus.IN_PROGRESS
+    assert of(out, StartCallback) == []
+    out = h.feed(CallBridged("cbcall", "b1", ("Local/1001@agents-0000000f;1", "Local/13900000003@c;2")))
+    assert [c.callback.status for c in of(out, PersistCallback)] == [CallbackStatus.REACHED]
+    assert of(h.history, StartCallback) == []
 
 
 def test_a_callback_whose_agent_leg_still_rings_is_not_counted_answered() -> None:
