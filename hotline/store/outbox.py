@@ -97,8 +97,9 @@ def ticket_event_entries(change: TicketChange, numbers: dict[int, str] | None = 
     (every other audit row), ``linked`` (every call linked).  ``numbers`` names tickets the change
     does not carry itself (a bare link).
 
-    The payloads are written field by field (the same text as :func:`message`): a creation runs
-    this inside its transaction, so it is kept to string joins."""
+    The payloads are written field by field (the same text as :func:`message`; the enums are
+    ``StrEnum``, written as their value): a creation runs this inside its transaction, so it is
+    kept to string joins."""
     ticket = change.ticket
     known = numbers or {}
     entries: list[OutboxEntry] = []
@@ -110,13 +111,13 @@ def ticket_event_entries(change: TicketChange, numbers: dict[int, str] | None = 
         if ticket is not None and t.ticket_id == ticket.id:
             tail = (
                 f',"classification":{_json_value(ticket.classification)}'
-                f',"ticket_type":{_json_value(ticket.ticket_type.value)}'
+                f',"ticket_type":{encode_basestring(ticket.ticket_type)}'
             )
         payload = (
             f'{{"v":1,"event_id":"{event_id}","type":"{kind}","ticket":{_json_value(name)}'
-            f',"ticket_id":{_json_value(t.ticket_id)},"action":{_json_value(t.action.value)}'
-            f',"from":{_json_value(t.from_state.value if t.from_state is not None else None)}'
-            f',"to":{_json_value(t.to_state.value)},"actor":{_json_value(t.actor)}'
+            f',"ticket_id":{_json_value(t.ticket_id)},"action":{encode_basestring(t.action)}'
+            f',"from":{"null" if t.from_state is None else encode_basestring(t.from_state)}'
+            f',"to":{encode_basestring(t.to_state)},"actor":{_json_value(t.actor)}'
             f',"at":{_json_value(t.at)}{tail}}}'
         )
         entries.append(OutboxEntry(event_id, "ticket_event", TICKET_EVENTS_TOPIC, payload, t.at))
@@ -128,7 +129,7 @@ def ticket_event_entries(change: TicketChange, numbers: dict[int, str] | None = 
         payload = (
             f'{{"v":1,"event_id":"{event_id}","type":"linked","ticket":{_json_value(name)}'
             f',"ticket_id":{_json_value(link.ticket_id)},"call_id":{_json_value(link.call_id)}'
-            f',"role":{_json_value(link.role.value)},"actor":{_json_value(link.actor)}'
+            f',"role":{encode_basestring(link.role)},"actor":{_json_value(link.actor)}'
             f',"at":{_json_value(link.at)}}}'
         )
         entries.append(OutboxEntry(event_id, "ticket_event", TICKET_EVENTS_TOPIC, payload, link.at))
