@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring
@@ -59,8 +60,13 @@ class PendingMessage:
 
 
 def new_event_id(prefix: str) -> str:
-    """A unique id for a message (receivers drop duplicates by it): 128 random bits in hex."""
-    return f"{prefix}-{os.urandom(16).hex()}"
+    """A unique id for a message (receivers drop duplicates by it): 32 hex digits, the
+    millisecond of its making (48 bits) then 80 random bits, as a UUIDv7 orders them.
+
+    Ids made one after another sort one after another, so the outbox's unique index on
+    ``event_id`` grows at its end instead of at random pages (a creation writes two messages
+    in its transaction: random ids made the index the dearest part of the outbox rows)."""
+    return f"{prefix}-{time.time_ns() // 1_000_000 & 0xFFFFFFFFFFFF:012x}{os.urandom(10).hex()}"
 
 
 def _json_value(value: Any) -> str:

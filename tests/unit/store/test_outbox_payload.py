@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import date
 from typing import Any
 
@@ -162,3 +163,12 @@ def test_ticket_events_are_the_json_of_their_fields(
         assert entry.payload == encode_payload(
             {"v": 1, "event_id": entry.event_id, **{k: v for k, v in body.items() if k != "v"}}
         )
+
+
+def test_event_ids_made_later_sort_later() -> None:
+    """Time-ordered ids keep the outbox's unique index growing at its end."""
+    first = new_event_id("te")
+    time.sleep(0.002)
+    later = [new_event_id("te") for _ in range(100)]
+    assert all(first < other for other in later)
+    assert all(len(i) == 3 + 32 and int(i[3:], 16) >= 0 for i in later)
