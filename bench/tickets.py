@@ -22,8 +22,14 @@
    event loop shared with the dispatcher is never held for long); the whole midnight backlog and
    the next, steady-state sweep are timed too.
 
-Run: ``python -m bench.tickets [--tickets 20000] [--processes 4] [--open 1000000] [--keep DIR]``
-(about 1-2 min).
+3. **PostgreSQL** (``--store postgresql://user@host:5432/db``; password from ``PGPASSWORD``): the
+   same creations by 1 and by 4 writer processes (instances of a province sharing the database),
+   and the same sweep over 1,000,000 open tickets (imported with ``COPY``), printed beside the
+   SQLite figures in the same run.  Each PostgreSQL run uses a fresh database ``<db>_bench_<n>``
+   created beside the given one (needs CREATEDB) and dropped after.
+
+Run: ``python -m bench.tickets [--tickets 20000] [--processes 4] [--open 1000000] [--keep DIR]
+[--store URL]`` (about 1-2 min; 5-10 with PostgreSQL).
 """
 
 from __future__ import annotations
@@ -40,14 +46,19 @@ import sys
 import tempfile
 import time
 import zoneinfo
+from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import structlog
 
 from hotline.events import Direction
 from hotline.log import processors
 from hotline.store import CallRecord, Store
+from hotline.store.factory import AnyStore
+from hotline.store.postgres import PgStore, redact
 from hotline.tickets.deadlines import DeadlineCalculator
 from hotline.tickets.model import Channel, Deadline, Ticket, TicketChange, TicketState, TicketType
 from hotline.tickets.service import Created, TicketDraft, TicketService, project_root
@@ -74,7 +85,7 @@ def _log_to(stream: io.StringIO) -> None:
     )
 
 
-def _service(store: Store, taxonomy: Taxonomy, calendar: WorkingCalendar, now: float) -> TicketService:
+def _service(store: AnyStore, taxonomy: Taxonomy, calendar: WorkingCalendar, now: float) -> TicketService:
     return TicketService(store, taxonomy, calendar, tz=TZ, clock=lambda: now)
 
 
@@ -102,7 +113,15 @@ def _drafts(taxonomy: Taxonomy, count: int, first: int = 0) -> list[TicketDraft]
     ]
 
 
-async def _record_calls(store: Store, call_ids: list[str]) -> None:
+def _open(target: str, **options: object) -> contextlib.AbstractAsyncContextManager[AnyStore]:
+    """The store named by ``target``: a SQLite file, or a ``postgresql://`` URL."""
+    if target.startswith("postgresql"):
+        return PgStore.open(target, **options)  # type: ignore[arg-type]
+    options.pop("instance_id", None)  # one file, one centre
+    return Store.open(target, synchronous="full", **options)  # type: ignore[arg-type]
+
+
+async def _record_calls(store: AnyStore, call_ids: list[str]) -> None:
     """The calls the tickets are opened from (a ticket links only calls in the call records)."""
     for i in range(0, len(call_ids), 1000):
         await asyncio.gather(
@@ -250,14 +269,14 @@ def _raw_insert_rate(source: Path, target: Path, count: int, commits: int) -> tu
     return count / elapsed, cpu / count
 
 
-async def _worker(db: Path, first: int, count: int, agents: int, start_at: float) -> None:
+async def _worker(db: str, first: int, count: int, agents: int, start_at: float) -> None:
     """One of several writer processes: ``count`` tickets from ``start_at`` (epoch), then one
     JSON line ``{"count", "end"}`` on stdout."""
     taxonomy = load_taxonomy(project_root() / "config" / "taxonomy.csv")
     calendar = WorkingCalendar.load(project_root() / "config" / "calendar")
     drafts = _drafts(taxonomy, count, first)
     call_ids = [f"{NOW:.0f}.{i}" for i in range(first, first + count)]
-    async with Store.open(db, synchronous="full") as store:
+    async with _open(db, instance_id=f"w{first}") as store:
         service = _service(store, taxonomy, calendar, NOW)
         await asyncio.sleep(max(0.0, start_at - time.time()))
         await _create_all(service, drafts, call_ids, agents)
@@ -265,11 +284,11 @@ async def _worker(db: Path, first: int, count: int, agents: int, start_at: float
 
 
 async def bench_processes(
-    workdir: Path, taxonomy: Taxonomy, count: int, agents: int, processes: int
+    db: str, taxonomy: Taxonomy, count: int, agents: int, processes: int, label: str = "one file"
 ) -> float:
-    """``count`` tickets from ``processes`` writer processes on one file; returns tickets/s."""
-    db = workdir / "create-processes.db"
-    async with Store.open(db, synchronous="full") as store:
+    """``count`` tickets from ``processes`` writer processes on one store (a SQLite file or a
+    PostgreSQL URL); returns tickets/s."""
+    async with _open(db) as store:
         await _record_calls(store, [f"{NOW:.0f}.{i}" for i in range(count)])
     share = count // processes
     start_at = time.time() + 5.0  # every process has loaded its data and opened the file by then
@@ -298,15 +317,30 @@ async def bench_processes(
             raise RuntimeError(f"writer process failed ({proc.returncode})")
         ends.append(json.loads(out.decode().strip().splitlines()[-1])["end"])
     elapsed = max(ends) - start_at
-    async with Store.open(db) as store:
+    async with _open(db) as store:
         newest = await store.list_tickets(limit=1)
         assert newest and newest[0].day_seq == share * processes  # unique and contiguous
     rate = share * processes / elapsed
     print(
         f"  {processes} processes  {share * processes:>7,} tickets in {elapsed:6.2f} s = "
-        f"{rate:7,.0f} tickets/s  (one file; {max(agents // processes, 1)} agents per process)"
+        f"{rate:7,.0f} tickets/s  ({label}; {max(agents // processes, 1)} agents per process)"
     )
     return rate
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(url: str, suffix: str) -> AsyncIterator[str]:
+    """A new database beside the one ``url`` names (dropped on leaving): its URL."""
+    parts = urlsplit(url)
+    name = f"{parts.path.strip('/')}_bench_{suffix}"
+    admin = await asyncpg.connect(url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 # ---- 2. the SLA sweep -------------------------------------------------------------------------
@@ -381,7 +415,7 @@ def _seed_changes(
 
 
 async def _seed(
-    path: Path, calendar: WorkingCalendar, taxonomy: Taxonomy, open_tickets: int, now: float
+    target: str, calendar: WorkingCalendar, taxonomy: Taxonomy, open_tickets: int, now: float
 ) -> None:
     calc = DeadlineCalculator(calendar, TZ)
     sweep_day = datetime.fromtimestamp(now, TZ).date()
@@ -395,7 +429,12 @@ async def _seed(
     node = taxonomy.item("01010101")
     item = (node.code, node.department or "")
     started = time.perf_counter()
-    async with Store.open(path, synchronous="off", max_batch=1) as store:
+    seeding = (
+        PgStore.open(target, max_batch=1, write_timeout_s=600.0)
+        if target.startswith("postgresql")
+        else Store.open(target, synchronous="off", max_batch=1)
+    )
+    async with seeding as store:
         left = open_tickets
         pending: asyncio.Task[None] | None = None
         for day in reversed(days):
@@ -415,14 +454,13 @@ async def _seed(
 
 
 async def bench_sweep(
-    workdir: Path, taxonomy: Taxonomy, calendar: WorkingCalendar, open_tickets: int, logs: io.StringIO
+    target: str, taxonomy: Taxonomy, calendar: WorkingCalendar, open_tickets: int, logs: io.StringIO
 ) -> float:
     """Returns the time of the first (largest) sweep, in seconds."""
     sweep_day = date(2026, 11, 27)  # a Friday
     now = datetime(sweep_day.year, sweep_day.month, sweep_day.day, 0, 0, 30, tzinfo=TZ).timestamp()
-    path = workdir / "sweep.db"
-    await _seed(path, calendar, taxonomy, open_tickets, now)
-    async with Store.open(path, synchronous="full") as store:
+    await _seed(target, calendar, taxonomy, open_tickets, now)
+    async with _open(target, write_timeout_s=600.0) as store:
         service = _service(store, taxonomy, calendar, now)
         before = logs.getvalue().count("\n")
         cpu_started = time.process_time()
@@ -467,12 +505,13 @@ async def main() -> int:
     parser.add_argument("--open", type=int, default=1_000_000, help="open tickets for the sweep")
     parser.add_argument("--keep", type=Path, help="keep the database files in this directory")
     parser.add_argument("--processes", type=int, default=4, help="writer processes on one file")
+    parser.add_argument("--store", help="also PostgreSQL: postgresql://user@host:5432/db (PGPASSWORD)")
     parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         _log_to(io.StringIO())  # stdout carries the worker's result line
         db, first, count, agents, start_at = args.worker
-        await _worker(Path(db), int(first), int(count), int(agents), float(start_at))
+        await _worker(db, int(first), int(count), int(agents), float(start_at))
         return 0
     logs = io.StringIO()
     _log_to(logs)
@@ -490,12 +529,37 @@ async def main() -> int:
         single = await bench_create(workdir, taxonomy, calendar, args.baseline, args.agents, 1)
         print(f"  group commit vs one commit per write: {grouped / single:.1f}x")
         print(f"  => {grouped:,.0f} tickets/s (target >= 5,000)")
-        several = await bench_processes(workdir, taxonomy, args.tickets, args.agents, args.processes)
+        several = await bench_processes(
+            str(workdir / "create-processes.db"), taxonomy, args.tickets, args.agents, args.processes
+        )
         print(f"  => {several:,.0f} tickets/s from {args.processes} writer processes on one file")
+        if args.store:
+            print()
+            print(f"PostgreSQL {redact(args.store)} (durable: commit waits for the WAL flush), same load")
+            rates = {}
+            for processes in (1, 4):
+                async with fresh_database(args.store, f"w{processes}") as url:
+                    rates[processes] = await bench_processes(
+                        url, taxonomy, args.tickets, args.agents, processes, "PostgreSQL"
+                    )
+            print(
+                f"  => PostgreSQL {rates[1]:,.0f} tickets/s with 1 writer process, {rates[4]:,.0f} with 4"
+                f" (target >= 5,000 with 4); SQLite {grouped:,.0f} with 1, {several:,.0f} with"
+                f" {args.processes}"
+            )
         print()
-        print("SLA sweep")
-        sweep_s = await bench_sweep(workdir, taxonomy, calendar, args.open, logs)
+        print("SLA sweep (SQLite)")
+        sweep_s = await bench_sweep(str(workdir / "sweep.db"), taxonomy, calendar, args.open, logs)
         print(f"  => one sweep over {args.open:,} open tickets: {sweep_s:.2f} s (target < 1 s)")
+        if args.store:
+            print()
+            print("SLA sweep (PostgreSQL)")
+            async with fresh_database(args.store, "sweep") as url:
+                pg_sweep_s = await bench_sweep(url, taxonomy, calendar, args.open, logs)
+            print(
+                f"  => one sweep over {args.open:,} open tickets: {pg_sweep_s:.2f} s on PostgreSQL,"
+                f" {sweep_s:.2f} s on SQLite (target < 1 s)"
+            )
     return 0
 
 

@@ -30,6 +30,7 @@ from hotline.runtime import QueueRuntime
 from hotline.settings import Settings
 from hotline.store import Store, StoreError
 from hotline.store.escalations import EscalationStore
+from hotline.store.factory import AnyStore, describe, open_store
 from hotline.tickets.errors import TicketError
 from hotline.tickets.model import LinkRole, Satisfaction
 from hotline.tickets.service import TicketService
@@ -67,15 +68,14 @@ class HotlineService:
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set."""
         s = self.settings
-        log.info("service.starting", ami_host=s.ami.host, ami_port=s.ami.port, store=s.store.path)
-        async with Store.open(
-            s.store.path,
-            synchronous=s.store.synchronous,
-            busy_timeout_ms=s.store.busy_timeout_ms,
-            write_timeout_s=s.store.write_timeout_s,
-            read_timeout_s=s.store.read_timeout_s,
-            max_batch=s.store.max_batch,
-        ) as store:
+        log.info(
+            "service.starting",
+            ami_host=s.ami.host,
+            ami_port=s.ami.port,
+            store=describe(s.store),
+            instance=s.store.instance_id,
+        )
+        async with open_store(s.store) as store:
             persistence = QueuePersistence(store, s.queue.utc_offset_h, s.dialplan.hotline_caller_id)
             agents, callbacks = await persistence.restore()
             live_calls, last_seen_at = await persistence.restore_live()
@@ -116,7 +116,13 @@ class HotlineService:
                 # -- escalation (issue 11): fed by the queue's observer, flags calls back into it
                 escalation: EscalationRuntime | None = None
                 observer = self.observer
-                if s.escalation.enabled:
+                if s.escalation.enabled and not isinstance(store, Store):
+                    # issue 12: escalations keep their tables in the SQLite store only so far
+                    log.warning(
+                        "escalation.unavailable", reason="the PostgreSQL store has no escalations yet"
+                    )
+                elif s.escalation.enabled:
+                    assert isinstance(store, Store)
                     escalation = await EscalationRuntime.restore(
                         s.escalation,
                         EscalationStore(store),
@@ -245,7 +251,7 @@ async def _callback_intake(
         await asyncio.sleep(interval_s)
 
 
-async def _heartbeat(store: Store, clock: Clock, connected: asyncio.Event, interval_s: float) -> None:
+async def _heartbeat(store: AnyStore, clock: Clock, connected: asyncio.Event, interval_s: float) -> None:
     """Keep in the store the last instant the PBX was seen: after a crash, a call that vanished
     ended between this instant and the next resync (its record's uncertain window)."""
     while True:

@@ -1,4 +1,4 @@
-"""Command line: ``hotline serve | demo | simulate-pbx | tickets | report | taxonomy``."""
+"""Command line: ``hotline serve | demo | simulate-pbx | tickets | report | taxonomy | calls | db``."""
 
 from __future__ import annotations
 
@@ -238,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
         register(typing.cast("argparse._SubParsersAction[argparse.ArgumentParser]", sub))
 
     # -- call records (issue 8): ``hotline calls list|show`` --
-    from hotline.call_records import register as register_calls
+    from hotline.calls_cli import register as register_calls
 
     register_calls(sub)
 
@@ -251,6 +251,11 @@ def build_parser() -> argparse.ArgumentParser:
     from hotline.reports.cli import register as register_report
 
     register_report(typing.cast("argparse._SubParsersAction[argparse.ArgumentParser]", sub))
+
+    # -- the store's schema (issue 12): ``hotline db migrate|status``, SQLite or PostgreSQL --
+    from hotline.store.admin import register as register_db
+
+    register_db(sub)
     return parser
 
 

@@ -29,10 +29,11 @@ from hotline.queue.work import (
 )
 from hotline.store import CallbackAttempt as StoredAttempt
 from hotline.store import CallbackKind as StoredKind
-from hotline.store import CallbackRecord, NewCallback, Store, StoredAgentState
+from hotline.store import CallbackRecord, NewCallback, StoredAgentState
 from hotline.store import CallbackStatus as StoredStatus
 from hotline.store import CallOutcome as StoredOutcome
 from hotline.store import CallRecord as StoredCall
+from hotline.store.factory import AnyStore
 
 _STATUS_TO_STORE = {
     CallbackStatus.PENDING: StoredStatus.PENDING,
@@ -80,7 +81,7 @@ class _Known:
 class QueuePersistence:
     """Writes the dispatcher's records to the store and reads them back at start."""
 
-    store: Store
+    store: AnyStore
     utc_offset_h: float
     dnis: str
     #: Called once when a callback is closed (reached, failed, cancelled), with its store id:

@@ -171,11 +171,55 @@ class StoreSettings:
     read_timeout_s: float
     max_batch: int
 
+    # -- a province on PostgreSQL (issue 12): ``url`` picks the store; the rest is for PostgreSQL.
+    #: ``sqlite:///var/hotline.db`` or ``postgresql://user@host:5432/db`` (no password: it comes
+    #: from ``PGPASSWORD``); empty: SQLite at ``path``.
+    url: str = ""
+    #: This instance (one per city centre and PBX): stamped on its call records and tickets; its
+    #: agents, live calls and callbacks are its own.
+    instance_id: str = ""
+    #: A claimed callback is this instance's while it renews the lease; a dead instance's
+    #: callbacks go to another after this long.
+    callback_lease_s: float = 30.0
+    #: Connections to PostgreSQL per instance.
+    pool_size: int = 4
+
     def __post_init__(self) -> None:
         if self.synchronous not in {"off", "normal", "full", "extra"}:
             raise SettingsError("store.synchronous", 'expected "off", "normal", "full" or "extra"')
         if self.max_batch < 1:
             raise SettingsError("store.max_batch", "must be 1 or more")
+        _check_store_url(self.url)
+        if self.pool_size < 2:
+            raise SettingsError("store.pool_size", f"{self.pool_size!r} is out of range; allowed: 2 or more")
+
+    @property
+    def is_postgresql(self) -> bool:
+        """Whether the store is PostgreSQL (else the SQLite file :attr:`sqlite_path`)."""
+        return self.url.startswith(("postgresql://", "postgres://"))
+
+    @property
+    def sqlite_path(self) -> str:
+        """The SQLite file: ``url``'s path (``sqlite:///rel/path``, ``sqlite:////abs/path``) or ``path``."""
+        return self.url[len("sqlite:///") :] if self.url.startswith("sqlite:///") else self.path
+
+
+def _check_store_url(url: str) -> None:
+    """``store.url`` names SQLite or PostgreSQL, and never carries a password (never echoed)."""
+    if not url or url.startswith("sqlite:///"):
+        if url == "sqlite:///":
+            raise SettingsError("store.url", "sqlite:/// needs a file path (sqlite:///var/hotline.db)")
+        return
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("postgresql", "postgres"):
+        raise SettingsError(
+            "store.url", "expected sqlite:///path or postgresql://user@host:5432/db"
+        )
+    userinfo = rest.split("/", 1)[0].rpartition("@")[0]
+    if ":" in userinfo:
+        raise SettingsError("store.url", "a password in the URL is refused; set PGPASSWORD instead")
+    if "/" not in rest or not rest.split("/", 1)[1].split("?")[0]:
+        raise SettingsError("store.url", "no database name (postgresql://user@host:5432/db)")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -62,7 +62,8 @@ from hotline.queue.inputs import (
 )
 from hotline.queue.work import priority_class_of
 from hotline.settings import MqttSettings
-from hotline.store import Store, StoreError
+from hotline.store import StoreError
+from hotline.store.factory import AnyStore
 from hotline.store.outbox import SUPERVISOR_ALERTS_TOPIC, message
 from hotline.tickets.errors import TicketError
 from hotline.tickets.model import LinkRole
@@ -153,7 +154,7 @@ class AgentBus:
         now: Callable[[], float],
         utc_offset_h: float = 8.0,
         service_level_threshold_s: float = 15.0,
-        store: Store | None = None,
+        store: AnyStore | None = None,
         tickets: TicketService | None = None,
     ) -> None:
         self.settings = settings
@@ -476,7 +477,7 @@ class AgentBus:
             except StoreError as exc:
                 log.error("outbox.read_failed", error=str(exc))
 
-    async def _drain_outbox(self, store: Store) -> None:
+    async def _drain_outbox(self, store: AnyStore) -> None:
         while (client := self._client) is not None and self.connected.is_set():
             pending = await store.pending_outbox(limit=200)
             if not pending:

@@ -15,7 +15,7 @@ from hotline.reports.compute import build_report
 from hotline.reports.load import load_with_previous
 from hotline.reports.model import INTERVALS_MIN, Report, ReportOptions
 from hotline.settings import Settings
-from hotline.store import StoreError
+from hotline.store import Store, StoreError
 from hotline.tickets.errors import TicketError
 from hotline.tickets.taxonomy import Taxonomy, load_taxonomy
 
@@ -74,6 +74,8 @@ async def make_report(settings: Settings, options: ReportOptions, taxonomy: Taxo
     from hotline.tickets.cli import open_store
 
     async with open_store(settings) as store:
+        if not isinstance(store, Store):  # issue 12: the report reads the SQLite tables so far
+            raise StoreError("hotline report reads the SQLite store only; [store] url names PostgreSQL")
         current, previous = await load_with_previous(store, options)
     return build_report(current, options, taxonomy, previous=previous)
 

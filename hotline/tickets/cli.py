@@ -18,7 +18,10 @@ from pathlib import Path
 
 from hotline.log import configure_logging, mask_name, mask_number
 from hotline.settings import Settings
-from hotline.store import Store, StoreError
+from hotline.store import StoreError
+from hotline.store.factory import AnyStore
+from hotline.store.factory import open_store as open_any_store
+from hotline.store.postgres import PgStore
 from hotline.tickets.datafile import UTF8, read_data_file
 from hotline.tickets.departments import parse_departments
 from hotline.tickets.errors import IllegalTransition, TicketError, TicketNotFound
@@ -38,21 +41,17 @@ from hotline.tickets.taxonomy import Level, Taxonomy, parse_taxonomy
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
 EXIT_DUPLICATE = 3
+#: ``--centre`` on a single-centre SQLite store.
+CENTRE_NEEDS_POSTGRESQL = (
+    "hotline: --centre: the SQLite store holds one centre; it needs [store] url = postgresql://…"
+)
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 
-def open_store(settings: Settings) -> AbstractAsyncContextManager[Store]:
+def open_store(settings: Settings) -> AbstractAsyncContextManager[AnyStore]:
     """The configured store."""
-    s = settings.store
-    return Store.open(
-        s.path,
-        synchronous=s.synchronous,
-        busy_timeout_ms=s.busy_timeout_ms,
-        write_timeout_s=s.write_timeout_s,
-        read_timeout_s=s.read_timeout_s,
-        max_batch=s.max_batch,
-    )
+    return open_any_store(settings.store)
 
 
 def _run(settings: Settings, body: Callable[[TicketService], Awaitable[int]]) -> int:
@@ -114,12 +113,17 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
     caller = normalise_number(args.caller, field="--caller") if args.caller else None
 
     async def body(service: TicketService) -> int:
-        tickets = await service.store.list_tickets(
+        store = service.store
+        if args.centre is not None and not isinstance(store, PgStore):
+            print(CENTRE_NEEDS_POSTGRESQL, file=sys.stderr)
+            return EXIT_USAGE
+        tickets = await store.list_tickets(
             state=TicketState(args.state) if args.state else None,
             open_only=args.open,
             citizen_number=caller,
             accepted_on=args.day,
             limit=args.limit,
+            **({"centre": args.centre} if args.centre is not None else {}),
         )
         if not tickets:
             print("no tickets")
@@ -361,6 +365,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--caller", metavar="NUMBER", help="only this citizen's tickets")
     p.add_argument("--day", type=_day, help="accepted on this day (YYYY-MM-DD)")
     p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--centre", help="only the tickets this instance took (PostgreSQL; default: the province)")
     p.add_argument(
         "--needs-attention",
         action="store_true",

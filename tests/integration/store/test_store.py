@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import asyncpg
 import pytest
 
 from hotline.events import Direction
@@ -27,13 +28,16 @@ from hotline.store import (
     StoreClosed,
     StoreConflict,
     StoredAgentState,
+    StoreError,
     StoreIntegrityError,
     StoreTimeout,
 )
+from hotline.store.postgres import PgStore
 from hotline.store.reports import agent_state_history
 from hotline.store.schema import SCHEMA_VERSION
 from hotline.store.sqlite import migrate
 from hotline.tickets.model import LinkRole, TicketChange, TicketLink, TicketState
+from tests.integration.conftest import OpenStore
 from tests.integration.store.conftest import ticket_change
 
 
@@ -120,16 +124,16 @@ async def test_a_write_is_acknowledged_only_once_committed(tmp_path: Path) -> No
             assert raw.execute("SELECT count(*) FROM call_records").fetchone()[0] == 1
 
 
-async def test_writes_arriving_together_share_commits(tmp_path: Path) -> None:
-    async with Store.open(tmp_path / "h.db") as store:
+async def test_writes_arriving_together_share_commits(tmp_path: Path, open_store: OpenStore) -> None:
+    async with open_store(tmp_path / "h.db") as store:
         await asyncio.gather(*(store.upsert_call(_call(i)) for i in range(300)))
         assert store.stats.operations == 300
         assert store.stats.commits < 50 and store.stats.largest_batch > 10
         assert len(await store.calls_between(0.0, 2e9)) == 300
 
 
-async def test_a_failing_write_does_not_take_the_others_down(tmp_path: Path) -> None:
-    async with Store.open(tmp_path / "h.db") as store:
+async def test_a_failing_write_does_not_take_the_others_down(tmp_path: Path, open_store: OpenStore) -> None:
+    async with open_store(tmp_path / "h.db") as store:
         bad = store.add_link(TicketLink(ticket_id=42, call_id="x", role=LinkRole.REPEAT, at=0.0, actor="t"))
         results = await asyncio.gather(
             *(store.upsert_call(_call(i)) for i in range(20)),
@@ -139,13 +143,15 @@ async def test_a_failing_write_does_not_take_the_others_down(tmp_path: Path) -> 
         )
         errors = [r for r in results if isinstance(r, BaseException)]
         assert len(errors) == 1 and isinstance(errors[0], StoreIntegrityError)
-        assert isinstance(errors[0].__cause__, sqlite3.IntegrityError)
+        assert isinstance(
+            errors[0].__cause__, sqlite3.IntegrityError | asyncpg.IntegrityConstraintViolationError
+        )
         assert len(await store.calls_between(0.0, 2e9)) == 40
         assert store.stats.replays >= 1
 
 
-async def test_a_stale_version_is_a_conflict(tmp_path: Path) -> None:
-    async with Store.open(tmp_path / "h.db") as store:
+async def test_a_stale_version_is_a_conflict(tmp_path: Path, open_store: OpenStore) -> None:
+    async with open_store(tmp_path / "h.db") as store:
         created = await store.create_ticket(date(2026, 11, 28), lambda i, s: ticket_change(i, s))
         ticket = created.ticket
         assert ticket is not None
@@ -162,10 +168,12 @@ async def test_a_stale_version_is_a_conflict(tmp_path: Path) -> None:
         assert stored is not None and stored.state is TicketState.DISPATCHED and stored.version == 2
 
 
-async def test_ticket_numbers_per_day_and_two_writers_on_one_file(tmp_path: Path) -> None:
+async def test_ticket_numbers_per_day_and_two_writers_on_one_file(
+    tmp_path: Path, open_store: OpenStore
+) -> None:
     path = tmp_path / "h.db"
     day = date(2026, 11, 28)
-    async with Store.open(path) as one, Store.open(path) as two:
+    async with open_store(path) as one, open_store(path) as two:
         first = await asyncio.gather(
             *(one.create_ticket(day, lambda i, s: ticket_change(i, s)) for _ in range(5))
         )
@@ -181,9 +189,9 @@ async def test_ticket_numbers_per_day_and_two_writers_on_one_file(tmp_path: Path
     assert other_day.ticket is not None and other_day.ticket.number == "12345-20261129-000001"
 
 
-async def test_calls_are_upserted_by_linkedid(tmp_path: Path) -> None:
+async def test_calls_are_upserted_by_linkedid(tmp_path: Path, open_store: OpenStore) -> None:
     path = tmp_path / "h.db"
-    async with Store.open(path) as store:
+    async with open_store(path) as store:
         await store.upsert_call(_call(1))
         await store.upsert_call(
             _call(
@@ -210,7 +218,7 @@ async def test_calls_are_upserted_by_linkedid(tmp_path: Path) -> None:
                 outcome=CallOutcome.BUSY,
             )
         )
-    async with Store.open(path) as store:
+    async with open_store(path) as store:
         call = await store.get_call("1764300000.1")
         assert call is not None
         assert (call.outcome, call.wait_s, call.agent_id, call.escalation_reasons) == (
@@ -226,7 +234,7 @@ async def test_calls_are_upserted_by_linkedid(tmp_path: Path) -> None:
         assert await store.get_call("nope") is None
 
 
-async def test_callbacks_survive_a_restart_with_their_attempts(tmp_path: Path) -> None:
+async def test_callbacks_survive_a_restart_with_their_attempts(tmp_path: Path, open_store: OpenStore) -> None:
     path = tmp_path / "h.db"
     new = NewCallback(
         kind=CallbackKind.RETURN_CALL,
@@ -239,7 +247,7 @@ async def test_callbacks_survive_a_restart_with_their_attempts(tmp_path: Path) -
         retry_spacing_s=900.0,
         created_at=1_764_300_000.0,
     )
-    async with Store.open(path) as store:
+    async with open_store(path) as store:
         a = await store.create_callback(new)
         b = await store.create_callback(replace(new, due_at=1_764_300_030.0))
         c = await store.create_callback(new)
@@ -265,7 +273,7 @@ async def test_callbacks_survive_a_restart_with_their_attempts(tmp_path: Path) -
         await store.complete_callback(c.id, status=CallbackStatus.DONE, outcome="reached", at=1_764_300_100.0)
         with pytest.raises(StoreConflict):
             await store.update_callback(999, at=0.0, status=CallbackStatus.CANCELLED)
-    async with Store.open(path) as store:
+    async with open_store(path) as store:
         pending = await store.pending_callbacks()
         assert [p.id for p in pending] == [b.id, a.id]  # by due time
         again = await store.get_callback(a.id)
@@ -283,9 +291,9 @@ async def test_callbacks_survive_a_restart_with_their_attempts(tmp_path: Path) -
         assert d.id == c.id + 1
 
 
-async def test_agent_states_are_restored(tmp_path: Path) -> None:
+async def test_agent_states_are_restored(tmp_path: Path, open_store: OpenStore) -> None:
     path = tmp_path / "h.db"
-    async with Store.open(path) as store:
+    async with open_store(path) as store:
         await store.save_agent_state(StoredAgentState(agent_id="1001", state="ready", reason=None, since=1.0))
         await store.save_agent_state(
             StoredAgentState(agent_id="1002", state="paused", reason="lunch", since=2.0)
@@ -293,7 +301,7 @@ async def test_agent_states_are_restored(tmp_path: Path) -> None:
         await store.save_agent_state(
             StoredAgentState(agent_id="1001", state="paused", reason="training", since=3.0)
         )
-    async with Store.open(path) as store:
+    async with open_store(path) as store:
         assert await store.load_agent_states() == [
             StoredAgentState(agent_id="1001", state="paused", reason="training", since=3.0),
             StoredAgentState(agent_id="1002", state="paused", reason="lunch", since=2.0),
@@ -319,15 +327,17 @@ async def test_every_agent_state_change_is_kept_for_the_reports_once(tmp_path: P
         ]
 
 
-async def test_closing_drains_queued_writes_then_refuses_new_ones(tmp_path: Path) -> None:
+async def test_closing_drains_queued_writes_then_refuses_new_ones(
+    tmp_path: Path, open_store: OpenStore
+) -> None:
     path = tmp_path / "h.db"
-    async with Store.open(path) as store:
+    async with open_store(path) as store:
         tasks = [asyncio.create_task(store.upsert_call(_call(i))) for i in range(100)]
         await asyncio.sleep(0)  # queued, not yet committed
     await asyncio.gather(*tasks)
     with pytest.raises(StoreClosed):
         await store.upsert_call(_call(500))
-    async with Store.open(path) as store:
+    async with open_store(path) as store:
         assert len(await store.calls_between(0.0, 2e9)) == 100
 
 
@@ -423,9 +433,11 @@ async def test_a_write_that_cannot_commit_in_time_is_a_timeout(tmp_path: Path) -
         assert _call(5).call_id in {c.call_id for c in await store.calls_between(0.0, 2e9)}
 
 
-async def test_many_rows_of_a_table_in_one_commit_keep_their_order_and_values(tmp_path: Path) -> None:
+async def test_many_rows_of_a_table_in_one_commit_keep_their_order_and_values(
+    tmp_path: Path, open_store: OpenStore
+) -> None:
     day = date(2026, 11, 28)
-    async with Store.open(tmp_path / "h.db") as store:
+    async with open_store(tmp_path / "h.db") as store:
         created = await asyncio.gather(
             *(
                 store.create_ticket(day, lambda i, s: ticket_change(i, s, call_id=f"c.{i}"))
@@ -470,3 +482,28 @@ async def test_the_writer_commits_with_the_asked_durability(
             ]
         )
         assert pragmas == [level, 1, "wal"]
+
+
+async def test_when_postgresql_goes_away_writes_fail_in_time_and_resume_after() -> None:
+    """The database machine goes away: a write fails within its timeout with a clear error (the
+    caller is never left waiting), a read too; once it is back the same store works again and
+    everything acknowledged before is there."""
+    from tests.postgres import private_postgres
+
+    with private_postgres(durable=True) as server:  # as in production: a commit is on disk
+        url = server.create_database("goes_away")
+        async with PgStore.open(url, write_timeout_s=1.0, read_timeout_s=1.0) as store:
+            await store.save_ticket_change(ticket_change(1, 1))
+            server.halt()
+            with pytest.raises(StoreError):
+                await store.save_ticket_change(ticket_change(2, 2))
+            with pytest.raises(StoreError):
+                await store.get_ticket_by_id(1)
+            server.resume()
+            for _ in range(50):  # the pool reconnects on the next use
+                try:
+                    await store.save_ticket_change(ticket_change(3, 3))
+                    break
+                except StoreError:
+                    await asyncio.sleep(0.1)
+            assert set((await store.get_tickets([1, 2, 3])).keys()) == {1, 3}

@@ -12,6 +12,7 @@ import aiosqlite
 from hotline.events import Direction
 from hotline.store import CallOutcome, CallRecord, Store, StoredAgentState
 from hotline.store.sqlite import migrate
+from tests.integration.conftest import OpenStore
 
 T = 1_764_300_000.0
 
@@ -30,8 +31,10 @@ def _record(**changes: object) -> CallRecord:
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
-async def test_a_record_is_completed_field_by_field_and_never_made_poorer(tmp_path: Path) -> None:
-    async with Store.open(tmp_path / "h.db") as store:
+async def test_a_record_is_completed_field_by_field_and_never_made_poorer(
+    tmp_path: Path, open_store: OpenStore
+) -> None:
+    async with open_store(tmp_path / "h.db") as store:
         await store.merge_call(_record())
         await store.merge_call(_record(state="offered", offered_at=T + 2, agent_id="1001", offers=1))
         await store.merge_call(
@@ -78,9 +81,11 @@ async def test_a_record_is_completed_field_by_field_and_never_made_poorer(tmp_pa
         assert await store.live_calls() == []
 
 
-async def test_agents_work_wrap_up_deadline_and_the_heartbeat_survive_a_reopen(tmp_path: Path) -> None:
+async def test_agents_work_wrap_up_deadline_and_the_heartbeat_survive_a_reopen(
+    tmp_path: Path, open_store: OpenStore
+) -> None:
     path = tmp_path / "h.db"
-    async with Store.open(path) as store:
+    async with open_store(path) as store:
         assert await store.last_heartbeat() is None
         await store.save_agent_state(
             StoredAgentState(agent_id="1001", state="busy_inbound", reason=None, since=T, work="c1")
@@ -90,7 +95,7 @@ async def test_agents_work_wrap_up_deadline_and_the_heartbeat_survive_a_reopen(t
         )
         await store.save_heartbeat(T + 1)
         await store.save_heartbeat(T + 2)
-    async with Store.open(path) as store:
+    async with open_store(path) as store:
         states = {s.agent_id: (s.work, s.wrap_up_until) for s in await store.load_agent_states()}
         assert states == {"1001": ("c1", None), "1002": (None, T + 10)}
         assert await store.last_heartbeat() == T + 2

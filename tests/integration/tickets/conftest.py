@@ -16,10 +16,12 @@ import structlog
 
 from hotline.events import Direction
 from hotline.store import CallbackRecord, CallRecord, Store
+from hotline.store.factory import AnyStore
 from hotline.tickets.model import Channel, TicketType
 from hotline.tickets.service import TicketDraft, TicketService
 from hotline.tickets.taxonomy import Taxonomy, load_taxonomy
 from hotline.tickets.workdays import WorkingCalendar
+from tests.integration.conftest import OpenStore
 
 TZ = zoneinfo.ZoneInfo("Asia/Shanghai")
 ROOT = Path(__file__).resolve().parents[3]
@@ -64,6 +66,21 @@ def calendar_dir(tmp_path: Path) -> Path:
     return directory
 
 
+#: How :func:`open_service` opens its store: the SQLite file, or — in a module marked
+#: ``pytestmark = pytest.mark.usefixtures("both_stores")`` — each store in turn.
+_opener: list[OpenStore] = [Store.open]
+
+
+@pytest.fixture
+def both_stores(open_store: OpenStore) -> Iterator[None]:
+    """Run the test on SQLite and on the private PostgreSQL (see ``tests/integration/conftest.py``)."""
+    _opener.append(open_store)
+    try:
+        yield
+    finally:
+        _opener.pop()
+
+
 @contextlib.asynccontextmanager
 async def open_service(
     path: Path,
@@ -73,7 +90,7 @@ async def open_service(
     callbacks: list[CallbackRecord] | None = None,
 ) -> AsyncIterator[TicketService]:
     """A store on ``path`` and a service over it (closed on exit: like stopping the service)."""
-    async with Store.open(path) as store:
+    async with _opener[-1](path) as store:
         yield TicketService(
             store,
             taxonomy,
@@ -85,7 +102,7 @@ async def open_service(
         )
 
 
-async def record_call(store: Store, call_id: str, at: float = 1_764_291_600.0) -> None:
+async def record_call(store: AnyStore, call_id: str, at: float = 1_764_291_600.0) -> None:
     """A call in the call records (a ticket may only link calls the hotline took)."""
     await store.upsert_call(
         CallRecord(

@@ -1,7 +1,8 @@
 """One writer process of ``test_many_writers``: creates tickets on a shared file and prints one
 JSON line per ticket request (what came back), then exits 0; any error exits non-zero.
 
-Run: ``python -m tests.integration.tickets.many_writers_worker DB WORKER COUNT``.
+Run: ``python -m tests.integration.tickets.many_writers_worker DB WORKER COUNT`` (``DB``: a SQLite
+file, or a ``postgresql://`` URL: then the worker is instance ``w<WORKER>`` of a province).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from hotline.log import configure_logging
 from hotline.store import Store
+from hotline.store.postgres import PgStore
 from hotline.tickets.service import Created, TicketService
 from hotline.tickets.taxonomy import load_taxonomy
 from hotline.tickets.workdays import WorkingCalendar
@@ -33,10 +35,15 @@ def own_number(worker: int, i: int) -> str:
     return f"1371{worker:02d}{i:05d}"
 
 
-async def main(db: Path, worker: int, count: int) -> None:
+async def main(db: Path | str, worker: int, count: int) -> None:
     configure_logging("warning", stream=sys.stderr)  # stdout carries the results
     taxonomy = load_taxonomy(ROOT / "config" / "taxonomy.csv")
-    async with Store.open(db) as store:
+    opened = (
+        PgStore.open(str(db), instance_id=f"w{worker}")
+        if str(db).startswith("postgresql")
+        else Store.open(db)
+    )
+    async with opened as store:
         service = TicketService(store, taxonomy, WorkingCalendar.load(None), tz=TZ, clock=lambda: AT)
         gate = asyncio.Semaphore(CONCURRENCY)
 
@@ -57,4 +64,7 @@ async def main(db: Path, worker: int, count: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])))
+    target = sys.argv[1]
+    asyncio.run(
+        main(target if target.startswith("postgresql") else Path(target), int(sys.argv[2]), int(sys.argv[3]))
+    )

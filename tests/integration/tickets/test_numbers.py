@@ -16,6 +16,8 @@ from hotline.tickets.service import Created, DuplicateSuspected, TicketService
 from hotline.tickets.taxonomy import Taxonomy
 from tests.integration.tickets.conftest import Clock, at, draft, open_service, record_call
 
+pytestmark = pytest.mark.usefixtures("both_stores")
+
 
 async def _to_feedback(service: TicketService, number: str) -> None:
     await service.transition(number, Action.DISPATCH, actor="1001", at=at(2025, 9, 26, 11))

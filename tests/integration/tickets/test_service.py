@@ -37,6 +37,8 @@ from hotline.tickets.service import Created, DuplicateSuspected, TicketService
 from hotline.tickets.taxonomy import Taxonomy
 from tests.integration.tickets.conftest import PERSONAL, Clock, at, draft, open_service, record_call
 
+pytestmark = pytest.mark.usefixtures("both_stores")
+
 
 async def _create(service: TicketService, **kwargs: Any) -> Created:
     if kwargs.get("call_id"):

@@ -6,11 +6,15 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from hotline.tickets.model import Action
 from hotline.tickets.service import Created
 from hotline.tickets.taxonomy import Taxonomy
 from hotline.tickets.watcher import SlaWatcher
 from tests.integration.tickets.conftest import Clock, at, draft, open_service
+
+pytestmark = pytest.mark.usefixtures("both_stores")
 
 
 async def _until(condition: Any, limit_s: float = 5.0) -> None:

@@ -20,7 +20,11 @@ from typing import Any
 
 from hotline.log import configure_logging, mask_number
 from hotline.settings import Settings
-from hotline.store import CallRecord, Store, StoreError
+from hotline.store import CallRecord, StoreError
+from hotline.store.factory import AnyStore as Store
+from hotline.store.factory import open_store
+from hotline.store.postgres import PgStore
+from hotline.tickets.cli import CENTRE_NEEDS_POSTGRESQL
 
 EXIT_NOT_FOUND = 1
 
@@ -86,14 +90,7 @@ def _run(settings: Settings, body: Callable[[Store], Awaitable[int]]) -> int:
     s = settings.store
 
     async def main() -> int:
-        async with Store.open(
-            s.path,
-            synchronous=s.synchronous,
-            busy_timeout_ms=s.busy_timeout_ms,
-            write_timeout_s=s.write_timeout_s,
-            read_timeout_s=s.read_timeout_s,
-            max_batch=s.max_batch,
-        ) as store:
+        async with open_store(s) as store:
             return await body(store)
 
     try:
@@ -110,7 +107,16 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
     end = start + timedelta(days=1)
 
     async def body(store: Store) -> int:
-        for call in await store.calls_between(start.timestamp(), end.timestamp()):
+        if args.centre is not None and not isinstance(store, PgStore):
+            print(CENTRE_NEEDS_POSTGRESQL, file=sys.stderr)
+            return 2
+        window = (start.timestamp(), end.timestamp())
+        calls = (
+            await store.calls_between(*window, centre=args.centre)
+            if isinstance(store, PgStore)
+            else await store.calls_between(*window)
+        )
+        for call in calls:
             view = call_view(call, await _tickets_of(store, call.call_id), tz, reveal=args.reveal)
             print(json.dumps(view, ensure_ascii=False) if args.json else _line(view))
         return 0
@@ -145,6 +151,7 @@ def register(subparsers: Any) -> None:
     listing.add_argument("--day", type=_day, help="the day (YYYY-MM-DD; default today)")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     listing.add_argument("--reveal", action="store_true", help="show callers' numbers unmasked")
+    listing.add_argument("--centre", help="only this instance's calls (PostgreSQL; default: the province)")
     listing.set_defaults(func=_list)
     show = sub.add_parser("show", help="one call's record")
     show.add_argument("call_id", help="the call's id (Asterisk's Linkedid)")

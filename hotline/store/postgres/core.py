@@ -1,0 +1,536 @@
+"""The store on PostgreSQL (asyncpg): the same API as the SQLite store, for a province's many
+instances on one database.
+
+Opening::
+
+    async with PgStore.open("postgresql://hotline@db:5432/hotline", instance_id="shenyang") as store:
+        ...
+
+migrates (:mod:`hotline.store.postgres.schema`, under an advisory lock), opens a connection pool
+and starts the owned writer task; leaving the block drains the queued writes and closes the pool.
+The password comes from the environment (``PGPASSWORD`` or ``~/.pgpass``, as libpq does); a URL
+carrying one is refused, and the URL is only ever logged without it.
+
+**Group commit.**  As in the SQLite store, every write queues an operation and awaits its commit;
+the writer takes every operation queued (up to ``max_batch``) into one transaction.  There,
+statements of a table run together, parents first: inserts as one pipelined ``executemany``,
+guarded updates of tickets and clocks as *one* ``UPDATE ... FROM unnest(arrays)`` whose row count
+must equal the number of rows (else the batch is replayed one operation at a time, in savepoints,
+so only the stale one fails with :class:`StoreConflict`).
+
+**Many instances, nothing done twice.**
+
+* Ticket ids and day numbers come from counter rows inside the creating transaction; each such
+  transaction locks the ``ticket_id`` counter row *first*, so creations are serialised across
+  instances and the duplicate rule reads (READ COMMITTED: a fresh snapshot per statement) every
+  ticket committed before it.
+* The SLA sweep runs on one instance at a time: :meth:`due_deadlines` answers only while this
+  store holds the session advisory lock :data:`SLA_LEADER_LOCK` on a connection of its own; when
+  the holder dies its session ends, the lock is released, and the next instance to sweep takes
+  it.  Clock updates stay version-guarded, so even two sweepers could not raise a mark twice.
+* A callback is dialled by the instance that holds its lease: :meth:`pending_callbacks` returns
+  this instance's own open callbacks (renewing their lease) and claims unowned ones and those
+  whose lease ran out (``FOR UPDATE SKIP LOCKED``: two instances never claim the same row).
+* Agents, live calls and the PBX heartbeat are kept per ``instance_id``; call records and
+  tickets carry the instance (centre) that wrote them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Self, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import structlog
+
+from hotline.store.errors import (
+    SchemaTooNew,
+    StoreClosed,
+    StoreConflict,
+    StoreError,
+    StoreIntegrityError,
+    StoreTimeout,
+)
+from hotline.store.postgres import sql as q
+from hotline.store.postgres.schema import MIGRATION_LOCK, MIGRATIONS, SCHEMA_VERSION
+from hotline.store.sqlite import StoreStats
+from hotline.store.tickets import _ticket_from_row
+from hotline.tickets.model import Ticket
+
+_T = TypeVar("_T")
+#: Session advisory lock held by the instance that sweeps the SLA clocks.
+SLA_LEADER_LOCK = 0x12345_0002
+#: Callbacks one instance claims per look (the rest stay for the others).
+CLAIM_BATCH = 200
+
+
+class _Mismatch(Exception):
+    """A guarded statement changed fewer rows than expected somewhere in a batch."""
+
+
+def redact(url: str) -> str:
+    """The URL as it may be logged: without a password."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}@" if parts.username else ""
+    return urlunsplit((parts.scheme, user + host, parts.path, "", ""))
+
+
+def check_url(url: str) -> None:
+    """Refuse a URL that is not PostgreSQL's or that carries a password (it belongs in the
+    environment: ``PGPASSWORD``)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise StoreError(f"store.url: expected postgresql://user@host:port/db, got scheme {parts.scheme!r}")
+    if parts.password is not None:
+        raise StoreError("store.url: a password in the URL is refused; set PGPASSWORD in the environment")
+    if not parts.path.strip("/"):
+        raise StoreError(f"store.url: no database name in {redact(url)}")
+
+
+def _translate(exc: BaseException) -> StoreError:
+    if isinstance(exc, StoreError):
+        return exc
+    if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+        error: StoreError = StoreIntegrityError(str(exc))
+    elif isinstance(exc, _Mismatch):
+        error = StoreConflict(str(exc), "?")
+    else:
+        error = StoreError(f"{type(exc).__name__}: {exc}")
+    error.__cause__ = exc
+    return error
+
+
+def _changed(status: str) -> int:
+    """Rows changed, from a command status (``UPDATE 3``)."""
+    tail = status.rsplit(" ", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+def _runs(stmts: Iterable[q.PgStmt]) -> list[tuple[q.PgSql, list[tuple[Any, ...]]]]:
+    runs: list[tuple[q.PgSql, list[tuple[Any, ...]]]] = []
+    for sql, params in stmts:
+        if runs and runs[-1][0] is sql:
+            runs[-1][1].append(params)
+        else:
+            runs.append((sql, [params]))
+    return runs
+
+
+class _Txn:
+    """What a batch's ticket creations share inside its transaction: the counters (locked and
+    read once, written back once) and the callers' open tickets."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+        self._counters: dict[str, int] = {}
+        self._open: dict[str, list[Ticket]] = {}
+
+    async def begin(self, callers: Iterable[str]) -> None:
+        # The lock every creating transaction takes first: one creator at a time, province-wide.
+        value = await self.conn.fetchval(
+            "SELECT greatest(value, (SELECT coalesce(max(id), 0) FROM tickets)) FROM counters "
+            "WHERE name = 'ticket_id' FOR UPDATE"
+        )
+        if value is None:  # pragma: no cover - the migration seeds it
+            raise StoreError("counters: the ticket_id row is missing")
+        self._counters["ticket_id"] = int(value)
+        wanted = sorted({n for n in callers if n})
+        for number in wanted:
+            self._open[number] = []
+        if wanted:
+            rows = await self.conn.fetch(
+                f"{q.TICKET_SELECT} WHERE citizen_number = ANY($1::text[]) AND state <> 'closed' ORDER BY id",
+                wanted,
+            )
+            for row in rows:
+                ticket = _ticket_from_row(row)
+                self._open[ticket.citizen_number].append(ticket)
+
+    async def _next(self, name: str, seed: Callable[[], Awaitable[Any]]) -> int:
+        value = self._counters.get(name)
+        if value is None:
+            await self.conn.execute(
+                "INSERT INTO counters (name, value) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING", name
+            )
+            row_value = await self.conn.fetchval(
+                "SELECT value FROM counters WHERE name = $1 FOR UPDATE", name
+            )
+            seeded = await seed()
+            value = max(int(row_value or 0), int(seeded or 0))
+        value += 1
+        self._counters[name] = value
+        return value
+
+    async def next_ticket(self, day: date) -> tuple[int, int]:
+        ticket_id = await self._next(
+            "ticket_id", lambda: self.conn.fetchval("SELECT coalesce(max(id), 0) FROM tickets")
+        )
+        day_seq = await self._next(
+            f"day:{day.isoformat()}",
+            lambda: self.conn.fetchval(
+                "SELECT coalesce(max(day_seq), 0) FROM tickets WHERE accepted_on = $1", day
+            ),
+        )
+        return ticket_id, day_seq
+
+    def open_tickets(self, number: str) -> list[Ticket]:
+        return list(self._open.get(number, ()))
+
+    def created(self, ticket: Ticket) -> None:
+        if ticket.citizen_number and ticket.is_open:
+            self._open.setdefault(ticket.citizen_number, []).append(ticket)
+
+    async def flush(self) -> None:
+        if self._counters:
+            await self.conn.execute(
+                "INSERT INTO counters (name, value) SELECT * FROM unnest($1::text[], $2::bigint[]) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                list(self._counters),
+                list(self._counters.values()),
+            )
+
+
+#: A ticket creation's steps inside the transaction (its numbers and the duplicate rule depend
+#: on the rows as they are then).
+_Prepare = Callable[[_Txn], Awaitable[list[q.PgStmt]]]
+
+
+@dataclass(slots=True)
+class _Op:
+    stmts: list[q.PgStmt]
+    future: asyncio.Future[None]
+    prepare: _Prepare | None = None
+    callers: tuple[str, ...] = ()
+
+
+async def _run_stmts(conn: asyncpg.Connection, stmts: list[q.PgStmt], *, one_by_one: bool) -> None:
+    stmts.sort(key=lambda s: s[0].rank)  # stable: arrival order within a table
+    for sql, rows in _runs(stmts):
+        if sql.checked and (one_by_one or not sql.bulk or len(rows) == 1):
+            for row in rows:
+                if _changed(await conn.execute(sql.text, *row)) != 1:
+                    raise StoreConflict(sql.table, tuple(row[i] for i in sql.key))
+        elif sql.checked:
+            columns = [list(col) for col in zip(*rows, strict=True)]
+            if _changed(await conn.execute(sql.bulk, *columns)) != len(rows):
+                raise _Mismatch(sql.table)
+        elif len(rows) == 1:
+            await conn.execute(sql.text, *rows[0])
+        elif sql.bulk:  # one statement for all the rows: parsed, planned and sent once
+            await conn.execute(sql.bulk, *[list(col) for col in zip(*rows, strict=True)])
+        else:
+            await conn.executemany(sql.text, rows)
+
+
+class PgCore:
+    """Connection pool, migrations and the group-committing writer; the tables' API is
+    :class:`hotline.store.postgres.store.PgStore`."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        url: str,
+        *,
+        instance_id: str,
+        write_timeout_s: float,
+        read_timeout_s: float,
+        max_batch: int,
+        callback_lease_s: float,
+    ) -> None:
+        self.path = redact(url)  # what the operator's messages name
+        self.instance_id = instance_id
+        self._pool = pool
+        self._write_timeout_s = write_timeout_s
+        self._read_timeout_s = read_timeout_s
+        self._max_batch = max_batch
+        self._lease_s = callback_lease_s
+        self._queue: asyncio.Queue[_Op | None] = asyncio.Queue()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+        self._leader: asyncpg.Connection | None = None
+        self._details: dict[tuple[tuple[str, str], ...], str] = {}
+        self.stats = StoreStats()
+        self._log = structlog.get_logger("hotline.store")
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(
+        cls,
+        url: str,
+        *,
+        instance_id: str = "",
+        write_timeout_s: float = 30.0,
+        read_timeout_s: float = 30.0,
+        connect_timeout_s: float = 10.0,
+        max_batch: int = 2000,
+        close_timeout_s: float = 30.0,
+        pool_size: int = 4,
+        callback_lease_s: float = 30.0,
+    ) -> AsyncIterator[Self]:
+        """Open (creating or upgrading the schema); the writer task lives inside the block."""
+        check_url(url)
+        where = redact(url)
+        try:
+            pool = await asyncpg.create_pool(
+                url, min_size=1, max_size=max(2, pool_size), timeout=connect_timeout_s, command_timeout=None
+            )
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            raise StoreError(f"{where}: cannot connect ({type(exc).__name__}: {exc})") from exc
+        try:
+            async with pool.acquire() as conn:
+                await migrate(conn, where)
+            store = cls(
+                pool,
+                url,
+                instance_id=instance_id,
+                write_timeout_s=write_timeout_s,
+                read_timeout_s=read_timeout_s,
+                max_batch=max_batch,
+                callback_lease_s=callback_lease_s,
+            )
+        except BaseException:
+            await pool.close()
+            raise
+        store._task = asyncio.create_task(store._run_writer(), name="store-writer")
+        store._log.debug("store.opened", url=where, schema_version=SCHEMA_VERSION, instance=instance_id)
+        try:
+            yield store
+        finally:
+            await store._close(close_timeout_s)
+
+    async def _close(self, timeout_s: float) -> None:
+        self._closing = True
+        task = self._task
+        try:
+            if task is not None and not task.done():
+                self._queue.put_nowait(None)
+                try:
+                    async with asyncio.timeout(timeout_s):
+                        await asyncio.shield(task)
+                except TimeoutError:
+                    self._log.error("store.close_timeout", pending=self._queue.qsize(), timeout_s=timeout_s)
+        finally:
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.wait([task])
+            while not self._queue.empty():
+                op = self._queue.get_nowait()
+                if op is not None and not op.future.done():
+                    op.future.set_exception(StoreClosed("store closed before the write was committed"))
+            if self._leader is not None:
+                with contextlib.suppress(Exception):
+                    await self._pool.release(self._leader)
+                self._leader = None
+            try:
+                async with asyncio.timeout(timeout_s):
+                    await self._pool.close()
+            except TimeoutError:
+                self._pool.terminate()
+        self._log.debug("store.closed", url=self.path, commits=self.stats.commits)
+
+    # ---- the writer ----------------------------------------------------------------------------
+
+    async def _run_writer(self) -> None:
+        while True:
+            first = await self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self._max_batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            await self._commit_batch(batch)
+            if stop:
+                return
+
+    async def _statements(self, conn: asyncpg.Connection, ops: Sequence[_Op]) -> list[q.PgStmt]:
+        stmts: list[q.PgStmt] = []
+        txn: _Txn | None = None
+        for op in ops:
+            if op.prepare is None:
+                stmts += op.stmts
+                continue
+            if txn is None:
+                txn = _Txn(conn)
+                await txn.begin(n for o in ops for n in o.callers)
+            stmts += await op.prepare(txn)
+        if txn is not None:
+            await txn.flush()
+        return stmts
+
+    async def _commit_batch(self, batch: list[_Op]) -> None:
+        ops = [op for op in batch if not op.future.done()]
+        if not ops:
+            return
+        self.stats.operations += len(ops)
+        self.stats.largest_batch = max(self.stats.largest_batch, len(ops))
+        results: list[StoreError | None]
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                await _run_stmts(conn, await self._statements(conn, ops), one_by_one=False)
+            self.stats.commits += 1
+            results = [None] * len(ops)
+        except asyncio.CancelledError:
+            for op in ops:
+                if not op.future.done():
+                    op.future.set_exception(StoreClosed("store writer stopped"))
+            raise
+        except Exception:
+            self.stats.replays += 1
+            try:
+                results = await self._one_by_one(ops)
+            except Exception as exc:  # the database itself failed (gone, disk full, ...)
+                self._log.error("store.commit_failed", error=str(exc), operations=len(ops))
+                results = [_translate(exc)] * len(ops)
+        for op, result in zip(ops, results, strict=True):
+            if op.future.done():
+                continue
+            if result is None:
+                op.future.set_result(None)
+            else:
+                op.future.set_exception(result)
+
+    async def _one_by_one(self, ops: Sequence[_Op]) -> list[StoreError | None]:
+        results: list[StoreError | None] = []
+        async with self._pool.acquire() as conn, conn.transaction():
+            txn: _Txn | None = None
+            if any(op.prepare is not None for op in ops):
+                txn = _Txn(conn)
+                await txn.begin(n for o in ops for n in o.callers)
+            for op in ops:
+                try:
+                    async with conn.transaction():  # a savepoint
+                        if op.prepare is not None and txn is not None:
+                            saved = dict(txn._counters)
+                            try:
+                                stmts = await op.prepare(txn)
+                                await _run_stmts(conn, stmts, one_by_one=True)
+                            except BaseException:
+                                txn._counters = saved
+                                raise
+                        else:
+                            await _run_stmts(conn, list(op.stmts), one_by_one=True)
+                except (asyncpg.PostgresError, StoreError) as exc:
+                    results.append(_translate(exc))
+                else:
+                    results.append(None)
+            if txn is not None:
+                await txn.flush()
+        self.stats.commits += 1
+        return results
+
+    def _enqueue(
+        self, stmts: list[q.PgStmt], prepare: _Prepare | None = None, callers: tuple[str, ...] = ()
+    ) -> asyncio.Future[None]:
+        if self._closing or self._task is None or self._task.done():
+            raise StoreClosed("the store is closed")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Op(stmts, future, prepare, callers))
+        return future
+
+    async def _write(
+        self,
+        stmts: list[q.PgStmt],
+        what: str,
+        *,
+        prepare: _Prepare | None = None,
+        callers: tuple[str, ...] = (),
+    ) -> None:
+        """Queue one operation and wait for its commit (at most ``write_timeout_s``)."""
+        future = self._enqueue(stmts, prepare, callers)
+        try:
+            async with asyncio.timeout(self._write_timeout_s):
+                await asyncio.shield(future)
+        except TimeoutError as exc:
+            if not future.done():
+                future.cancel()  # skipped if the writer has not started it
+            raise StoreTimeout(what, self._write_timeout_s) from exc
+
+    async def _write_many(self, ops: Sequence[list[q.PgStmt]], what: str) -> list[StoreError | None]:
+        futures = [self._enqueue(stmts) for stmts in ops]
+        try:
+            async with asyncio.timeout(self._write_timeout_s):
+                done = await asyncio.gather(*futures, return_exceptions=True)
+        except TimeoutError as exc:
+            raise StoreTimeout(what, self._write_timeout_s) from exc
+        return [_translate(item) if isinstance(item, BaseException) else None for item in done]
+
+    # ---- reads ---------------------------------------------------------------------------------
+
+    async def _read(self, text: str, *params: Any) -> list[Any]:
+        try:
+            async with asyncio.timeout(self._read_timeout_s):
+                return list(await self._pool.fetch(text, *params))
+        except TimeoutError as exc:
+            raise StoreTimeout("read", self._read_timeout_s) from exc
+        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+            raise StoreError(f"read failed: {exc}") from exc
+
+    async def _run(self, what: str, fn: Callable[[asyncpg.Connection], Awaitable[_T]]) -> _T:
+        """``fn(connection)`` in a transaction of its own (outside the group commit)."""
+        try:
+            async with asyncio.timeout(self._write_timeout_s):
+                async with self._pool.acquire() as conn, conn.transaction():
+                    return await fn(conn)
+        except TimeoutError as exc:
+            raise StoreTimeout(what, self._write_timeout_s) from exc
+        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+            raise _translate(exc) from exc
+
+    async def schema_version(self) -> int:
+        """The highest migration applied."""
+        rows = await self._read("SELECT coalesce(max(version), 0) FROM schema_migrations")
+        return int(rows[0][0])
+
+
+async def applied_version(conn: asyncpg.Connection) -> int:
+    """The highest migration applied (0: none, or not a hotline database yet)."""
+    exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    if not exists:
+        return 0
+    return int(await conn.fetchval("SELECT coalesce(max(version), 0) FROM schema_migrations"))
+
+
+async def migrate(conn: asyncpg.Connection, where: str, target: int = SCHEMA_VERSION) -> int:
+    """Bring the database to schema ``target``; returns the version found before.
+
+    Instances starting together take turns on an advisory lock, so each migration runs once; each
+    runs in one transaction with its ``schema_migrations`` row."""
+    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+    try:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        found = await applied_version(conn)
+        if found > SCHEMA_VERSION:
+            raise SchemaTooNew(where, found, SCHEMA_VERSION)
+        log = structlog.get_logger("hotline.store")
+        for version in range(found + 1, target + 1):
+            try:
+                async with conn.transaction():
+                    await conn.execute(MIGRATIONS[version - 1])
+                    await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
+            except asyncpg.PostgresError as exc:
+                raise StoreError(f"{where}: migration to schema version {version} failed ({exc})") from exc
+            log.info("store.migrated", url=where, from_version=version - 1, to_version=version)
+        return found
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
