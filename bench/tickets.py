@@ -5,8 +5,11 @@
    duplicate rule, allocates the ticket's id and day number from the database's counters and
    writes the ticket, its clocks, its ``opened`` call link and its ``accept`` audit row,
    acknowledged only once committed (WAL, ``synchronous = FULL``: durable).  Many agents create at
-   once, so writes share commits (group commit); the same load with one commit per write
-   (``max_batch = 1``) is the baseline measured in the same run, and the ratio is printed.  Then
+   once, so writes share commits (group commit).  Two baselines are measured in the same run (the
+   machine is shared, so absolute rates move with its load; the ratios much less): the very rows
+   the service committed, inserted again into an empty file by plain ``sqlite3`` with as many
+   commits (the rate and the process CPU per ticket of both are printed, and their ratios), and
+   the same load with one commit per write (``max_batch = 1``).  Then
    the same load from **4 writer processes on one file** (each with a quarter of the agents; the
    rate is all tickets over the time from the common start to the last one committed).
 2. **One SLA sweep over 1,000,000 open tickets**: the tickets and their clocks are imported in
@@ -38,6 +41,7 @@ import io
 import json
 import os
 import random
+import sqlite3
 import sys
 import tempfile
 import time
@@ -153,7 +157,14 @@ async def _create_all(
 
 
 async def bench_create(
-    workdir: Path, taxonomy: Taxonomy, calendar: WorkingCalendar, count: int, agents: int, max_batch: int
+    workdir: Path,
+    taxonomy: Taxonomy,
+    calendar: WorkingCalendar,
+    count: int,
+    agents: int,
+    max_batch: int,
+    *,
+    raw_baseline: bool = False,
 ) -> float:
     """Create ``count`` tickets with ``agents`` concurrent creators; returns tickets per second."""
     drafts = _drafts(taxonomy, count)
@@ -164,9 +175,9 @@ async def bench_create(
         await _record_calls(store, call_ids)
         service = _service(store, taxonomy, calendar, NOW)
         commits_before, operations_before = store.stats.commits, store.stats.operations
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         await _create_all(service, drafts, call_ids, agents)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         commits = store.stats.commits - commits_before
         operations = store.stats.operations - operations_before
         newest = await store.list_tickets(limit=1)
@@ -174,9 +185,88 @@ async def bench_create(
     rate = count / elapsed
     print(
         f"  max_batch={max_batch:<5} {count:>7,} tickets in {elapsed:6.2f} s = {rate:7,.0f} tickets/s"
-        f"  ({commits:,} commits, {operations / max(commits, 1):.1f} writes per commit)"
+        f"  ({commits:,} commits, {operations / max(commits, 1):.1f} writes per commit;"
+        f" CPU {cpu / count * 1e6:.0f} us per ticket)"
     )
+    if raw_baseline:
+        raw, raw_cpu = await asyncio.to_thread(
+            _raw_insert_rate, workdir / f"create-{max_batch}.db", workdir / "raw.db", count, commits
+        )
+        print(
+            f"  raw SQLite, same rows {count:>7,} tickets in {count / raw:6.2f} s = {raw:7,.0f} tickets/s"
+            f"  ({commits:,} commits; executemany per table, nothing else;"
+            f" CPU {raw_cpu * 1e6:.0f} us per ticket)"
+        )
+        print(
+            f"  service vs raw SQLite inserts of its own rows: {rate / raw:.2f} of the rate,"
+            f" {cpu / count / raw_cpu:.1f}x the CPU per ticket"
+        )
     return rate
+
+
+#: The tables one creation writes, parents first (the outbox: the ``created`` and ``linked`` events).
+_CREATED_TABLES = ("tickets", "deadlines", "ticket_links", "transitions", "outbox")
+
+
+def _raw_insert_rate(source: Path, target: Path, count: int, commits: int) -> tuple[float, float]:
+    """The baseline measured in the same run: the rows ``count`` creations committed in
+    ``source`` (tickets, clocks, links, audit rows, outbox rows) inserted again into an empty file
+    with the same schema by plain ``sqlite3`` — one ``executemany`` per table and group, one
+    commit per group, ``commits`` groups, the same pragmas (WAL, synchronous=FULL, foreign keys)
+    — and nothing else (no duplicate rule, no counters, no Python objects).  Returns tickets/s
+    and the process's CPU seconds per ticket (this thread is the only busy one then)."""
+    with contextlib.closing(sqlite3.connect(source)) as src:
+        schema = [r[0] for r in src.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL")]
+        version = src.execute("PRAGMA user_version").fetchone()[0]
+        call_ids = [r[0] for r in src.execute("SELECT call_id FROM ticket_links")]
+        calls = src.execute(
+            "SELECT * FROM call_records WHERE call_id IN (SELECT call_id FROM ticket_links)"
+        ).fetchall()
+        per_ticket: dict[str, dict[int, list[tuple[object, ...]]]] = {}
+        columns: dict[str, str] = {}
+        for table in _CREATED_TABLES:
+            cursor = src.execute(f"SELECT * FROM {table}")
+            names = [d[0] for d in cursor.description]
+            key = names.index("id" if table == "tickets" else "ticket_id") if table != "outbox" else -1
+            rows = cursor.fetchall()
+            groups: dict[int, list[tuple[object, ...]]] = {}
+            if table == "outbox":  # seq is the database's; the ticket is named in the payload
+                names = names[1:]
+                payload = names.index("payload")
+                for row in rows:
+                    groups.setdefault(int(json.loads(row[1 + payload])["ticket_id"]), []).append(row[1:])
+            else:
+                for row in rows:
+                    groups.setdefault(int(row[key]), []).append(row)
+            per_ticket[table] = groups
+            columns[table] = (
+                f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+            )
+    assert len(call_ids) == count
+    target.unlink(missing_ok=True)
+    with contextlib.closing(sqlite3.connect(target, isolation_level=None)) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        for sql in schema:
+            if not sql.startswith("CREATE TABLE sqlite_"):
+                conn.execute(sql)
+        conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        with conn:  # (not timed) the calls the links name
+            conn.execute("BEGIN")
+            conn.executemany(f"INSERT INTO call_records VALUES ({', '.join('?' * len(calls[0]))})", calls)
+        ids = sorted(per_ticket["tickets"])
+        size = -(-len(ids) // max(commits, 1))
+        started, cpu_started = time.perf_counter(), time.process_time()
+        for i in range(0, len(ids), size):
+            chunk = ids[i : i + size]
+            conn.execute("BEGIN IMMEDIATE")
+            for table in _CREATED_TABLES:
+                groups = per_ticket[table]
+                conn.executemany(columns[table], [row for t in chunk for row in groups.get(t, ())])
+            conn.execute("COMMIT")
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    return count / elapsed, cpu / count
 
 
 async def _worker(db: str, first: int, count: int, agents: int, start_at: float) -> None:
@@ -373,10 +463,13 @@ async def bench_sweep(
     async with _open(target, write_timeout_s=600.0) as store:
         service = _service(store, taxonomy, calendar, now)
         before = logs.getvalue().count("\n")
+        cpu_started = time.process_time()
         first = await service.sla_sweep(at=now)
+        cpu = time.process_time() - cpu_started
         lines = logs.getvalue().count("\n") - before
         print(
             f"  one sweep at 00:00:30 over {open_tickets:,} open tickets: {first.seconds * 1000:5.0f} ms"
+            f" (CPU {cpu * 1000:.0f} ms)"
             f"  ({first.warnings:,} warnings, {first.breaches:,} breaches + supervisions committed,"
             f" {lines:,} log lines; at most {service.sweep_batch:,} clocks per sweep)"
         )
@@ -430,7 +523,9 @@ async def main() -> int:
         print(
             "tickets created per second (durable: WAL, synchronous=FULL; ticket + clocks + link + audit row)"
         )
-        grouped = await bench_create(workdir, taxonomy, calendar, args.tickets, args.agents, 2000)
+        grouped = await bench_create(
+            workdir, taxonomy, calendar, args.tickets, args.agents, 2000, raw_baseline=True
+        )
         single = await bench_create(workdir, taxonomy, calendar, args.baseline, args.agents, 1)
         print(f"  group commit vs one commit per write: {grouped / single:.1f}x")
         print(f"  => {grouped:,.0f} tickets/s (target >= 5,000)")

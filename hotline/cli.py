@@ -253,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_report(typing.cast("argparse._SubParsersAction[argparse.ArgumentParser]", sub))
 
     # -- the store's schema (issue 12): ``hotline db migrate|status``, SQLite or PostgreSQL --
-    from hotline.store.admin import register as register_db
+    from hotline.db_cli import register as register_db
 
     register_db(sub)
     return parser

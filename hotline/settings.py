@@ -215,9 +215,7 @@ def _check_store_url(url: str) -> None:
         return
     scheme, sep, rest = url.partition("://")
     if not sep or scheme not in ("postgresql", "postgres"):
-        raise SettingsError(
-            "store.url", "expected sqlite:///path or postgresql://user@host:5432/db"
-        )
+        raise SettingsError("store.url", "expected sqlite:///path or postgresql://user@host:5432/db")
     userinfo = rest.split("/", 1)[0].rpartition("@")[0]
     if ":" in userinfo:
         raise SettingsError("store.url", "a password in the URL is refused; set PGPASSWORD instead")

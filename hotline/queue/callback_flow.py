@@ -341,9 +341,10 @@ class CallbackFlow:
         attempt = self._current(event.callback_id)
         if attempt is None:
             callback = self.book.unsettled(event.callback_id)
-            if callback is None:
+            if callback is None and self._resumable(event):
                 # The store may still say pending while its call runs (the write of its start
-                # was lost at a kill): take it off the queue before it is dialled again.
+                # was lost at a kill): take it off the queue before it is dialled again (only
+                # when the call can be taken up, or the callback is left in progress unowned).
                 callback = self.book.take_off_queue(event.callback_id)
             if callback is not None or self._free_or_restored_on(event):
                 # None: a call already answered (closed in the store) when we restarted.
@@ -364,6 +365,17 @@ class CallbackFlow:
         restored = self._agents.restored_work(agent)
         return agent.work is None or (restored is not None and restored.startswith(f"{event.callback_id}#"))
 
+    def _resumable(self, event: CallbackLegCreated) -> bool:
+        """True when the leg of ``event`` is on an agent of ours free to take its call up."""
+        agent = self._agents.for_device(event.channel)
+        if agent is None or event.call_id in self._attempt_by_call or self._ctx.is_finished(event.call_id):
+            return False
+        restored = self._agents.restored_work(agent)
+        own = restored is not None and restored.startswith(f"{event.callback_id}#")
+        return (agent.work is None or own) and (
+            agent.can(AgentTrigger.ATTACH_CALLBACK) or agent.state is AgentState.OFFERED
+        )
+
     def _resume(self, event: CallbackLegCreated, callback: Callback | None) -> None:
         """A callback's call still runs after a restart (a resync found its leg): take it up.
 
@@ -376,15 +388,11 @@ class CallbackFlow:
         agent = self._agents.for_device(event.channel)
         restored = self._agents.restored_work(agent) if agent is not None else None
         own = restored is not None and restored.startswith(f"{event.callback_id}#")
-        if (
-            agent is None
-            or not (agent.work is None or own)
-            or not (agent.can(AgentTrigger.ATTACH_CALLBACK) or agent.state is AgentState.OFFERED)
-        ):
-            ctx.ignore(event, "no free agent of ours on this leg", callback_id=event.callback_id)
-            return
         if event.call_id in self._attempt_by_call or ctx.is_finished(event.call_id):
             ctx.ignore(event, "call already handled", callback_id=event.callback_id)
+            return
+        if agent is None or not self._resumable(event):
+            ctx.ignore(event, "no free agent of ours on this leg", callback_id=event.callback_id)
             return
         if own and restored is not None:
             self._agents.claim(agent, restored)
@@ -422,6 +430,7 @@ class CallbackFlow:
             attempt.advance(AttemptPhase.TALKING)
             if callback is None:
                 attempt.outcome = AttemptOutcome.REACHED  # the store already closed it as reached
+                self.book.remember_closed(event.callback_id)
                 ctx.disarm(ATTEMPT_TIMER, attempt.attempt_id)
             else:
                 self._reached(attempt, "ANSWER")
@@ -603,6 +612,10 @@ class CallbackFlow:
         )
         if callback is not None and callback.status is not CallbackStatus.REACHED:
             self._current_attempt.pop(callback.callback_id, None)
+        elif callback is None and outcome is AttemptOutcome.REACHED:
+            # A resumed call of a callback we do not hold (the store's copy may be scheduled
+            # later): the citizen is reached, that copy must not ring them again.
+            self.book.remember_closed(attempt.callback_id)
 
     def on_call_ended(self, event: CallEnded) -> bool:
         """A callback's call is over; False if ``event`` is not about a callback's call."""

@@ -10,6 +10,7 @@ them at start and settles each attempt's result into the callback's next status,
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from dataclasses import replace
 
 from hotline.queue.commands import PersistCallback
@@ -25,6 +26,9 @@ from hotline.queue.work import (
 )
 
 _DIALLABLE_RE = re.compile(r"\+?[0-9]{3,20}\Z")
+#: Closed callbacks remembered so a copy scheduled again (the store's, after a restart's
+#: resync closed it) is not dialled a second time (bounded memory).
+_CLOSED_MEMORY = 20_000
 
 CS = CallbackStatus
 #: status -> the statuses a callback may move to.  Closed callbacks move no more.
@@ -69,6 +73,7 @@ class CallbackBook:
         self._unsettled: dict[str, Callback] = {}
         self._callbacks: dict[str, Callback] = {}  # open callbacks (pending or in progress)
         self._return_by_number: dict[str, str] = {}
+        self._closed: OrderedDict[str, None] = OrderedDict()
 
     def open(self) -> list[Callback]:
         """Every open callback (pending or in progress)."""
@@ -174,6 +179,9 @@ class CallbackBook:
         if event.callback_id in self._callbacks:
             ctx.ignore(event, "callback already pending", callback_id=event.callback_id)
             return
+        if event.callback_id in self._closed:
+            ctx.ignore(event, "callback already closed", callback_id=event.callback_id)
+            return
         settings = ctx.settings
         callback = Callback(
             callback_id=event.callback_id,
@@ -253,6 +261,13 @@ class CallbackBook:
         self._callbacks.pop(callback.callback_id, None)
         if self._return_by_number.get(callback.number) == callback.callback_id:
             del self._return_by_number[callback.number]
+        self.remember_closed(callback.callback_id)
+
+    def remember_closed(self, callback_id: str) -> None:
+        """``callback_id`` is done: a copy of it scheduled again is not dialled."""
+        self._closed[callback_id] = None
+        if len(self._closed) > _CLOSED_MEMORY:
+            self._closed.popitem(last=False)
 
     def _cancel_pending(self, callback: Callback, reason: str) -> None:
         ctx = self._ctx

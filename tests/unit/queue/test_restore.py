@@ -387,3 +387,72 @@ def test_the_callback_book_closes_a_callback_whose_call_ended_unseen() -> None:
         CallbackStatus.CANCELLED,
         "end_unseen",
     )
+
+
+def test_a_callback_closed_reached_at_the_resync_is_not_dialled_when_the_store_schedules_it_again() -> None:
+    """Hypothesis found it: the resync closes a callback whose call had reached the citizen;
+    the store's copy of that callback, scheduled after, must not ring the citizen again."""
+    running = _follow_up(CallbackStatus.IN_PROGRESS)
+    call = LiveCall(
+        "cbcall",
+        CB,
+        LiveState.ANSWERED,
+        number="13900000003",
+        offered_at=T0 - 50,
+        answered_at=T0 - 40,
+        agent_id="1001",
+        callback_id="cb2",
+    )
+    h = Harness("1001", pending_callbacks=[running], live_calls=[call], last_seen_at=T0 - 10, connected=False)
+    h.feed(PbxConnected(channels=0))
+    out = h.feed(ScheduleCallback("cb2", CallbackKind.FOLLOW_UP, "13900000003", T0 - 60), after=1)
+    assert of(out, StartCallback) == [] and of(out, PersistCallback) == []
+    assert h.dispatcher.callbacks() == [] and h.state("1001") == "ready"
+
+
+def test_a_found_callback_call_that_reached_the_citizen_is_not_dialled_when_scheduled_after() -> None:
+    """The fixed order's sibling: the resync finds the callback's call, it reaches the citizen
+    and ends, and only then is the store's pending copy scheduled: it must not ring again."""
+    h = Harness("1001", "1002", connected=False)
+    h.feed(CallbackLegCreated("cbcall", "cb2", "Local/1001@agents-0000000f;1"))
+    h.feed(PbxConnected(channels=2))
+    h.feed(CallBridged("cbcall", "b1", ("Local/1001@agents-0000000f;1", "Local/13900000003@c;2")))
+    h.feed(CallEnded("cbcall", 16, ""), after=30)
+    out = h.feed(ScheduleCallback("cb2", CallbackKind.FOLLOW_UP, "13900000003", T0 - 60), after=1)
+    assert of(out, StartCallback) == []
+    assert of(h.history, StartCallback) == []
+
+
+def test_a_found_callback_call_stored_answered_is_not_dialled_when_scheduled_after() -> None:
+    call = LiveCall(
+        "cbcall",
+        CB,
+        LiveState.ANSWERED,
+        number="13900000003",
+        offered_at=T0 - 50,
+        answered_at=T0 - 40,
+        agent_id="1001",
+        callback_id="cb2",
+    )
+    h = Harness("1001", "1002", live_calls=[call], connected=False)
+    h.feed(CallbackLegCreated("cbcall", "cb2", "Local/1001@agents-0000000f;1"))
+    h.feed(PbxConnected(channels=2))
+    h.feed(CallEnded("cbcall", 16, ""), after=30)
+    h.feed(ScheduleCallback("cb2", CallbackKind.FOLLOW_UP, "13900000003", T0 - 60), after=1)
+    assert of(h.history, StartCallback) == []
+
+
+def test_a_pending_callbacks_leg_that_cannot_be_taken_up_leaves_it_queued_not_stuck_in_progress() -> None:
+    """Hypothesis found it: the leg of a callback the store has pending shows on an agent busy
+    with an inbound call; taking the callback off the queue before checking left it in progress
+    with no attempt, never dialled and never closed."""
+    h = Harness("1001", pending_callbacks=[_follow_up()], connected=False)
+    h.feed(CallArrived("c1", CALLER, "c1", "13800000003", "", "normal", resynced=True, waited_s=3))
+    h.feed(PbxConnected(channels=2))
+    assert h.state("1001") == "offered"  # c1 rings 1001
+    out = h.feed(CallbackLegCreated("cbcall", "cb2", "Local/1001@agents-0000000f;1"))
+    assert of(out, PersistCallback) == []
+    [callback] = h.dispatcher.callbacks()
+    assert callback.status is CallbackStatus.PENDING
+    h.feed(CallEnded("c1", 16, ""), after=1)
+    assert one(h.history, StartCallback).callback_id == "cb2"  # still owed, dialled when 1001 is free
