@@ -29,11 +29,15 @@ from hotline.tickets.cli import CENTRE_NEEDS_POSTGRESQL
 EXIT_NOT_FOUND = 1
 
 
-def _day(text: str) -> date:
+def _day(text: str) -> date | str:
+    if text in ("today", "yesterday"):  # as ``hotline report --day`` takes them
+        return text
     try:
         return date.fromisoformat(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected a date like 2026-11-28, got {text!r}") from exc
+        raise argparse.ArgumentTypeError(
+            f"expected a date like 2026-11-28 (or today, yesterday), got {text!r}"
+        ) from exc
 
 
 def _iso(at: float | None, tz: zoneinfo.ZoneInfo) -> str | None:
@@ -102,7 +106,14 @@ def _run(settings: Settings, body: Callable[[Store], Awaitable[int]]) -> int:
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
     tz = zoneinfo.ZoneInfo(settings.tickets.timezone)
-    day: date = args.day or datetime.now(tz).date()
+    today = datetime.now(tz).date()
+    day: date = (
+        args.day
+        if isinstance(args.day, date)
+        else today - timedelta(days=1)
+        if args.day == "yesterday"
+        else today
+    )
     start = datetime(day.year, day.month, day.day, tzinfo=tz)
     end = start + timedelta(days=1)
 
@@ -148,7 +159,7 @@ def register(subparsers: Any) -> None:
     calls = subparsers.add_parser("calls", help="call records: one line or JSON object per call")
     sub = calls.add_subparsers(dest="calls_command", required=True)
     listing = sub.add_parser("list", help="the calls of one day (by arrival, callbacks by start)")
-    listing.add_argument("--day", type=_day, help="the day (YYYY-MM-DD; default today)")
+    listing.add_argument("--day", type=_day, help="the day (YYYY-MM-DD, today or yesterday; default today)")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     listing.add_argument("--reveal", action="store_true", help="show callers' numbers unmasked")
     listing.add_argument("--centre", help="only this instance's calls (PostgreSQL; default: the province)")

@@ -113,3 +113,32 @@ def test_a_bad_day_is_one_line_naming_the_problem(capsys: pytest.CaptureFixture[
     with pytest.raises(SystemExit):
         main(["calls", "list", "--day", "28/11/2026"])
     assert "expected a date like 2026-11-28" in capsys.readouterr().err
+
+
+def test_today_and_yesterday_name_the_local_days(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--day today`` / ``yesterday`` as ``hotline report`` takes them (local days in Asia/Shanghai)."""
+    path = tmp_path / "hotline.db"
+    monkeypatch.setenv("HOTLINE_STORE_PATH", str(path))
+    today_noon = dt.datetime.now(_CHINA).replace(hour=12, minute=0, second=0, microsecond=0)
+
+    async def fill() -> None:
+        async with Store.open(path) as store:
+            for call_id, at in (("t.1", today_noon), ("y.1", today_noon - dt.timedelta(days=1))):
+                await store.merge_call(
+                    CallRecord(
+                        call_id=call_id,
+                        direction=Direction.INBOUND,
+                        caller_number="13800138001",
+                        dnis="12345",
+                        arrived_at=at.timestamp(),
+                        state="waiting",
+                    )
+                )
+
+    asyncio.run(fill())
+    capsys.readouterr()  # the store's own lines while filling
+    for day, expected in (("today", ["t.1"]), ("yesterday", ["y.1"])):
+        assert main(["calls", "list", "--day", day, "--json"]) == 0
+        assert [json.loads(line)["call_id"] for line in capsys.readouterr().out.splitlines()] == expected
