@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hotline.events import Direction
+from hotline.store.callback_shorthands import CallbackShorthands
 from hotline.store.errors import StoreError, StoreIntegrityError
 from hotline.store.records import (
     CallbackAttempt,
@@ -234,7 +235,7 @@ def _callback_row(c: CallbackRecord) -> tuple[Any, ...]:
     )
 
 
-class QueueTables:
+class QueueTables(CallbackShorthands):
     """The queue part of :class:`hotline.store.Store` (see the module docstring)."""
 
     # Provided by the Store this is mixed into.
@@ -397,27 +398,6 @@ class QueueTables:
                 )
             )
         await self._write(stmts, "update callback")
-
-    async def record_callback_attempt(
-        self,
-        attempt: CallbackAttempt,
-        *,
-        status: CallbackStatus,
-        due_at: float | None = None,
-        outcome: str | None = None,
-    ) -> None:
-        """Shorthand: append ``attempt`` and set the callback's status (and next due time)."""
-        await self.update_callback(
-            attempt.callback_id, at=attempt.at, status=status, due_at=due_at, outcome=outcome, attempt=attempt
-        )
-
-    async def complete_callback(
-        self, callback_id: int, *, status: CallbackStatus, outcome: str, at: float
-    ) -> None:
-        """Final status (done, failed, cancelled) and outcome."""
-        if not status.is_final:
-            raise StoreError(f"complete_callback needs a final status, got {status.value}")
-        await self.update_callback(callback_id, at=at, status=status, outcome=outcome)
 
     async def callback_attempts(self, callback_id: int) -> list[CallbackAttempt]:
         """A callback's attempt history, oldest first."""

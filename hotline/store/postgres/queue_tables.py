@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from hotline.store.errors import StoreError
+from hotline.store.callback_shorthands import CallbackShorthands
 from hotline.store.outbox import OutboxEntry, PendingMessage, pending_from_rows
 from hotline.store.postgres import sql as q
 from hotline.store.postgres.core import CLAIM_BATCH, PgCore, session_name
@@ -40,7 +40,7 @@ _MARK_ORPHANED = (
 )
 
 
-class PgQueueTables(PgCore):
+class PgQueueTables(CallbackShorthands, PgCore):
     """What the queue writes and reads back (see :class:`hotline.store.postgres.store.PgStore`)."""
 
     # ---- calls ---------------------------------------------------------------------------------
@@ -202,27 +202,6 @@ class PgQueueTables(PgCore):
                 )
             )
         await self._write(stmts, "update callback")
-
-    async def record_callback_attempt(
-        self,
-        attempt: CallbackAttempt,
-        *,
-        status: CallbackStatus,
-        due_at: float | None = None,
-        outcome: str | None = None,
-    ) -> None:
-        """Shorthand: append ``attempt`` and set the callback's status (and next due time)."""
-        await self.update_callback(
-            attempt.callback_id, at=attempt.at, status=status, due_at=due_at, outcome=outcome, attempt=attempt
-        )
-
-    async def complete_callback(
-        self, callback_id: int, *, status: CallbackStatus, outcome: str, at: float
-    ) -> None:
-        """Final status (done, failed, cancelled) and outcome."""
-        if not status.is_final:
-            raise StoreError(f"complete_callback needs a final status, got {status.value}")
-        await self.update_callback(callback_id, at=at, status=status, outcome=outcome)
 
     async def callback_attempts(self, callback_id: int) -> list[CallbackAttempt]:
         """A callback's attempt history, oldest first."""
