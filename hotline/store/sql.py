@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from hotline.store.errors import StoreError, StoreIntegrityError
 
@@ -50,3 +51,32 @@ def _translate(exc: BaseException) -> StoreError:
         error = StoreError(f"{type(exc).__name__}: {exc}")
     error.__cause__ = exc
     return error
+
+
+_W = TypeVar("_W")
+
+
+async def run_group_commits(
+    queue: asyncio.Queue[_W | None], max_batch: int, commit: Callable[[list[_W]], Awaitable[None]]
+) -> None:
+    """The store's writer loop (SQLite and PostgreSQL): commit whatever has queued up, up to
+    ``max_batch`` writes at a time, in order; ``None`` (queued after every write at close)
+    stops it once what came before is committed."""
+    while True:
+        first = await queue.get()
+        if first is None:
+            return
+        batch = [first]
+        stop = False
+        while len(batch) < max_batch:
+            try:
+                nxt = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            if nxt is None:
+                stop = True
+                break
+            batch.append(nxt)
+        await commit(batch)
+        if stop:
+            return

@@ -116,7 +116,7 @@ from hotline.store.queue_tables import _callback_row as _callback_row
 from hotline.store.schema import MIGRATIONS, SCHEMA_VERSION
 from hotline.store.sql import _Sql as _Sql  # re-exported: other table modules import them from here
 from hotline.store.sql import _Stmt as _Stmt
-from hotline.store.sql import _translate
+from hotline.store.sql import _translate, run_group_commits
 from hotline.store.tickets import _INSERT_OUTBOX, TicketTables, _Txn
 from hotline.tickets.model import Ticket
 
@@ -470,24 +470,7 @@ class Store(QueueTables, TicketTables):
     # ---- the writer ----------------------------------------------------------------------------
 
     async def _run_writer(self) -> None:
-        while True:
-            first = await self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            stop = False
-            while len(batch) < self._max_batch:
-                try:
-                    nxt = self._queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    break
-                if nxt is None:
-                    stop = True
-                    break
-                batch.append(nxt)
-            await self._commit_batch(batch)
-            if stop:
-                return
+        await run_group_commits(self._queue, self._max_batch, self._commit_batch)
 
     async def _commit_batch(self, batch: list[_Op]) -> None:
         ops = [op for op in batch if not op.future.done()]

@@ -62,6 +62,7 @@ from hotline.store.errors import (
 )
 from hotline.store.postgres import sql as q
 from hotline.store.postgres.schema import MIGRATION_LOCK, MIGRATIONS, SCHEMA_VERSION
+from hotline.store.sql import run_group_commits
 from hotline.store.sqlite import StoreStats
 from hotline.store.tickets import _ticket_from_row
 from hotline.tickets.model import Ticket
@@ -363,24 +364,7 @@ class PgCore:
     # ---- the writer ----------------------------------------------------------------------------
 
     async def _run_writer(self) -> None:
-        while True:
-            first = await self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            stop = False
-            while len(batch) < self._max_batch:
-                try:
-                    nxt = self._queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    break
-                if nxt is None:
-                    stop = True
-                    break
-                batch.append(nxt)
-            await self._commit_batch(batch)
-            if stop:
-                return
+        await run_group_commits(self._queue, self._max_batch, self._commit_batch)
 
     async def _statements(self, conn: asyncpg.Connection, ops: Sequence[_Op]) -> list[q.PgStmt]:
         stmts: list[q.PgStmt] = []
