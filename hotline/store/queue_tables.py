@@ -235,6 +235,31 @@ def _callback_row(c: CallbackRecord) -> tuple[Any, ...]:
     )
 
 
+def follow_up_record(change: TicketChange, callback_id: int) -> CallbackRecord:
+    """The pending follow-up callback (回访) a ticket change schedules, as both stores write it."""
+    f = change.follow_up
+    if f is None:
+        raise StoreError("the ticket change schedules no follow-up")  # pragma: no cover - internal
+    at = change.ticket.updated_at if change.ticket is not None else f.due_at
+    return CallbackRecord(
+        id=callback_id,
+        kind=CallbackKind.FOLLOW_UP,
+        number=f.number,
+        ticket_id=f.ticket_id,
+        origin_call_id=None,
+        created_at=at,
+        due_at=f.due_at,
+        window_start=f.window_start,
+        window_end=f.window_end,
+        attempts=0,
+        max_attempts=f.max_attempts,
+        retry_spacing_s=f.retry_spacing_s,
+        status=CallbackStatus.PENDING,
+        outcome=None,
+        updated_at=at,
+    )
+
+
 class QueueTables(CallbackShorthands):
     """The queue part of :class:`hotline.store.Store` (see the module docstring)."""
 
@@ -261,25 +286,7 @@ class QueueTables(CallbackShorthands):
         stmts: list[_Stmt] = []
         callback = None
         if change.follow_up is not None:
-            f = change.follow_up
-            at = change.ticket.updated_at if change.ticket is not None else f.due_at
-            callback = CallbackRecord(
-                id=self._next_callback_id,
-                kind=CallbackKind.FOLLOW_UP,
-                number=f.number,
-                ticket_id=f.ticket_id,
-                origin_call_id=None,
-                created_at=at,
-                due_at=f.due_at,
-                window_start=f.window_start,
-                window_end=f.window_end,
-                attempts=0,
-                max_attempts=f.max_attempts,
-                retry_spacing_s=f.retry_spacing_s,
-                status=CallbackStatus.PENDING,
-                outcome=None,
-                updated_at=at,
-            )
+            callback = follow_up_record(change, self._next_callback_id)
             self._next_callback_id += 1
             stmts.append((_INSERT_CALLBACK, _callback_row(callback)))
         if change.complete_callback is not None:

@@ -14,10 +14,9 @@ from hotline.store.outbox import ticket_event_entries
 from hotline.store.postgres import sql as q
 from hotline.store.postgres.core import SLA_LEADER_LOCK, _Txn
 from hotline.store.postgres.queue_tables import PgQueueTables
+from hotline.store.queue_tables import follow_up_record
 from hotline.store.records import (
-    CallbackKind,
     CallbackRecord,
-    CallbackStatus,
 )
 from hotline.store.sqlite import _callback_row
 from hotline.store.tickets import (
@@ -104,25 +103,7 @@ class PgStore(PgQueueTables):
         if change.follow_up is not None:
             if callback_id is None:
                 raise StoreError("a follow-up needs a callback id")  # pragma: no cover - internal
-            f = change.follow_up
-            at = change.ticket.updated_at if change.ticket is not None else f.due_at
-            callback = CallbackRecord(
-                id=callback_id,
-                kind=CallbackKind.FOLLOW_UP,
-                number=f.number,
-                ticket_id=f.ticket_id,
-                origin_call_id=None,
-                created_at=at,
-                due_at=f.due_at,
-                window_start=f.window_start,
-                window_end=f.window_end,
-                attempts=0,
-                max_attempts=f.max_attempts,
-                retry_spacing_s=f.retry_spacing_s,
-                status=CallbackStatus.PENDING,
-                outcome=None,
-                updated_at=at,
-            )
+            callback = follow_up_record(change, callback_id)
             stmts.append((q.INSERT_CALLBACK, _callback_row(callback)))
         if change.needs_attention is not None and change.ticket is not None:
             reason, cb = change.needs_attention
