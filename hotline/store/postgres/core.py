@@ -20,10 +20,12 @@ so only the stale one fails with :class:`StoreConflict`).
 
 **Many instances, nothing done twice.**
 
-* Ticket ids and day numbers come from counter rows inside the creating transaction; each such
-  transaction locks the ``ticket_id`` counter row *first*, so creations are serialised across
-  instances and the duplicate rule reads (READ COMMITTED: a fresh snapshot per statement) every
-  ticket committed before it.
+* Ticket ids and day numbers come from counter rows inside the creating transaction, taken
+  *last*, once every creation of the batch is decided (the rows locked only while the rows go in
+  and the commit flushes; no gap, no retry).  The duplicate rule is serialised per citizen: a
+  creating transaction first takes its callers' advisory locks, then reads their open tickets
+  (READ COMMITTED: a fresh snapshot per statement, so every ticket committed by an earlier
+  holder).  See :class:`_Txn`.
 * The SLA sweep runs on one instance at a time: :meth:`due_deadlines` answers only while this
   store holds the session advisory lock :data:`SLA_LEADER_LOCK` on a connection of its own; when
   the holder dies its session ends, the lock is released, and the next instance to sweep takes
@@ -136,28 +138,61 @@ def _runs(stmts: Iterable[q.PgStmt]) -> list[tuple[q.PgSql, list[tuple[Any, ...]
     return runs
 
 
+#: The advisory-lock namespace (first key of the two-key form) of the citizens whose tickets a
+#: transaction may create or link: creators of one caller's matters queue on it, nobody else does.
+CALLER_LOCK_SPACE = 0x1234
+
+
+#: A ticket creation's rows, once the database has allocated its ``(ticket id, day sequence)``.
+Build = Callable[[int, int], Awaitable[list[q.PgStmt]]]
+
+
+@dataclass(slots=True)
+class _Creation:
+    day: date
+    caller: str
+    build: Build
+
+
 class _Txn:
-    """What a batch's ticket creations share inside its transaction: the counters (locked and
-    read once, written back once) and the callers' open tickets."""
+    """What a batch's ticket creations share inside its transaction.
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    The lock that serialises creators is held for as short a time as possible: :meth:`begin`
+    takes only the *callers'* advisory locks (two agents, or two instances, creating for one
+    citizen queue there; different citizens do not), then reads those callers' open tickets
+    (READ COMMITTED: a fresh snapshot, so every ticket committed by an earlier holder) and which
+    call ids have a record.  Each creation's decisions (call check, duplicate rule) are made on
+    those; the creations are only queued (:meth:`create`).  :meth:`finish` then allocates every
+    queued creation's numbers at once — the ``ticket_id`` and day counter rows, locked until
+    commit — and builds their rows, so a counter row is held only while the rows go in and the
+    commit flushes, not while the batch is decided.  A creation for a caller that already has one
+    queued first settles the queue (:meth:`settle`): the duplicate rule sees it.
+
+    ``eager`` (an operation replayed alone, in a savepoint): a creation is numbered and built at
+    once, in a savepoint of its own, so a refused build gives its numbers back."""
+
+    def __init__(self, conn: asyncpg.Connection, *, eager: bool = False) -> None:
         self.conn = conn
-        self._counters: dict[str, int] = {}
+        self.eager = eager
+        self.stmts: list[q.PgStmt] = []  # the rows of the creations built so far
         self._open: dict[str, list[Ticket]] = {}
+        self._calls: set[str] = set()
+        self._calls_read: set[str] = set()
+        self._queued: list[_Creation] = []
+        self._queued_callers: set[str] = set()
 
-    async def begin(self, callers: Iterable[str]) -> None:
-        # The lock every creating transaction takes first: one creator at a time, province-wide.
-        value = await self.conn.fetchval(
-            "SELECT greatest(value, (SELECT coalesce(max(id), 0) FROM tickets)) FROM counters "
-            "WHERE name = 'ticket_id' FOR UPDATE"
-        )
-        if value is None:  # pragma: no cover - the migration seeds it
-            raise StoreError("counters: the ticket_id row is missing")
-        self._counters["ticket_id"] = int(value)
+    async def begin(self, callers: Iterable[str], calls: Iterable[str] = ()) -> None:
         wanted = sorted({n for n in callers if n})
         for number in wanted:
             self._open[number] = []
         if wanted:
+            # In sorted order, so two transactions never wait on each other's callers.
+            await self.conn.execute(
+                "SELECT pg_advisory_xact_lock($1::int, k) FROM "
+                "(SELECT hashtext(n) AS k FROM unnest($2::text[]) AS n ORDER BY 1) AS keys",
+                CALLER_LOCK_SPACE,
+                wanted,
+            )
             rows = await self.conn.fetch(
                 f"{q.TICKET_SELECT} WHERE citizen_number = ANY($1::text[]) AND state <> 'closed' ORDER BY id",
                 wanted,
@@ -165,49 +200,102 @@ class _Txn:
             for row in rows:
                 ticket = _ticket_from_row(row)
                 self._open[ticket.citizen_number].append(ticket)
+        await self._load_calls(calls)
 
-    async def _next(self, name: str, seed: Callable[[], Awaitable[Any]]) -> int:
-        value = self._counters.get(name)
-        if value is None:
-            await self.conn.execute(
-                "INSERT INTO counters (name, value) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING", name
+    async def _load_calls(self, call_ids: Iterable[str]) -> None:
+        wanted = sorted({c for c in call_ids if c and c not in self._calls_read})
+        if wanted:
+            self._calls_read.update(wanted)
+            rows = await self.conn.fetch(
+                "SELECT call_id FROM call_records WHERE call_id = ANY($1::text[])", wanted
             )
-            row_value = await self.conn.fetchval(
-                "SELECT value FROM counters WHERE name = $1 FOR UPDATE", name
-            )
-            seeded = await seed()
-            value = max(int(row_value or 0), int(seeded or 0))
-        value += 1
-        self._counters[name] = value
-        return value
+            self._calls.update(str(r[0]) for r in rows)
 
-    async def next_ticket(self, day: date) -> tuple[int, int]:
-        ticket_id = await self._next(
-            "ticket_id", lambda: self.conn.fetchval("SELECT coalesce(max(id), 0) FROM tickets")
-        )
-        day_seq = await self._next(
-            f"day:{day.isoformat()}",
-            lambda: self.conn.fetchval(
-                "SELECT coalesce(max(day_seq), 0) FROM tickets WHERE accepted_on = $1", day
-            ),
-        )
-        return ticket_id, day_seq
+    async def call_exists(self, call_id: str) -> bool:
+        """Whether the call has a record (read with the batch's other calls at :meth:`begin`)."""
+        await self._load_calls((call_id,))
+        return call_id in self._calls
 
     def open_tickets(self, number: str) -> list[Ticket]:
+        """The caller's open tickets, oldest first (those created earlier in the batch included,
+        once :meth:`settle` has built them)."""
         return list(self._open.get(number, ()))
 
     def created(self, ticket: Ticket) -> None:
         if ticket.citizen_number and ticket.is_open:
             self._open.setdefault(ticket.citizen_number, []).append(ticket)
 
-    async def flush(self) -> None:
-        if self._counters:
-            await self.conn.execute(
-                "INSERT INTO counters (name, value) SELECT * FROM unnest($1::text[], $2::bigint[]) "
-                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                list(self._counters),
-                list(self._counters.values()),
+    async def settle(self, caller: str) -> None:
+        """Build the queued creations now if one is for ``caller`` (so its duplicate rule sees them)."""
+        if caller and caller in self._queued_callers:
+            await self.finish()
+
+    async def create(self, day: date, caller: str, build: Build) -> None:
+        """A new ticket accepted on ``day``: ``build(ticket_id, day_seq)`` makes its rows."""
+        if not self.eager:
+            self._queued.append(_Creation(day, caller, build))
+            self._queued_callers.add(caller)
+            return
+        async with self.conn.transaction():  # a savepoint: a refused build takes its numbers back
+            ticket_id, day_seq = (await self.allocate(day, 1))[0]
+            stmts = await build(ticket_id, day_seq)
+        self.stmts += stmts
+
+    async def finish(self) -> None:
+        """Number and build every queued creation, in the order they were decided."""
+        queued, self._queued = self._queued, []
+        self._queued_callers.clear()
+        if not queued:
+            return
+        per_day: dict[date, int] = {}
+        for creation in queued:
+            per_day[creation.day] = per_day.get(creation.day, 0) + 1
+        ticket_id = await self._advance_ticket_id(len(queued))
+        day_seqs = {day: await self._advance_day(day, n) for day, n in sorted(per_day.items())}
+        for creation in queued:
+            ticket_id += 1
+            day_seqs[creation.day] += 1
+            self.stmts += await creation.build(ticket_id, day_seqs[creation.day])
+
+    async def allocate(self, day: date, count: int) -> list[tuple[int, int]]:
+        """``count`` fresh ``(ticket id, day sequence)`` pairs (the counter rows stay locked
+        until the transaction ends)."""
+        first_id = await self._advance_ticket_id(count)
+        first_seq = await self._advance_day(day, count)
+        return [(first_id + i + 1, first_seq + i + 1) for i in range(count)]
+
+    async def _advance_ticket_id(self, count: int) -> int:
+        """Take ``count`` ticket ids: returns the last id taken before them."""
+        value = await self.conn.fetchval(
+            "UPDATE counters SET value = greatest(value, (SELECT coalesce(max(id), 0) FROM tickets)) + $1 "
+            "WHERE name = 'ticket_id' RETURNING value",
+            count,
+        )
+        if value is None:  # pragma: no cover - the migration seeds it
+            raise StoreError("counters: the ticket_id row is missing")
+        return int(value) - count
+
+    async def _advance_day(self, day: date, count: int) -> int:
+        """Take ``count`` sequence numbers of ``day``: returns the last one taken before them."""
+        name = f"day:{day.isoformat()}"
+        value = await self.conn.fetchval(
+            "UPDATE counters SET value = greatest(value, "
+            "(SELECT coalesce(max(day_seq), 0) FROM tickets WHERE accepted_on = $3)) + $2 "
+            "WHERE name = $1 RETURNING value",
+            name,
+            count,
+            day,
+        )
+        if value is None:  # the day's first ticket: seeded from the rows (an older program's too)
+            value = await self.conn.fetchval(
+                "INSERT INTO counters (name, value) SELECT $1, coalesce(max(day_seq), 0) + $2 "
+                "FROM tickets WHERE accepted_on = $3 "
+                "ON CONFLICT (name) DO UPDATE SET value = counters.value + $2 RETURNING value",
+                name,
+                count,
+                day,
             )
+        return int(value) - count
 
 
 #: A ticket creation's steps inside the transaction (its numbers and the duplicate rule depend
@@ -221,6 +309,7 @@ class _Op:
     future: asyncio.Future[None]
     prepare: _Prepare | None = None
     callers: tuple[str, ...] = ()
+    calls: tuple[str, ...] = ()
 
 
 async def _run_stmts(conn: asyncpg.Connection, stmts: list[q.PgStmt], *, one_by_one: bool) -> None:
@@ -375,10 +464,11 @@ class PgCore:
                 continue
             if txn is None:
                 txn = _Txn(conn)
-                await txn.begin(n for o in ops for n in o.callers)
+                await txn.begin((n for o in ops for n in o.callers), (c for o in ops for c in o.calls))
             stmts += await op.prepare(txn)
         if txn is not None:
-            await txn.flush()
+            await txn.finish()
+            stmts += txn.stmts
         return stmts
 
     async def _commit_batch(self, batch: list[_Op]) -> None:
@@ -418,37 +508,35 @@ class PgCore:
         async with self._pool.acquire() as conn, conn.transaction():
             txn: _Txn | None = None
             if any(op.prepare is not None for op in ops):
-                txn = _Txn(conn)
-                await txn.begin(n for o in ops for n in o.callers)
+                txn = _Txn(conn, eager=True)
+                await txn.begin((n for o in ops for n in o.callers), (c for o in ops for c in o.calls))
             for op in ops:
                 try:
-                    async with conn.transaction():  # a savepoint
+                    async with conn.transaction():  # a savepoint (its counters roll back with it)
                         if op.prepare is not None and txn is not None:
-                            saved = dict(txn._counters)
-                            try:
-                                stmts = await op.prepare(txn)
-                                await _run_stmts(conn, stmts, one_by_one=True)
-                            except BaseException:
-                                txn._counters = saved
-                                raise
+                            txn.stmts = []
+                            stmts = await op.prepare(txn)
+                            await _run_stmts(conn, stmts + txn.stmts, one_by_one=True)
                         else:
                             await _run_stmts(conn, list(op.stmts), one_by_one=True)
                 except (asyncpg.PostgresError, StoreError) as exc:
                     results.append(_translate(exc))
                 else:
                     results.append(None)
-            if txn is not None:
-                await txn.flush()
         self.stats.commits += 1
         return results
 
     def _enqueue(
-        self, stmts: list[q.PgStmt], prepare: _Prepare | None = None, callers: tuple[str, ...] = ()
+        self,
+        stmts: list[q.PgStmt],
+        prepare: _Prepare | None = None,
+        callers: tuple[str, ...] = (),
+        calls: tuple[str, ...] = (),
     ) -> asyncio.Future[None]:
         if self._closing or self._task is None or self._task.done():
             raise StoreClosed("the store is closed")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Op(stmts, future, prepare, callers))
+        self._queue.put_nowait(_Op(stmts, future, prepare, callers, calls))
         return future
 
     async def _write(
@@ -458,9 +546,10 @@ class PgCore:
         *,
         prepare: _Prepare | None = None,
         callers: tuple[str, ...] = (),
+        calls: tuple[str, ...] = (),
     ) -> None:
         """Queue one operation and wait for its commit (at most ``write_timeout_s``)."""
-        future = self._enqueue(stmts, prepare, callers)
+        future = self._enqueue(stmts, prepare, callers, calls)
         try:
             async with asyncio.timeout(self._write_timeout_s):
                 await asyncio.shield(future)

@@ -133,11 +133,7 @@ class PgStore(PgQueueTables):
         """``count`` fresh ``(ticket id, day sequence)`` pairs, reserved in a transaction of their own."""
 
         async def reserve(conn: asyncpg.Connection) -> list[tuple[int, int]]:
-            txn = _Txn(conn)
-            await txn.begin(())
-            pairs = [await txn.next_ticket(day) for _ in range(count)]
-            await txn.flush()
-            return pairs
+            return await _Txn(conn).allocate(day, count)
 
         return await self._run("allocate ticket numbers", reserve)
 
@@ -151,46 +147,53 @@ class PgStore(PgQueueTables):
         recorded_call: str | None = None,
     ) -> TicketChange:
         """Create a ticket in one transaction (see :meth:`hotline.store.Store.create_ticket`):
-        the duplicate rule and the ticket's numbers are decided on the rows as they are then."""
+        the duplicate rule and the ticket's numbers are decided on the rows as they are then
+        (the numbers once the whole batch is decided: :class:`~hotline.store.postgres.core._Txn`)."""
         done: list[TicketChange] = []
         refused: list[Exception] = []
-        callback_ids: list[int] = []
 
         async def prepare(txn: _Txn) -> list[q.PgStmt]:
             done.clear()
             refused.clear()
-            change: TicketChange | None = None
-            if recorded_call is not None and not await txn.conn.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM call_records WHERE call_id = $1)", recorded_call
-            ):
+
+            async def rows(ticket_id: int, day_seq: int) -> list[q.PgStmt]:
+                change = build(ticket_id, day_seq)
+                callback_id = None
+                if change.follow_up is not None:
+                    callback_id = int(
+                        await txn.conn.fetchval("SELECT nextval(pg_get_serial_sequence('callbacks', 'id'))")
+                    )
+                if change.ticket is not None:
+                    txn.created(change.ticket)
+                done[:] = [change]
+                return self._change_stmts(change, callback_id)[0]
+
+            if recorded_call is not None and not await txn.call_exists(recorded_call):
                 refused.append(StoreMissingReference("call_records", recorded_call))
                 return []
+            change: TicketChange | None = None
             try:  # the domain's decisions: a refusal writes nothing and reaches the caller
                 if duplicate is not None and citizen_number:
+                    await txn.settle(citizen_number)  # a ticket of this caller queued in the batch
                     change = duplicate(txn.open_tickets(citizen_number))
                 if change is None:
-                    numbers = await txn.next_ticket(accepted_on)  # a database error propagates
-                    change = build(*numbers)
+                    await txn.create(accepted_on, citizen_number, rows)  # numbered and built later
+                    return []
             except (StoreError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 raise
             except Exception as exc:
                 refused.append(exc)
                 return []
             done.append(change)
-            if change.ticket is None:  # a duplicate: at most its links (announced in the outbox)
-                known = {t.id: t.number for t in txn.open_tickets(citizen_number)}
-                return [(q.INSERT_LINK_IF_NEW, _link_row(k)) for k in change.links] + [
-                    (q.INSERT_OUTBOX, entry.row()) for entry in ticket_event_entries(change, known)
-                ]
-            txn.created(change.ticket)
-            if change.follow_up is not None and not callback_ids:
-                callback_ids.append(
-                    int(await txn.conn.fetchval("SELECT nextval(pg_get_serial_sequence('callbacks', 'id'))"))
-                )
-            return self._change_stmts(change, callback_ids[0] if callback_ids else None)[0]
+            # A duplicate: at most its links (announced in the outbox).
+            known = {t.id: t.number for t in txn.open_tickets(citizen_number)}
+            return [(q.INSERT_LINK_IF_NEW, _link_row(k)) for k in change.links] + [
+                (q.INSERT_OUTBOX, entry.row()) for entry in ticket_event_entries(change, known)
+            ]
 
-        callers = (citizen_number,) if duplicate is not None and citizen_number else ()
-        await self._write([], "create ticket", prepare=prepare, callers=callers)
+        callers = (citizen_number,) if citizen_number else ()
+        calls = (recorded_call,) if recorded_call is not None else ()
+        await self._write([], "create ticket", prepare=prepare, callers=callers, calls=calls)
         if refused:
             raise refused[0]
         return done[0]
