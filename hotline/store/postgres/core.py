@@ -393,7 +393,9 @@ class PgCore:
                 command_timeout=None,
                 # Another instance sees this one alive by its sessions (pg_stat_activity): a
                 # callback it holds is never taken over while it is connected, whatever its lease.
-                server_settings={"application_name": session_name(instance_id)},
+                # JIT compiling pays off for long analytic queries, not for the store's short
+                # statements: on a misestimate it adds milliseconds to each of them.
+                server_settings={"application_name": session_name(instance_id), "jit": "off"},
             )
         except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
             raise StoreError(f"{where}: cannot connect ({type(exc).__name__}: {exc})") from exc

@@ -251,6 +251,22 @@ class PgStore(PgQueueTables):
                     await conn.execute(sql.text, *params)
 
         await self._run("import tickets", copy)
+        await self._refresh_statistics(("tickets", "deadlines", "ticket_links", "transitions"))
+
+    async def _refresh_statistics(self, tables: Sequence[str]) -> None:
+        """``ANALYZE`` the tables a bulk import has (at least) half filled since their statistics
+        were last gathered: the planner plans the SLA sweep's keyed updates from them, and
+        autovacuum only looks once a minute (until then a fresh million rows have none, and a
+        keyed update of a thousand clocks scans the whole table)."""
+        rows = await self._read(
+            "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY($1::text[]) AND "
+            "((last_analyze IS NULL AND last_autoanalyze IS NULL) OR n_mod_since_analyze > n_live_tup / 2)",
+            list(tables),
+        )
+        stale = sorted(str(r[0]) for r in rows)
+        if stale:
+            await self._run("refresh statistics", lambda conn: conn.execute(f"ANALYZE {', '.join(stale)}"))
+            self._log.debug("store.analyzed", tables=stale)
 
     async def add_link(self, link: TicketLink) -> None:
         """Link a call to a ticket (one link per ticket and call); announces it in the outbox."""
