@@ -79,6 +79,8 @@ def session_name(instance_id: str) -> str:
     return f"hotline:{instance_id}"
 
 
+#: From this many rows of one table, a batch's plain inserts go in with ``COPY``.
+_COPY_ROWS = 16
 #: Callbacks one instance claims per look (the rest stay for the others).
 CLAIM_BATCH = 200
 
@@ -325,6 +327,8 @@ async def _run_stmts(conn: asyncpg.Connection, stmts: list[q.PgStmt], *, one_by_
                 raise _Mismatch(sql.table)
         elif len(rows) == 1:
             await conn.execute(sql.text, *rows[0])
+        elif sql.columns and len(rows) >= _COPY_ROWS:
+            await conn.copy_records_to_table(sql.table, records=sql.copy_records(rows), columns=sql.columns)
         elif sql.bulk:  # one statement for all the rows: parsed, planned and sent once
             await conn.execute(sql.bulk, *[list(col) for col in zip(*rows, strict=True)])
         else:

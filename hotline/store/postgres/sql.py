@@ -8,8 +8,9 @@ conversion between records and rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from hotline.store.sqlite import _CALL_COLUMNS, _CALLBACK_COLUMNS
@@ -118,7 +119,8 @@ class PgSql:
     """One statement kind: its text, its table's rank in a batch (parents first), for a guarded
     update (``checked``: every row must change exactly one row) the parameter positions naming
     the row (``key``), and ``bulk``: the same for many rows as one statement over ``unnest``
-    arrays (one array per parameter)."""
+    arrays (one array per parameter).  A plain insert also names its ``columns`` and how each
+    shared row value becomes the column's (``to_column``): many rows go in with ``COPY``."""
 
     text: str
     table: str
@@ -126,6 +128,21 @@ class PgSql:
     checked: bool = False
     key: tuple[int, ...] = ()
     bulk: str = ""
+    columns: tuple[str, ...] = ()
+    to_column: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
+
+    def copy_records(self, rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """The rows as ``COPY`` takes them (days as dates, flags as booleans)."""
+        if not self.to_column:
+            return list(rows)
+        out = []
+        for row in rows:
+            values = list(row)
+            for i, convert in self.to_column:
+                if values[i] is not None:
+                    values[i] = convert(values[i])
+            out.append(tuple(values))
+        return out
 
 
 PgStmt = tuple[PgSql, tuple[Any, ...]]
@@ -143,7 +160,15 @@ def insert(table: str, columns: Sequence[str], rank: int, suffix: str = "", *, b
         casts = ", ".join(f"u.c{i}{_array_type(table, c)[1]}" for i, c in enumerate(columns))
         names = ", ".join(f"c{i}" for i in range(len(columns)))
         many = f"{head} SELECT {casts} FROM unnest({arrays}) AS u ({names}){suffix}"
-    return PgSql(text, table, rank, bulk=many)
+    if suffix or not bulk:
+        return PgSql(text, table, rank, bulk=many)
+    converters: dict[str, Callable[[Any], Any]] = {_DATE: date.fromisoformat, _BOOL: bool}
+    to_column = tuple(
+        (i, converters[column_type(table, c)])
+        for i, c in enumerate(columns)
+        if column_type(table, c) in converters
+    )
+    return PgSql(text, table, rank, bulk=many, columns=tuple(columns), to_column=to_column)
 
 
 def _array_type(table: str, column: str) -> tuple[str, str]:
