@@ -41,13 +41,17 @@ from hotline.queue.inputs import ActionFailed, CallbackOriginated, QueueInput, T
 log = structlog.get_logger("hotline.queue")
 
 PersistCommand = PersistAgentState | PersistCallback | RecordCall | TrackCall
+#: At most this many records handed to the store at once (one group commit's worth).
+_PERSIST_RUN = 500
 
 
 class Persistence(Protocol):
     """Where the runtime sends records (the store adapter; absent in pure simulations)."""
 
     async def persist(self, command: PersistCommand) -> None:
-        """Write one record durably."""
+        """Write one record durably.  An agent state or a call record is one store write,
+        queued before the first wait: records persisted one after another (without waiting
+        for each) reach the store in that order."""
         ...
 
 
@@ -196,18 +200,41 @@ class QueueRuntime:
             self._inbox.put_nowait(ActionFailed(command, repr(exc), permanent=True))
 
     async def _persist_in_order(self) -> None:
+        """Write the records in the order the dispatcher made them.
+
+        Consecutive records that are one store write each (agent states, call records) are
+        handed to the persistence together, in order: the store's queue keeps that order and one
+        commit carries them all, so a burst (a thousand agents logging in at the start of a
+        shift) takes a few commits instead of a thousand.  A callback (several writes, each
+        depending on the one before, and the store id later call records name) is written
+        alone, once everything before it is written."""
+        held: PersistCommand | None = None
         while True:
-            command = await self._records.get()
+            first = held if held is not None else await self._records.get()
+            held = None
+            run = [first]
+            if not isinstance(first, PersistCallback):
+                while len(run) < _PERSIST_RUN and not self._records.empty():
+                    command = self._records.get_nowait()
+                    if isinstance(command, PersistCallback):
+                        held = command
+                        break
+                    run.append(command)
             try:
-                if self._persistence is not None:
-                    await self._persistence.persist(command)
-            except Exception as exc:  # a failed write is logged; the queue keeps routing
-                log.error("store.write_failed", record=type(command).__name__, error=repr(exc))
+                await asyncio.gather(*(self._persist(command) for command in run))
             finally:
-                self._records.task_done()
                 async with self._records_progress:
-                    self._records_done += 1
+                    self._records_done += len(run)
                     self._records_progress.notify_all()
+
+    async def _persist(self, command: PersistCommand) -> None:
+        try:
+            if self._persistence is not None:
+                await self._persistence.persist(command)
+        except Exception as exc:  # a failed write is logged; the queue keeps routing
+            log.error("store.write_failed", record=type(command).__name__, error=repr(exc))
+        finally:
+            self._records.task_done()
 
 
 def _log_line(command: Log) -> None:

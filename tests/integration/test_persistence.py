@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import replace
 from pathlib import Path
 
+from hotline.clock import WallClock
 from hotline.events import Direction
 from hotline.persistence import QueuePersistence
-from hotline.queue.commands import PersistCallback, RecordCall
+from hotline.queue.agents import AgentState, AgentStateRecord
+from hotline.queue.commands import Command, PersistAgentState, PersistCallback, RecordCall
+from hotline.queue.inputs import QueueInput
 from hotline.queue.work import (
     AttemptOutcome,
     Callback,
@@ -17,6 +22,7 @@ from hotline.queue.work import (
     CallOutcome,
     CallRecord,
 )
+from hotline.runtime import QueueRuntime
 from hotline.store import CallbackKind as StoredKind
 from hotline.store import CallbackStatus as StoredStatus
 from hotline.store import NewCallback, Store
@@ -104,3 +110,79 @@ async def test_callbacks_the_ticket_workflow_stored_are_taken_once(tmp_path: Pat
             (f"cb-{created.id}", CallbackKind.FOLLOW_UP, 2)
         ]
         assert await persistence.new_callbacks() == []
+
+
+async def test_a_burst_of_records_is_written_in_order_in_a_few_commits(tmp_path: Path) -> None:
+    """A shift starts: 300 agents log in, go ready and one pauses, all at once, with a callback
+    and its call record in the middle.  The runtime hands the one-write records to the store
+    together (a few commits, not 900), in order: every agent ends as its last record says, and
+    the call record written after the callback names the callback's store id."""
+    agents = [f"{1000 + n}" for n in range(300)]
+    states = (AgentState.LOGGED_OUT, AgentState.READY, AgentState.PAUSED)
+    burst: list[Command] = []
+    for step, state in enumerate(states):
+        for agent in agents:
+            record = AgentStateRecord(
+                agent, state, "lunch" if state is AgentState.PAUSED else None, T0 + step
+            )
+            burst.append(PersistAgentState(record))
+        if step == 1:
+            burst.append(PersistCallback(callback(status=CallbackStatus.IN_PROGRESS)))
+            burst.append(
+                RecordCall(
+                    CallRecord(
+                        "c20",
+                        Direction.CALLBACK,
+                        "13900000002",
+                        T0,
+                        T0 + 90,
+                        CallOutcome.REACHED,
+                        T0 + 20,
+                        "1001",
+                        callback_id="rc-1795831100.1",
+                    )
+                )
+            )
+    async with Store.open(tmp_path / "hotline.db") as store:
+        persistence = QueuePersistence(store, 8.0, "12345")
+        inbox: asyncio.Queue[QueueInput] = asyncio.Queue()
+        runtime = QueueRuntime(
+            _Burst(burst),
+            _NoPbx(),
+            WallClock(),
+            inbox,
+            persistence=persistence,  # type: ignore[arg-type]
+        )
+        commits_before = store.stats.commits
+        task = asyncio.create_task(runtime.run())
+        try:
+            async with asyncio.timeout(30):
+                await asyncio.sleep(0)
+                await runtime.drain_records()
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        assert store.stats.commits - commits_before <= 20  # 902 records
+        stored = {s.agent_id: s for s in await store.load_agent_states()}
+        assert {a: (s.state, s.reason) for a, s in stored.items()} == {a: ("paused", "lunch") for a in agents}
+        call = await store.get_call("c20")
+        assert call is not None and call.callback_id is not None
+        assert (await store.get_callback(call.callback_id)) is not None
+
+
+class _Burst:
+    """A dispatcher that makes every record of a burst when the runtime starts."""
+
+    def __init__(self, commands: list[Command]) -> None:
+        self.commands = commands
+
+    def start(self, now: float) -> list[Command]:
+        return self.commands
+
+    def handle(self, event: QueueInput, now: float) -> list[Command]:
+        return []
+
+
+class _NoPbx:
+    """No PBX action is asked for in this test."""
