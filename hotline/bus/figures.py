@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Protocol
 
 from hotline.bus.contract import local_time
+from hotline.events import Direction
 from hotline.queue import (
     AgentState,
     AgentStateRecord,
@@ -18,6 +20,8 @@ from hotline.queue import (
     QueueSnapshot,
     WaitingCall,
 )
+from hotline.store.records import CallOutcome as StoredOutcome
+from hotline.store.records import CallRecord as StoredCall
 from hotline.tickets.model import Ticket
 
 
@@ -41,11 +45,106 @@ class QueueView(Protocol):
     def snapshot(self, now: float) -> QueueSnapshot: ...
 
 
-def queue_figures(queue: QueueView, now: float, utc_offset_h: float, threshold_s: float) -> dict[str, Any]:
-    """The body of ``p/queue/stats``: waiting by class, agents by state, service level (since the
-    service started), ASA, abandon rate, callbacks due."""
+@dataclass(frozen=True, slots=True)
+class DayCounts:
+    """The day's answered and abandoned inbound calls, as the wallboard shows them."""
+
+    answered: int = 0
+    answered_within: int = 0  # within the service-level threshold
+    answer_wait_s: float = 0.0  # summed
+    abandoned: int = 0
+
+    @classmethod
+    def of(cls, stats: DispatcherStats) -> DayCounts:
+        """The dispatcher's counters (since it started)."""
+        return cls(
+            stats.calls_answered,
+            stats.answered_within_threshold,
+            stats.total_answer_wait_s,
+            stats.calls_abandoned,
+        )
+
+    def __add__(self, other: DayCounts) -> DayCounts:
+        return DayCounts(
+            self.answered + other.answered,
+            self.answered_within + other.answered_within,
+            self.answer_wait_s + other.answer_wait_s,
+            self.abandoned + other.abandoned,
+        )
+
+    def __sub__(self, other: DayCounts) -> DayCounts:
+        return DayCounts(
+            self.answered - other.answered,
+            self.answered_within - other.answered_within,
+            self.answer_wait_s - other.answer_wait_s,
+            self.abandoned - other.abandoned,
+        )
+
+
+class TodayFigures:
+    """The wallboard's counts since local midnight, across restarts.
+
+    The dispatcher counts from its own start; a restart at 14:00 must not show a fresh day.  So
+    :meth:`seed` takes what the store recorded of today before an instant (inbound calls answered
+    or abandoned before it) and marks the dispatcher's counters at that instant; the day's counts
+    are then the store's plus what the dispatcher counted since the mark.  At local midnight
+    both start again from the counters as they are (the first figures after midnight)."""
+
+    def __init__(self, utc_offset_h: float, threshold_s: float) -> None:
+        self._zone = timezone(timedelta(hours=utc_offset_h))
+        self._threshold_s = threshold_s
+        self._day: date | None = None
+        self._before = DayCounts()  # what the store knew of the day when seeded
+        self._mark = DayCounts()  # the dispatcher's counters then
+
+    def day_start(self, at: float) -> float:
+        """Local midnight before ``at`` (epoch seconds)."""
+        local = datetime.fromtimestamp(at, self._zone)
+        return local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+    def seed(self, records: Iterable[StoredCall], counted: DayCounts, at: float) -> None:
+        """Start the day's counts from the store's call records of today, read at ``at``, when
+        the dispatcher had ``counted`` (:meth:`DayCounts.of` its stats then)."""
+        start = self.day_start(at)
+        answered = within = abandoned = 0
+        wait_s = 0.0
+        for record in records:
+            if record.direction is not Direction.INBOUND or record.arrived_at is None:
+                continue
+            if not start <= record.arrived_at < at:
+                continue
+            if record.answered_at is not None and record.answered_at < at:
+                wait = record.wait_s if record.wait_s is not None else record.answered_at - record.arrived_at
+                answered += 1
+                wait_s += wait
+                within += wait <= self._threshold_s
+            elif (
+                record.outcome is StoredOutcome.ABANDONED
+                and record.ended_at is not None
+                and record.ended_at < at
+            ):
+                abandoned += 1
+        self._day = datetime.fromtimestamp(at, self._zone).date()
+        self._before = DayCounts(answered, within, wait_s, abandoned)
+        self._mark = counted
+
+    def counts(self, stats: DispatcherStats, now: float) -> DayCounts:
+        """The day's counts at ``now`` (a new day starts from zero)."""
+        today = datetime.fromtimestamp(now, self._zone).date()
+        if today != self._day:
+            self._day = today
+            self._before = DayCounts()
+            self._mark = DayCounts.of(stats)
+        return self._before + (DayCounts.of(stats) - self._mark)
+
+
+def queue_figures(
+    queue: QueueView, now: float, utc_offset_h: float, threshold_s: float, day: DayCounts | None = None
+) -> dict[str, Any]:
+    """The body of ``p/queue/stats``: waiting by class, agents by state, callbacks due, and the
+    service level, ASA and abandon rate of ``day`` (by default: since the dispatcher started)."""
     snap = queue.snapshot(now)
-    stats = queue.stats
+    counts = day if day is not None else DayCounts.of(queue.stats)
     waiting: dict[str, int] = {p.name.lower(): 0 for p in PriorityClass}
     for call in queue.waiting_calls():
         waiting[call.priority.name.lower()] += 1
@@ -55,21 +154,20 @@ def queue_figures(queue: QueueView, now: float, utc_offset_h: float, threshold_s
     due = sum(
         1 for c in queue.callbacks() if c.status is CallbackStatus.PENDING and c.eligible_at(now) <= now
     )
-    ended = stats.calls_answered + stats.calls_abandoned
-    sl = stats.service_level
-    asa = stats.average_speed_of_answer_s
+    ended = counts.answered + counts.abandoned
+    answered = counts.answered
     return {
         "at": local_time(now, utc_offset_h),
         "waiting": waiting,
         "waiting_total": snap.waiting_inbound,
         "longest_wait_s": snap.longest_wait_s,
         "agents": agents,
-        "service_level": round(sl, 4) if sl is not None else None,
+        "service_level": round(counts.answered_within / answered, 4) if answered else None,
         "service_level_threshold_s": threshold_s,
-        "asa_s": round(asa, 2) if asa is not None else None,
-        "abandon_rate": round(stats.calls_abandoned / ended, 4) if ended else None,
-        "calls_answered": stats.calls_answered,
-        "calls_abandoned": stats.calls_abandoned,
+        "asa_s": round(counts.answer_wait_s / answered, 2) if answered else None,
+        "abandon_rate": round(counts.abandoned / ended, 4) if ended else None,
+        "calls_answered": answered,
+        "calls_abandoned": counts.abandoned,
         "callbacks_due": due,
         "callbacks_waiting": snap.waiting_callbacks,
         "pbx_connected": queue.pbx_connected,

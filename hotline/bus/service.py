@@ -36,7 +36,7 @@ from hotline.bus import contract
 from hotline.bus.alerts import SupervisorAlert
 from hotline.bus.contract import DesktopCommand, SupervisorCommand, Topics
 from hotline.bus.errors import PayloadError
-from hotline.bus.figures import QueueView, queue_figures, screen_pop_tickets
+from hotline.bus.figures import DayCounts, QueueView, TodayFigures, queue_figures, screen_pop_tickets
 from hotline.escalation.alerts import SupervisorAlertMessage
 from hotline.escalation.model import Level
 from hotline.events import CallAbandoned, CallArrived, CallEnded, PbxConnected, PbxDisconnected
@@ -65,6 +65,7 @@ from hotline.settings import MqttSettings
 from hotline.store import StoreError
 from hotline.store.factory import AnyStore
 from hotline.store.outbox import SUPERVISOR_ALERTS_TOPIC, message
+from hotline.store.postgres import PgStore
 from hotline.tickets.errors import TicketError
 from hotline.tickets.model import LinkRole
 from hotline.tickets.service import TicketService
@@ -164,6 +165,8 @@ class AgentBus:
         self._now = now
         self._offset = utc_offset_h
         self._threshold = service_level_threshold_s
+        self._today = TodayFigures(utc_offset_h, service_level_threshold_s)
+        self._figures_ready = False  # the day's figures are seeded (or could not be): publish them
         self._store = store
         self._tickets = tickets
         #: Set once the escalation runtime exists: an agent's ``escalate`` and a supervisor's
@@ -417,17 +420,40 @@ class AgentBus:
     # ---- queue figures -----------------------------------------------------------------------
 
     def stats_payload(self) -> bytes:
-        """The queue's figures now (``p/queue/stats``)."""
+        """The queue's figures now (``p/queue/stats``): the day's since local midnight."""
         now = self._now()
-        return contract.encode(queue_figures(self._queue, now, self._offset, self._threshold))
+        day = self._today.counts(self._queue.stats, now)
+        return contract.encode(queue_figures(self._queue, now, self._offset, self._threshold, day))
+
+    async def _seed_figures(self) -> None:
+        """Start the day's figures from the store's call records of today, so a restart does not
+        show a fresh day (this instance's calls only, on a province's shared database)."""
+        try:
+            if self._store is None:
+                return
+            at = self._now()
+            counted = DayCounts.of(self._queue.stats)
+            start = self._today.day_start(at)
+            if isinstance(self._store, PgStore):
+                records = await self._store.calls_between(start, at, centre=self._store.instance_id)
+            else:
+                records = await self._store.calls_between(start, at)
+            self._today.seed(records, counted, at)
+        except StoreError as exc:  # the figures then count from this start
+            log.warning("mqtt.figures_unseeded", error=str(exc))
+        finally:
+            self._figures_ready = True
 
     async def _stats_loop(self) -> None:
+        await self._seed_figures()
         while True:
-            await asyncio.sleep(self.settings.stats_interval_s)
             if self.connected.is_set():
                 self._publish_stats()
+            await asyncio.sleep(self.settings.stats_interval_s)
 
     def _publish_stats(self) -> None:
+        if not self._figures_ready:  # the stats loop publishes them once seeded
+            return
         try:
             payload = self.stats_payload()
         except Exception as exc:  # figures are for people: never let them stop the bus

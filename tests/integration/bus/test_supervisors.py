@@ -11,8 +11,9 @@ import aiomqtt
 import pytest
 
 from hotline.bus.contract import Topics
+from hotline.events import Direction
 from hotline.queue import AgentState
-from hotline.store import Store
+from hotline.store import CallOutcome, CallRecord, Store
 from tests.integration.bus.conftest import BusHarness
 from tests.integration.bus.test_desktops import CALLER, _open_ticket
 
@@ -137,3 +138,60 @@ async def test_an_urgent_calls_escalation_reaches_supervisors_through_the_outbox
         async with asyncio.timeout(10):
             while await store.outbox_count():
                 await asyncio.sleep(0.05)  # acknowledged by the broker, then forgotten
+
+
+async def test_the_days_figures_include_the_calls_before_a_restart(bus: BusHarness) -> None:
+    """The wallboard counts since local midnight: calls the store recorded this morning, before
+    the service (re)started, are in the figures; yesterday's and callbacks are not."""
+    h = bus
+    nine = h.clock.now()
+    morning = [
+        _inbound("m1", nine - 3600, answered_after=5.0),
+        _inbound("m2", nine - 3000, answered_after=30.0),
+        _inbound("m3", nine - 2400, abandoned_after=40.0),
+        _inbound("y1", nine - 86_400, answered_after=3.0),  # yesterday
+        dataclasses.replace(_inbound("cb", nine - 1800, answered_after=2.0), direction=Direction.CALLBACK),
+    ]
+    async with Store.open(h.settings.store.path) as store:
+        for record in morning:
+            await store.upsert_call(record)
+    await h.start()
+    await h.mqtt_up()
+    async with h.board() as board:
+        await h.until(lambda: board.stats is not None, "figures published")
+        stats = board.stats
+    assert stats is not None
+    assert stats["calls_answered"] == 2 and stats["calls_abandoned"] == 1
+    assert stats["service_level"] == 0.5 and stats["asa_s"] == 17.5
+    assert stats["abandon_rate"] == round(1 / 3, 4)
+
+
+def _inbound(
+    call_id: str, arrived: float, *, answered_after: float | None = None, abandoned_after: float | None = None
+) -> CallRecord:
+    if answered_after is not None:
+        return CallRecord(
+            call_id=call_id,
+            direction=Direction.INBOUND,
+            caller_number="13800001234",
+            dnis="12345",
+            arrived_at=arrived,
+            answered_at=arrived + answered_after,
+            ended_at=arrived + answered_after + 120,
+            wait_s=answered_after,
+            agent_id="1001",
+            outcome=CallOutcome.ANSWERED,
+            state="ended",
+        )
+    assert abandoned_after is not None
+    return CallRecord(
+        call_id=call_id,
+        direction=Direction.INBOUND,
+        caller_number="13800001235",
+        dnis="12345",
+        arrived_at=arrived,
+        ended_at=arrived + abandoned_after,
+        wait_s=abandoned_after,
+        outcome=CallOutcome.ABANDONED,
+        state="ended",
+    )

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import random
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from structlog.testing import capture_logs
 
-from hotline.bus.figures import queue_figures
+from hotline.bus.figures import DayCounts, TodayFigures, queue_figures
 from hotline.bus.service import AgentBus, Backoff
-from hotline.events import CallArrived
+from hotline.events import CallArrived, Direction
+from hotline.queue import DispatcherStats
 from hotline.queue.inputs import AgentPause
 from hotline.settings import load_settings
+from hotline.store.records import CallOutcome as StoredOutcome
+from hotline.store.records import CallRecord as StoredCall
 from tests.unit.queue.helpers import Harness
 
 
@@ -53,3 +57,49 @@ def test_a_fault_while_observing_never_reaches_the_dispatcher(monkeypatch: pytes
     with capture_logs() as logs:
         bus.observe(AgentPause("1001", "lunch"), commands)
     assert [e["event"] for e in logs] == ["mqtt.observe_failed"]
+
+
+def _call(
+    call_id: str, arrived: float, *, answered: float | None = None, abandoned: float | None = None
+) -> StoredCall:
+    return StoredCall(
+        call_id=call_id,
+        direction=Direction.INBOUND,
+        caller_number="13800000001",
+        dnis="12345",
+        arrived_at=arrived,
+        answered_at=arrived + answered if answered is not None else None,
+        wait_s=answered if answered is not None else abandoned,
+        ended_at=arrived + (abandoned if abandoned is not None else 60.0),
+        outcome=StoredOutcome.ANSWERED if answered is not None else StoredOutcome.ABANDONED,
+    )
+
+
+def test_the_days_figures_are_the_stores_before_the_start_plus_the_dispatchers_since() -> None:
+    noon = datetime(2026, 12, 1, 12, tzinfo=timezone(timedelta(hours=8))).timestamp()
+    today = TodayFigures(8.0, 15.0)
+    stats = DispatcherStats(calls_answered=4, answered_within_threshold=4, total_answer_wait_s=8.0)
+    records = [
+        _call("a", noon - 7200, answered=5.0),
+        _call("b", noon - 3600, answered=25.0),
+        _call("c", noon - 600, abandoned=30.0),
+        _call("late", noon - 5, answered=10.0),  # answered after the seed: the dispatcher counts it
+        _call("yesterday", noon - 13 * 3600, answered=1.0),
+    ]
+    today.seed(records, DayCounts.of(stats), noon)
+    assert today.counts(stats, noon) == DayCounts(2, 1, 30.0, 1)
+    stats.calls_answered += 1
+    stats.answered_within_threshold += 1
+    stats.total_answer_wait_s += 10.0
+    assert today.counts(stats, noon + 60) == DayCounts(3, 2, 40.0, 1)
+    midnight = noon + 12 * 3600
+    assert today.counts(stats, midnight + 1) == DayCounts()  # a new day starts from zero
+    stats.calls_abandoned += 1
+    assert today.counts(stats, midnight + 60) == DayCounts(abandoned=1)
+
+
+def test_figures_show_the_days_counts_when_given() -> None:
+    h = Harness("1001")
+    figures = queue_figures(h.dispatcher, h.now, 8.0, 15.0, DayCounts(4, 3, 40.0, 1))
+    assert figures["calls_answered"] == 4 and figures["service_level"] == 0.75
+    assert figures["asa_s"] == 10.0 and figures["abandon_rate"] == 0.2
