@@ -169,29 +169,18 @@ async def test_the_days_figures_include_the_calls_before_a_restart(bus: BusHarne
 def _inbound(
     call_id: str, arrived: float, *, answered_after: float | None = None, abandoned_after: float | None = None
 ) -> CallRecord:
-    if answered_after is not None:
-        return CallRecord(
-            call_id=call_id,
-            direction=Direction.INBOUND,
-            caller_number="13800001234",
-            dnis="12345",
-            arrived_at=arrived,
-            answered_at=arrived + answered_after,
-            ended_at=arrived + answered_after + 120,
-            wait_s=answered_after,
-            agent_id="1001",
-            outcome=CallOutcome.ANSWERED,
-            state="ended",
-        )
-    assert abandoned_after is not None
+    """An inbound call of the store: answered after a wait, or abandoned after one."""
+    wait = answered_after if answered_after is not None else abandoned_after
+    assert wait is not None
     return CallRecord(
         call_id=call_id,
         direction=Direction.INBOUND,
-        caller_number="13800001235",
+        caller_number="13800001234",
         dnis="12345",
         arrived_at=arrived,
-        ended_at=arrived + abandoned_after,
-        wait_s=abandoned_after,
-        outcome=CallOutcome.ABANDONED,
+        answered_at=arrived + wait if answered_after is not None else None,
+        ended_at=arrived + wait + (120 if answered_after is not None else 0),
+        wait_s=wait,
+        outcome=CallOutcome.ANSWERED if answered_after is not None else CallOutcome.ABANDONED,
         state="ended",
     )
