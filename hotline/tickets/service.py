@@ -7,9 +7,9 @@ same ticket (another task, or another process on the same file) is detected by t
 version check and the operation is retried on fresh data.
 
 Log events: ``ticket.created``, ``ticket.duplicate_suspected``, ``ticket.transition``,
-``ticket.linked``, ``ticket.follow_up_scheduled``, ``sla.warning``, ``sla.breached``,
-``sla.sweep``, ``calendar.unknown_year`` (once per year and process), ``calendar.reloaded``,
-``calendar.recomputed``.  Citizens' names and numbers are never logged.
+``ticket.linked``, ``ticket.follow_up_scheduled``, ``calendar.unknown_year`` (once per year and
+process), ``calendar.reloaded``, ``calendar.recomputed``; the SLA sweep's are in
+:mod:`hotline.tickets.sla_sweep`.  Citizens' names and numbers are never logged.
 """
 
 from __future__ import annotations
@@ -54,16 +54,15 @@ from hotline.tickets.repository import (
     ScheduledFollowUp,
     TicketRepository,
 )
-from hotline.tickets.sla import AlertKind, SlaAlert, due_now
+from hotline.tickets.sla_sweep import SlaSweeps
 from hotline.tickets.taxonomy import Level, Taxonomy, load_taxonomy
 from hotline.tickets.workdays import WorkingCalendar, data_fingerprint
-from hotline.tickets.workflow import Command, apply, apply_all
+from hotline.tickets.workflow import Command, apply_all
 
 if TYPE_CHECKING:
     from hotline.settings import Settings
 
 _MAX_ATTEMPTS = 5
-SLA_ACTOR = "sla"
 SYSTEM_ACTOR = "system"
 
 
@@ -154,28 +153,6 @@ class FollowUpPolicy:
     retry_spacing_s: float = 900.0
 
 
-@dataclass(frozen=True, slots=True)
-class SweepResult:
-    """What one SLA sweep did."""
-
-    warnings: int
-    breaches: int
-    supervisions: int
-    conflicts: int  # tickets changed meanwhile: looked at again next sweep
-    seconds: float
-    more: bool = False  # the sweep hit its limit: more clocks are due
-
-
-@dataclass(frozen=True, slots=True)
-class _SweepPlan:
-    number: str
-    ticket: Ticket | None  # loaded when a clock breached
-    alerts: list[SlaAlert]
-    change: TicketChange
-    audit: Transition | None  # the supervision row
-
-
-_SWEEP_CHUNK = 1000
 _DEADLINE_FIELDS = tuple(f.name for f in fields(Deadline))
 
 
@@ -189,7 +166,7 @@ def _for_ticket(clock: Deadline, ticket_id: int) -> Deadline:
     return copy
 
 
-class TicketService:
+class TicketService(SlaSweeps):
     """Tickets over a store: create, transition, link, follow-ups, SLA sweep, calendar refresh."""
 
     def __init__(
@@ -796,118 +773,6 @@ class TicketService:
             role=link.role.value,
             actor=link.actor,
         )
-
-    # ---- SLA ------------------------------------------------------------------------------------
-
-    async def sla_sweep(self, at: float | None = None, *, limit: int | None = None) -> SweepResult:
-        """Warn and breach the clocks that are due (at most ``limit``, default ``sweep_batch``,
-        earliest first); breaches open supervision on their ticket.
-
-        Marks are committed before they are logged, so a restart never repeats one.  When more
-        clocks are due than the limit, ``SweepResult.more`` is true and the next sweep goes on:
-        each sweep's work is bounded, so the event loop it shares with the dispatcher stays free.
-        """
-        started = time.perf_counter()
-        now = self.clock() if at is None else at
-        limit = limit or self.sweep_batch
-        clocks = await self.store.due_deadlines(now, limit)
-        warnings = breaches = supervisions = conflicts = 0
-        if clocks:
-            warnings, breaches, supervisions, conflicts = await self._sweep_clocks(clocks, now)
-        result = SweepResult(
-            warnings, breaches, supervisions, conflicts, time.perf_counter() - started, len(clocks) >= limit
-        )
-        if clocks:
-            self._log.info(
-                "sla.sweep",
-                warnings=warnings,
-                breaches=breaches,
-                supervisions=supervisions,
-                conflicts=conflicts,
-                more=result.more,
-                seconds=round(result.seconds, 3),
-            )
-        return result
-
-    async def _sweep_clocks(self, clocks: Sequence[Deadline], now: float) -> tuple[int, int, int, int]:
-        alerts = due_now(clocks, now)
-        if not alerts:
-            return 0, 0, 0, 0
-        by_ticket: dict[int, list[SlaAlert]] = {}
-        for alert in alerts:
-            by_ticket.setdefault(alert.clock.ticket_id, []).append(alert)
-        breached_ids = [
-            tid for tid, items in by_ticket.items() if any(a.kind is AlertKind.BREACH for a in items)
-        ]
-        tickets = await self.store.get_tickets(breached_ids)  # full rows: supervision updates them
-        numbers = await self.store.ticket_numbers(set(by_ticket) - tickets.keys())
-        plans: list[_SweepPlan] = []
-        for ticket_id, items in by_ticket.items():
-            ticket = tickets.get(ticket_id)
-            number = ticket.number if ticket is not None else numbers.get(ticket_id, str(ticket_id))
-            breached = [a for a in items if a.kind is AlertKind.BREACH]
-            change = TicketChange(ticket=None, deadlines=tuple(a.clock for a in items))
-            audit = None
-            if breached and ticket is not None and ticket.is_open:
-                first = min(breached, key=lambda a: a.clock.due_at).clock
-                command = Command(
-                    action=Action.SUPERVISE,
-                    actor=SLA_ACTOR,
-                    at=now,
-                    reason=f"{first.kind.value} deadline passed ({first.due_on} 24:00)",
-                    deadline=first.kind,
-                )
-                applied = apply(ticket, (), command, self.calc, self.rules)
-                audit = applied.transition
-                change = TicketChange(
-                    ticket=applied.ticket,
-                    previous_version=ticket.version,
-                    transitions=(audit,),
-                    deadlines=change.deadlines,
-                )
-            plans.append(_SweepPlan(number, ticket, items, change, audit))
-        # Chunks commit together; a chunk that meets a concurrent change is redone ticket by ticket.
-        committed: list[_SweepPlan] = []
-        conflicts = 0
-        for i in range(0, len(plans), _SWEEP_CHUNK):
-            chunk = plans[i : i + _SWEEP_CHUNK]
-            try:
-                await self.store.save_ticket_changes_together([p.change for p in chunk])
-            except RepositoryConflict:
-                results = await self.store.save_ticket_changes([p.change for p in chunk])
-                for plan, error in zip(chunk, results, strict=True):
-                    if error is None:
-                        committed.append(plan)
-                    else:
-                        conflicts += 1  # still due: the next sweep looks at it again
-            else:
-                committed += chunk
-        warnings = breaches = supervisions = 0
-        for plan in committed:
-            for alert in plan.alerts:
-                clock = alert.clock
-                if alert.kind is AlertKind.WARNING:
-                    warnings += 1
-                    self._log.warning(
-                        "sla.warning",
-                        ticket_id=plan.number,
-                        deadline=clock.kind.value,
-                        due_on=str(clock.due_on),
-                    )
-                else:
-                    breaches += 1
-                    self._log.warning(
-                        "sla.breached",
-                        ticket_id=plan.number,
-                        deadline=clock.kind.value,
-                        due_on=str(clock.due_on),
-                        department=plan.ticket.department if plan.ticket else None,
-                        supervision=plan.audit is not None,
-                        seq=plan.audit.seq if plan.audit else None,
-                    )
-            if plan.audit is not None:
-                supervisions += 1
-        return warnings, breaches, supervisions, conflicts
 
     # ---- calendar --------------------------------------------------------------------------------
 

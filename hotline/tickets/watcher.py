@@ -19,7 +19,8 @@ import structlog
 
 from hotline.tickets.errors import TicketError
 from hotline.tickets.repository import RepositoryError
-from hotline.tickets.service import SweepResult, TicketService
+from hotline.tickets.service import TicketService
+from hotline.tickets.sla_sweep import SweepResult
 
 
 class SlaWatcher:
