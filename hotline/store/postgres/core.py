@@ -266,6 +266,10 @@ class _Txn:
         first_seq = await self._advance_day(day, count)
         return [(first_id + i + 1, first_seq + i + 1) for i in range(count)]
 
+    async def lock_ticket_id(self) -> None:
+        """Lock the ``ticket_id`` counter row until the transaction ends (taking no number)."""
+        await self.conn.execute("SELECT 1 FROM counters WHERE name = 'ticket_id' FOR UPDATE")
+
     async def _advance_ticket_id(self, count: int) -> int:
         """Take ``count`` ticket ids: returns the last id taken before them."""
         value = await self.conn.fetchval(
@@ -516,6 +520,9 @@ class PgCore:
             if any(op.prepare is not None for op in ops):
                 txn = _Txn(conn, eager=True)
                 await txn.begin((n for o in ops for n in o.callers), (c for o in ops for c in o.calls))
+                # Before the replayed writes lock any row: a batch locks the counter row before
+                # its writes (finish), so a replay locking it after them could deadlock with one.
+                await txn.lock_ticket_id()
             for op in ops:
                 try:
                     async with conn.transaction():  # a savepoint (its counters roll back with it)
