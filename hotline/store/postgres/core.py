@@ -223,6 +223,14 @@ class _Txn:
         once :meth:`settle` has built them)."""
         return list(self._open.get(number, ()))
 
+    def mark(self) -> dict[str, list[Ticket]]:
+        """The callers' open tickets as they are now (for :meth:`restore`)."""
+        return {number: list(tickets) for number, tickets in self._open.items()}
+
+    def restore(self, mark: dict[str, list[Ticket]]) -> None:
+        """Forget the tickets created since :meth:`mark` (their savepoint rolled back)."""
+        self._open = mark
+
     def created(self, ticket: Ticket) -> None:
         if ticket.citizen_number and ticket.is_open:
             self._open.setdefault(ticket.citizen_number, []).append(ticket)
@@ -524,6 +532,7 @@ class PgCore:
                 # its writes (finish), so a replay locking it after them could deadlock with one.
                 await txn.lock_ticket_id()
             for op in ops:
+                opened = txn.mark() if txn is not None else {}
                 try:
                     async with conn.transaction():  # a savepoint (its counters roll back with it)
                         if op.prepare is not None and txn is not None:
@@ -533,6 +542,8 @@ class PgCore:
                         else:
                             await _run_stmts(conn, list(op.stmts), one_by_one=True)
                 except (asyncpg.PostgresError, StoreError) as exc:
+                    if txn is not None:  # a ticket it created is gone with its savepoint
+                        txn.restore(opened)
                     results.append(_translate(exc))
                 else:
                     results.append(None)
