@@ -223,6 +223,14 @@ class _Txn:
         once :meth:`settle` has built them)."""
         return list(self._open.get(number, ()))
 
+    def mark(self) -> dict[str, list[Ticket]]:
+        """The callers' open tickets as they are now (for :meth:`restore`)."""
+        return {number: list(tickets) for number, tickets in self._open.items()}
+
+    def restore(self, mark: dict[str, list[Ticket]]) -> None:
+        """Forget the tickets created since :meth:`mark` (their savepoint rolled back)."""
+        self._open = mark
+
     def created(self, ticket: Ticket) -> None:
         if ticket.citizen_number and ticket.is_open:
             self._open.setdefault(ticket.citizen_number, []).append(ticket)
@@ -265,6 +273,10 @@ class _Txn:
         first_id = await self._advance_ticket_id(count)
         first_seq = await self._advance_day(day, count)
         return [(first_id + i + 1, first_seq + i + 1) for i in range(count)]
+
+    async def lock_ticket_id(self) -> None:
+        """Lock the ``ticket_id`` counter row until the transaction ends (taking no number)."""
+        await self.conn.execute("SELECT 1 FROM counters WHERE name = 'ticket_id' FOR UPDATE")
 
     async def _advance_ticket_id(self, count: int) -> int:
         """Take ``count`` ticket ids: returns the last id taken before them."""
@@ -516,7 +528,11 @@ class PgCore:
             if any(op.prepare is not None for op in ops):
                 txn = _Txn(conn, eager=True)
                 await txn.begin((n for o in ops for n in o.callers), (c for o in ops for c in o.calls))
+                # Before the replayed writes lock any row: a batch locks the counter row before
+                # its writes (finish), so a replay locking it after them could deadlock with one.
+                await txn.lock_ticket_id()
             for op in ops:
+                opened = txn.mark() if txn is not None else {}
                 try:
                     async with conn.transaction():  # a savepoint (its counters roll back with it)
                         if op.prepare is not None and txn is not None:
@@ -526,6 +542,8 @@ class PgCore:
                         else:
                             await _run_stmts(conn, list(op.stmts), one_by_one=True)
                 except (asyncpg.PostgresError, StoreError) as exc:
+                    if txn is not None:  # a ticket it created is gone with its savepoint
+                        txn.restore(opened)
                     results.append(_translate(exc))
                 else:
                     results.append(None)

@@ -171,10 +171,14 @@ class PgStore(PgQueueTables):
             if recorded_call is not None and not await txn.call_exists(recorded_call):
                 refused.append(StoreMissingReference("call_records", recorded_call))
                 return []
+            if duplicate is not None and citizen_number:
+                # A ticket of this caller queued in the batch is built first.  Outside the
+                # refusal below: a queued build that raises is that creation's refusal, not this
+                # one's; it fails the batch, replayed one operation at a time.
+                await txn.settle(citizen_number)
             change: TicketChange | None = None
             try:  # the domain's decisions: a refusal writes nothing and reaches the caller
                 if duplicate is not None and citizen_number:
-                    await txn.settle(citizen_number)  # a ticket of this caller queued in the batch
                     change = duplicate(txn.open_tickets(citizen_number))
                 if change is None:
                     await txn.create(accepted_on, citizen_number, rows)  # numbered and built later
