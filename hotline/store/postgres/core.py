@@ -376,6 +376,7 @@ class PgCore:
         self._task: asyncio.Task[None] | None = None
         self._leader: asyncpg.Connection | None = None
         self._details: dict[tuple[tuple[str, str], ...], str] = {}
+        self._imported_rows: dict[str, int] = {}  # per table, by bulk imports since its ANALYZE
         self.stats = StoreStats()
         self._log = structlog.get_logger("hotline.store")
 

@@ -255,22 +255,36 @@ class PgStore(PgQueueTables):
                     await conn.execute(sql.text, *params)
 
         await self._run("import tickets", copy)
-        await self._refresh_statistics(("tickets", "deadlines", "ticket_links", "transitions"))
+        imported = {"tickets": len(tickets), "deadlines": len(clocks), "ticket_links": len(links)}
+        imported["transitions"] = len(audit)
+        await self._refresh_statistics(imported)
 
-    async def _refresh_statistics(self, tables: Sequence[str]) -> None:
-        """``ANALYZE`` the tables a bulk import has (at least) half filled since their statistics
-        were last gathered: the planner plans the SLA sweep's keyed updates from them, and
-        autovacuum only looks once a minute (until then a fresh million rows have none, and a
-        keyed update of a thousand clocks scans the whole table)."""
-        rows = await self._read(
-            "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY($1::text[]) AND "
-            "((last_analyze IS NULL AND last_autoanalyze IS NULL) OR n_mod_since_analyze > n_live_tup / 2)",
-            list(tables),
-        )
-        stale = sorted(str(r[0]) for r in rows)
-        if stale:
-            await self._run("refresh statistics", lambda conn: conn.execute(f"ANALYZE {', '.join(stale)}"))
-            self._log.debug("store.analyzed", tables=stale)
+    async def _refresh_statistics(self, imported: dict[str, int]) -> None:
+        """``ANALYZE`` the tables this store's bulk imports have grown by more than half since
+        their statistics were gathered (or that never had any): the planner plans the SLA
+        sweep's keyed updates from them, and autovacuum only looks once a minute (until then a
+        fresh million rows have none, and a keyed update of a thousand clocks scans the whole
+        table).  The import is committed already: a failure here is logged, not raised."""
+        for table, rows in imported.items():
+            self._imported_rows[table] = self._imported_rows.get(table, 0) + rows
+        try:
+            # reltuples: the row count the last ANALYZE (or VACUUM) saw; -1 before any.
+            known = await self._read(
+                "SELECT c.relname, c.reltuples FROM pg_class c WHERE c.relkind = 'r' "
+                "AND c.relname = ANY($1::text[]) AND c.relnamespace = to_regnamespace(current_schema())",
+                [t for t, n in self._imported_rows.items() if n > 0],
+            )
+            stale = sorted(
+                str(r[0]) for r in known if r[1] < 0 or self._imported_rows[str(r[0])] > float(r[1]) / 2
+            )
+            if stale:
+                analyse = f"ANALYZE {', '.join(stale)}"
+                await self._run("refresh statistics", lambda conn: conn.execute(analyse))
+                for table in stale:
+                    self._imported_rows[table] = 0
+                self._log.debug("store.analyzed", tables=stale)
+        except StoreError as exc:
+            self._log.warning("store.analyze_failed", error=str(exc))
 
     async def add_link(self, link: TicketLink) -> None:
         """Link a call to a ticket (one link per ticket and call); announces it in the outbox."""

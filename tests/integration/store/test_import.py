@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+import pytest
 
+from hotline.store.errors import StoreTimeout
 from hotline.store.postgres import PgStore
 from tests.integration.conftest import OpenStore
 from tests.integration.store.conftest import ticket_change
@@ -53,3 +56,22 @@ async def test_an_import_that_half_fills_a_table_refreshes_its_statistics(
         ids = await store.allocate_ticket_identities(DAY, 10)
         await store.import_changes([ticket_change(i, s, DAY) for i, s in ids])
         assert await _analysed(url) == first  # 10 more rows of 210: the statistics still hold
+
+
+async def test_a_failed_statistics_refresh_leaves_the_import_committed(
+    postgres_server: PrivatePostgres, monkeypatch: pytest.MonkeyPatch, logs: list[dict[str, Any]]
+) -> None:
+    url = postgres_server.create_database("imports_failing_analyze")
+    async with PgStore.open(url) as store:
+        real_run = store._run
+
+        async def run(what: str, fn: Any) -> Any:
+            if what == "refresh statistics":  # a fault the test cannot cause otherwise
+                raise StoreTimeout(what, 0.1)
+            return await real_run(what, fn)
+
+        monkeypatch.setattr(store, "_run", run)
+        ids = await store.allocate_ticket_identities(DAY, 20)
+        await store.import_changes([ticket_change(i, s, DAY) for i, s in ids])
+        assert len(await store.list_tickets(accepted_on=DAY, limit=100)) == 20
+    assert [e["event"] for e in logs if e["event"].startswith("store.analy")] == ["store.analyze_failed"]
