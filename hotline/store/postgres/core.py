@@ -13,10 +13,11 @@ carrying one is refused, and the URL is only ever logged without it.
 
 **Group commit.**  As in the SQLite store, every write queues an operation and awaits its commit;
 the writer takes every operation queued (up to ``max_batch``) into one transaction.  There,
-statements of a table run together, parents first: inserts as one pipelined ``executemany``,
-guarded updates of tickets and clocks as *one* ``UPDATE ... FROM unnest(arrays)`` whose row count
-must equal the number of rows (else the batch is replayed one operation at a time, in savepoints,
-so only the stale one fails with :class:`StoreConflict`).
+statements of a table run together, parents first: a table's plain inserts with ``COPY`` (from
+16 rows; below, one ``INSERT ... SELECT FROM unnest(arrays)``), upserts as one pipelined
+``executemany``, guarded updates of tickets and clocks as *one* ``UPDATE ... FROM
+unnest(arrays)`` whose row count must equal the number of rows (else the batch is replayed one
+operation at a time, in savepoints, so only the stale one fails with :class:`StoreConflict`).
 
 **Many instances, nothing done twice.**
 
