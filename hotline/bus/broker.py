@@ -2,7 +2,8 @@
 
 Used by ``hotline demo``, the integration tests and ``bench/mqtt.py``, so none of them ever
 talks to a broker that happens to run on the machine.  ``kill()`` (SIGKILL) and ``start()``
-again on the same port are what the outage tests do.
+again on the same port are what the outage tests do.  With :class:`BrokerTls` it also listens
+with TLS on a second port (``tls_port``), as a site's broker would for the service.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import signal
 import socket
 import subprocess
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from hotline.bus.errors import BusError
@@ -55,23 +57,38 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True, slots=True)
+class BrokerTls:
+    """The broker's TLS listener: the CA that signed its certificate, the certificate, its key."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+
 class LocalBroker:
     """One mosquitto process in ``workdir``; ``users`` maps username -> password."""
 
-    def __init__(self, workdir: Path, users: dict[str, str], *, port: int | None = None) -> None:
+    def __init__(
+        self, workdir: Path, users: dict[str, str], *, port: int | None = None, tls: BrokerTls | None = None
+    ) -> None:
         self.workdir = workdir
         self.users = dict(users)
         self.host = "127.0.0.1"
         self.port = port or free_port()
+        self.tls = tls
+        self.tls_port = free_port() if tls is not None else None
         self._process: asyncio.subprocess.Process | None = None
         self._broker, self._passwd = find_mosquitto()
 
     @classmethod
-    def for_agents(cls, workdir: Path, agents: Iterable[str], *, port: int | None = None) -> LocalBroker:
+    def for_agents(
+        cls, workdir: Path, agents: Iterable[str], *, port: int | None = None, tls: BrokerTls | None = None
+    ) -> LocalBroker:
         """Accounts for the service (``hotline``), ``supervisor``, ``wallboard`` and each agent,
         each with the password ``pw-<username>``."""
         names = ["hotline", "supervisor", "wallboard", *agents]
-        return cls(workdir, {name: f"pw-{name}" for name in names}, port=port)
+        return cls(workdir, {name: f"pw-{name}" for name in names}, port=port, tls=tls)
 
     def password(self, user: str) -> str:
         """The password made for ``user``."""
@@ -97,6 +114,13 @@ class LocalBroker:
             "max_queued_messages 100000",
             "set_tcp_nodelay true",
         ]
+        if self.tls is not None:  # the TLS options apply to the listener named just before them
+            lines += [
+                f"listener {self.tls_port} {self.host}",
+                f"cafile {self.tls.ca_file}",
+                f"certfile {self.tls.cert_file}",
+                f"keyfile {self.tls.key_file}",
+            ]
         if os.geteuid() == 0:
             lines.append(f"user {getpass.getuser()}")  # root: keep it, or it cannot read the files
         conf.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -238,7 +238,14 @@ class AgentBus:
                     try:
                         await self._session(backoff)
                     except aiomqtt.MqttError as exc:
-                        log.warning("mqtt.disconnected", error=str(exc))
+                        if _tls_refused(exc):  # a configuration fault, not a passing outage
+                            log.error(
+                                "mqtt.tls_refused",
+                                error=str(exc),
+                                ca_file=self.settings.tls_ca_file or "(the system's CAs)",
+                            )
+                        else:
+                            log.warning("mqtt.disconnected", error=str(exc))
                     except (OSError, ValueError) as exc:  # e.g. an unreadable TLS CA file
                         log.error("mqtt.session_failed", error=repr(exc))
                     finally:
@@ -671,6 +678,12 @@ def _supervisor_input(command: SupervisorCommand) -> AgentInput:
             return AgentPause(command.agent_id, command.reason)
         case _:
             return AgentLogout(command.agent_id)
+
+
+def _tls_refused(exc: aiomqtt.MqttError) -> bool:
+    """Whether the broker's TLS handshake failed (its certificate not trusted, a TLS mismatch):
+    aiomqtt keeps the SSL error as the context of its own."""
+    return isinstance(exc.__context__, ssl.SSLError) or str(exc).startswith("[SSL")
 
 
 def _payload_bytes(payload: object) -> bytes:

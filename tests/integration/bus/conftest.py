@@ -123,8 +123,11 @@ async def broker(tmp_path: Path) -> AsyncIterator[LocalBroker]:
         await broker.stop()
 
 
-@pytest.fixture
-async def bus(tmp_path: Path, broker: LocalBroker) -> AsyncIterator[BusHarness]:
+@contextlib.asynccontextmanager
+async def harness(
+    tmp_path: Path, broker: LocalBroker, kind: type[BusHarness] = BusHarness
+) -> AsyncIterator[BusHarness]:
+    """The simulator (agents answer after 1 s and talk 20 s) and a service harness over ``broker``."""
     settings = load_settings(environ={})
     sim = PbxSimulator(
         port=0,
@@ -136,10 +139,16 @@ async def bus(tmp_path: Path, broker: LocalBroker) -> AsyncIterator[BusHarness]:
     await sim.start()
     for agent in AGENTS:
         sim.set_agent_behaviour(agent, AgentBehaviour.answering(after_s=1.0, talk_s=20.0))
-    h = BusHarness(settings, sim, broker, tmp_path)
+    h = kind(settings, sim, broker, tmp_path)
     try:
         yield h
     finally:
         with contextlib.suppress(Exception):
             await h.stop()
         await sim.close()
+
+
+@pytest.fixture
+async def bus(tmp_path: Path, broker: LocalBroker) -> AsyncIterator[BusHarness]:
+    async with harness(tmp_path, broker) as h:
+        yield h
