@@ -29,7 +29,7 @@
    created beside the given one (needs CREATEDB) and dropped after.
 
 Run: ``python -m bench.tickets [--tickets 20000] [--processes 4] [--open 1000000] [--keep DIR]
-[--store URL]`` (about 1-2 min; 5-10 with PostgreSQL).
+[--store URL]`` (1-2 min on a quiet machine, PostgreSQL included; longer under load).
 """
 
 from __future__ import annotations
