@@ -69,6 +69,8 @@ class Switchboard:
         self.device_channels: dict[str, set[Channel]] = {}
         #: (supervisor channel, spied channel) of every ChanSpy run (issue 11).
         self.spies: list[tuple[str, str]] = []
+        #: (spyer, spied) of every ChanSpy listening now.
+        self.spying: list[tuple[Channel, Channel]] = []
         #: Agents' SIP softphones (empty: every ``PJSIP/1XXX`` answers, as before the pjsip captures).
         self.phones = SipPhones(
             phones,
@@ -309,6 +311,7 @@ class Switchboard:
                     exten=o.exten,
                     application=o.application,
                     data=o.data,
+                    chan_vars=[(name, ch.variables.get(name, "")) for name in ch.manager_vars],
                 )
             )
 

@@ -120,13 +120,30 @@ class ContextRunner:
         self._hangups.hangup(ch, 0, soft_cause=None)
 
     def _run_spy(self, ch: Channel, exten: str) -> None:
-        """``[hotline-supervise]``: ChanSpy(${HOTLINE_SPY_TARGET},qE) — listens until the target ends."""
+        """``[hotline-supervise]``: ChanSpy(${HOTLINE_SPY_TARGET},qdES), then Hangup().
+
+        As Asterisk 22.10.1 did: ``ChanSpyStart`` once it listens; when the spied channel hangs
+        up, ``ChanSpyStop`` and the supervisor's channel runs Hangup() (option E, see
+        :meth:`Hangups.final_hangup`); no such channel: Hangup() at once (option S).
+        """
         self._board.goto(ch, SUPERVISE_CONTEXT, exten)
         target = ch.variables.get("HOTLINE_SPY_TARGET", "")
-        self._board.step(ch, "ChanSpy", f"{target},qE")
+        self._board.step(ch, "NoOp", f"supervisor {ch.caller_num} listens to {target}")
+        self._board.step(ch, "GotoIf", f"{0 if target else 1}?none")
+        if not target:
+            ch.priority = 4  # (none)
+            self._board.step(ch, "Playback", "beeperr")
+            self._board.step(ch, "Hangup", "")
+            return self._hangups.hangup(ch, 16)
+        self._board.step(ch, "ChanSpy", f"{target},qdES")
         self._board.spies.append((ch.name, target))
+        spyee = self._board.find(target)
+        if spyee is None or spyee.hung_up:
+            self._board.step(ch, "Hangup", "")
+            return self._hangups.hangup(ch, 16)
         ch.activity = Activity.WAITING
-        ch.timer = self._board.after(3600.0, lambda: self._app_finished(ch))
+        self._board.spying.append((ch, spyee))
+        self._board.emit(ev.chanspy(True, ch, spyee))
 
     def _run_inbound(self, ch: Channel) -> None:
         """``[hotline-inbound]`` 12345: answer, stamp, announce (HotlineEnqueue), then hold."""

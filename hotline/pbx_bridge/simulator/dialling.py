@@ -204,6 +204,8 @@ class Dialler:
         far = near.far
         local = far is not near
         far.activity = Activity.RINGING
+        if local and plan.outcome is not FarOutcome.SILENT:
+            far.priority = 0  # its first application (the step below) runs at priority 1
         if local and plan.noop is not None:
             self._board.step(far, "NoOp", plan.noop)
         match plan.outcome:

@@ -131,6 +131,21 @@ def moh_stop(ch: Channel) -> Headers:
     return _channel_event("MusicOnHoldStop", CALL, ch)
 
 
+def mixmonitor_start(ch: Channel) -> Headers:
+    return _channel_event("MixMonitorStart", CALL, ch)
+
+
+def mixmonitor_stop(ch: Channel) -> Headers:
+    return _channel_event("MixMonitorStop", CALL, ch)
+
+
+def chanspy(started: bool, spyer: Channel, spyee: Channel) -> Headers:
+    """``ChanSpyStart``/``ChanSpyStop``: the spyer's block prefixed ``Spyer``, the spied
+    channel's ``Spyee`` (as Asterisk 22.10.1 sent them)."""
+    name = "ChanSpyStart" if started else "ChanSpyStop"
+    return [("Event", name), ("Privilege", CALL), *snapshot(spyer, "Spyer"), *snapshot(spyee, "Spyee")]
+
+
 def user_event(ch: Channel, name: str, extra: Iterable[tuple[str, str]]) -> Headers:
     """``UserEvent``: the channel's own block, then ``UserEvent``, then the dialplan's headers.
 
@@ -304,8 +319,13 @@ def originate_response(
     exten: str | None,
     application: str | None,
     data: str,
+    chan_vars: Iterable[tuple[str, str]] = (),
 ) -> Headers:
-    """``OriginateResponse``; without an ActionID the header is left out, as Asterisk does."""
+    """``OriginateResponse``; without an ActionID the header is left out, as Asterisk does.
+
+    ``chan_vars``: manager.conf ``channelvars`` of the new channel; Asterisk names the channel
+    in the key (``ChanVariable(Local/1001@agents-00000002;1): NAME=value``), and sends none on
+    failure (there is no channel)."""
     headers: Headers = [("Event", "OriginateResponse"), ("Privilege", CALL)]
     if action_id is not None:
         headers.append(("ActionID", action_id))
@@ -320,6 +340,7 @@ def originate_response(
         ("CallerIDNum", caller_num),
         ("CallerIDName", caller_name),
     ]
+    headers += [(f"ChanVariable({channel})", f"{name}={value}") for name, value in chan_vars]
     return headers
 
 

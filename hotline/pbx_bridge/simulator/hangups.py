@@ -7,6 +7,7 @@ ends Dial() bridges, and returns a failed Dial() to the caller's dialplan.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from hotline.pbx_bridge.simulator import events as ev
@@ -118,6 +119,7 @@ class Hangups:
             return
         if ch.pending_originate is not None:
             self._board.flush_originate(ch)  # it was answered: the Originate succeeded before it ended
+        self._end_spying(ch)
         ch.hung_up = True
         self._board.cancel_timers(ch)
         now = self._board.now()
@@ -158,6 +160,25 @@ class Hangups:
             if not call.channels:
                 self._board.cel(ch, "LINKEDID_END")
                 del self._board.calls[ch.linkedid]
+
+    def _end_spying(self, ch: Channel) -> None:
+        """A ChanSpy ends when its spyer or the spied channel goes (``ChanSpyStop`` before that
+        channel's Hangup); the spyer of a channel that went runs Hangup() next (option E)."""
+        ended = [(spyer, spyee) for spyer, spyee in self._board.spying if ch is spyer or ch is spyee]
+        if not ended:
+            return
+        self._board.spying[:] = [pair for pair in self._board.spying if pair not in ended]
+        for spyer, spyee in ended:
+            self._board.emit(ev.chanspy(False, spyer, spyee))
+            if ch is spyee:
+                self._board.after(0.0, functools.partial(self._spy_returned, spyer))
+
+    def _spy_returned(self, spyer: Channel) -> None:
+        if spyer.hung_up:
+            return
+        spyer.activity = Activity.IDLE
+        self._board.step(spyer, "Hangup", "")
+        self.hangup(spyer, 16)
 
     # -- a callee that never got bridged, and the dial it ends --------------------------
 

@@ -181,8 +181,12 @@ def setvar(session: AmiSession, msg: AmiMessage, action_id: str | None) -> None:
 
 
 def mixmonitor(session: AmiSession, msg: AmiMessage, action_id: str | None) -> None:
-    # app_mixmonitor's manager_mixmonitor: these checks and messages, then the ID.
-    """``MixMonitor``: start recording a channel (recorded in ``sim.recordings``)."""
+    """``MixMonitor``: start recording a channel (recorded in ``sim.recordings``).
+
+    app_mixmonitor's manager_mixmonitor: these checks and messages; the answer is a bare
+    ``Response: Success`` (a ``MixMonitorID`` only with option ``i``, which the service does not
+    use), then ``MixMonitorStart``.  A second MixMonitor on the channel is a second recording.
+    """
     model = session.sim.model
     name = header(msg, "Channel")
     if not name:
@@ -192,11 +196,13 @@ def mixmonitor(session: AmiSession, msg: AmiMessage, action_id: str | None) -> N
         return session.error(action_id, "No such channel")
     file_name = header(msg, "File") or f"{ch.uniqueid}.wav"
     session.sim.recordings.append((ch.name, file_name))
-    session.respond("Success", action_id, ("MixMonitorID", f"0x{id(ch) & 0xFFFFFFFF:08x}"))
+    session.respond("Success", action_id)
+    model.start_mixmonitor(ch)
 
 
 def stop_mixmonitor(session: AmiSession, msg: AmiMessage, action_id: str | None) -> None:
-    """``StopMixMonitor``: stop a recording started by ``MixMonitor``."""
+    """``StopMixMonitor``: stop one running recording; a bare ``Response: Success``, then
+    ``MixMonitorStop``; none running (never started, or already stopped): an error."""
     model = session.sim.model
     name = header(msg, "Channel")
     if not name:
@@ -204,9 +210,10 @@ def stop_mixmonitor(session: AmiSession, msg: AmiMessage, action_id: str | None)
     ch = model.find(name)
     if ch is None or ch.hung_up:
         return session.error(action_id, "No such channel")
-    if not any(channel == ch.name for channel, _ in session.sim.recordings):
+    if ch.mixmonitors == 0:
         return session.error(action_id, "Could not stop monitoring channel")
-    session.respond("Success", action_id, ("Message", "Stopped monitoring channel"))
+    session.respond("Success", action_id)
+    model.stop_mixmonitor(ch)
 
 
 def getvar(session: AmiSession, msg: AmiMessage, action_id: str | None) -> None:

@@ -120,6 +120,7 @@ class Channel:
     pending_originate: Originate | None = None  # its OriginateResponse is still to be sent
     cdrs: list[CdrRecord] = field(default_factory=list)
     user_field: str = ""
+    mixmonitors: int = 0  # MixMonitor recordings running on the channel (AMI MixMonitor)
     hung_up: bool = False
 
     @property

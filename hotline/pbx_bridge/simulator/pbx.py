@@ -277,6 +277,19 @@ class PbxModel:
         """Getvar: a channel variable (falling back to globals) or one of a few functions."""
         return self._board.get_variable(ch, name)
 
+    def start_mixmonitor(self, ch: Channel) -> None:
+        """AMI MixMonitor on a live channel: one more recording, ``MixMonitorStart``."""
+        ch.mixmonitors += 1
+        self._board.emit(ev.mixmonitor_start(ch))
+
+    def stop_mixmonitor(self, ch: Channel) -> bool:
+        """AMI StopMixMonitor: stops one recording (``MixMonitorStop``); False when none runs."""
+        if ch.mixmonitors == 0:
+            return False
+        ch.mixmonitors -= 1
+        self._board.emit(ev.mixmonitor_stop(ch))
+        return True
+
     def kill_phone(self, endpoint: str) -> None:
         """An agent's softphone dies without de-registering; a dial ringing it is never answered."""
         self._board.kill_phone(endpoint)

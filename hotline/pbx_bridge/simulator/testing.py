@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import heapq
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from hotline.pbx_bridge.codec import AmiMessage
@@ -86,6 +86,8 @@ class ModelHarness:
     events: list[AmiMessage] = field(default_factory=list)
     #: Agents' SIP softphones (see :mod:`~hotline.pbx_bridge.simulator.phones`); none by default.
     phones: PhoneBook = field(default_factory=PhoneBook)
+    #: manager.conf ``channelvars`` (shown as ``ChanVariable`` lines); none by default.
+    channelvars: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         self.model = PbxModel(
@@ -99,6 +101,7 @@ class ModelHarness:
             caller_patience_s=self.caller_patience_s,
             rng=random.Random(0),
             phones=self.phones,
+            channelvars=self.channelvars,
         )
 
     def _record(self, headers: Headers) -> None:

@@ -101,6 +101,26 @@ async def test_mixmonitor_and_chanspy_go_out_with_the_right_headers(
     assert sim.model.spies and sim.model.spies[0][1] == agent_channel
 
 
+async def test_mixmonitor_answers_as_asterisk_22_does(settings: Settings, sim: PbxSimulator) -> None:
+    """A bare ``Response: Success`` (no MixMonitorID without option i), likewise for
+    StopMixMonitor; a second StopMixMonitor is refused (tests/captures/issue11)."""
+    inbox = Inbox()
+    client = await connected_client(settings, sim, inbox)
+    actions = PbxActions(client, settings.dialplan)
+    try:
+        sim.place_inbound_call("13800000072", "孙八", priority="urgent")
+        caller = (await inbox.wait_type(CallArrived)).channel
+        recording = [("Channel", caller), ("File", "a.wav")]
+        action_id, (answer,) = await client.send_action("MixMonitor", recording)
+        assert answer.headers == (("Response", "Success"), ("ActionID", action_id))
+        action_id, (answer,) = await client.send_action("StopMixMonitor", [("Channel", caller)])
+        assert answer.headers == (("Response", "Success"), ("ActionID", action_id))
+        with pytest.raises(ActionFailedError, match="Could not stop monitoring channel"):
+            await actions.stop_recording(caller)
+    finally:
+        await client.__aexit__(None, None, None)
+
+
 async def test_mixmonitor_of_a_missing_channel_is_refused_as_asterisk_does(
     settings: Settings, sim: PbxSimulator
 ) -> None:

@@ -625,3 +625,22 @@ def test_callback_failures_match_capture_07(case: int) -> None:
     )
     h.advance(40)
     assert Counter(keys(h.events)) == Counter(keys(segments[action_id]))
+
+
+def _far_steps(messages: Iterable[AmiMessage], context: str) -> list[tuple[str, str]]:
+    return [
+        (m.get("Priority"), m.get("Application"))
+        for m in messages
+        if m.event == "Newexten" and m.get("Context") == context and m.get("Channel").endswith(";2")
+    ]
+
+
+def test_a_dialled_local_half_numbers_its_priorities_from_1_as_asterisk_does() -> None:
+    """The ``;2`` half a dial creates runs its context from priority 1 (capture 03; the shipped
+    ``agents`` context has a Wait(0.5) before Answer that the captures' one had not)."""
+    real = capture("03-inbound-to-agent.recv.ami")
+    h = ModelHarness()
+    _scenario_03(h)
+    assert _far_steps(h.events, "caller-sim") == _far_steps(real, "caller-sim")
+    assert _far_steps(real, "agents")[0] == ("1", "NoOp")
+    assert _far_steps(h.events, "agents") == [("1", "NoOp"), ("2", "Wait"), ("3", "Answer"), ("4", "Wait")]
