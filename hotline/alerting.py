@@ -249,6 +249,8 @@ class EscalationRuntime:
                 self._channels.setdefault(event.call_id, event.channel)
         elif isinstance(event, CallBridged):
             caller = self._channels.get(event.call_id)
+            if caller is None and event.caller_channel:  # found talking by a resync
+                caller = self._channels[event.call_id] = event.caller_channel
             others = [c for c in event.channels if c != caller]
             if caller is not None and others:
                 self._agent_channels[event.call_id] = others[0]

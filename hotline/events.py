@@ -94,11 +94,17 @@ class AgentDialFailed:
 
 @dataclass(frozen=True, slots=True)
 class CallBridged:
-    """Caller (or citizen) and agent are talking: both legs are in one bridge."""
+    """Caller (or citizen) and agent are talking: both legs are in one bridge.
+
+    ``caller_channel``: the caller's channel of an inbound call — the member that is the call's
+    first leg (its Uniqueid is the call's Linkedid); '' for a callback or when that leg is not in
+    the bridge.  After a restart the resync finds a talking call only as its bridge: this tells
+    the caller's leg from the agent's."""
 
     call_id: str
     bridge_id: str
     channels: tuple[str, str]
+    caller_channel: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -223,13 +223,14 @@ class AmiTranslator:
                 waiting.append((linkedid, msg))
             elif context == self._dialplan.connect_context and self._agent_of_connect_exten(msg.get("Exten")):
                 waiting.append((linkedid, msg))
-        bridged: list[tuple[str, str, tuple[str, str]]] = []
+        bridged: list[CallBridged] = []
         for bridge_id, members in self._bridges.items():
             if len(members) >= 2:
                 first, second = list(members.values())[:2]
                 linkedid = self._leg_call[next(iter(members))]
                 self._calls[linkedid].bridged = True
-                bridged.append((linkedid, bridge_id, (first, second)))
+                caller = "" if self._calls[linkedid].callback else members.get(linkedid, "")
+                bridged.append(CallBridged(linkedid, bridge_id, (first, second), caller))
         for linkedid in previous:
             if linkedid not in self._calls:
                 events.append(CallEnded(linkedid, 0, "", EndReason.LOST_DURING_DISCONNECT))
@@ -256,8 +257,7 @@ class AmiTranslator:
                     ringing_agent=ringing,
                 )
             )
-        for linkedid, bridge_id, pair in bridged:
-            events.append(CallBridged(linkedid, bridge_id, pair))
+        events.extend(bridged)
         return events
 
     def device_states(self, items: Iterable[AmiMessage]) -> list[DomainEvent]:
@@ -385,7 +385,8 @@ class AmiTranslator:
         if len(members) == 2 and not call.bridged:
             call.bridged = True
             first, second = members.values()
-            return (CallBridged(linkedid, bridge_id, (first, second)),)
+            caller = "" if call.callback else members.get(linkedid, "")
+            return (CallBridged(linkedid, bridge_id, (first, second), caller),)
         return ()
 
     def _on_bridge_leave(self, msg: AmiMessage) -> Iterable[DomainEvent]:

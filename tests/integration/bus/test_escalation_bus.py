@@ -12,6 +12,7 @@ import aiomqtt
 
 from hotline.bus.contract import Topics
 from hotline.escalation.alerts import AlertState
+from hotline.pbx_bridge.simulator import AgentBehaviour
 from hotline.store import Store
 from hotline.store.escalations import EscalationStore
 from tests.integration.bus.conftest import BusHarness
@@ -138,3 +139,31 @@ async def test_a_caller_linked_to_an_open_incident_shows_it_in_the_screen_pop(bu
         h.sim.place_inbound_call("13700000003", "", patience_s=600.0)
         offer = await asyncio.wait_for(desk.offers.get(), 10)
     assert offer["incidents"] == [incident.incident_id]
+
+
+async def test_a_call_found_talking_after_a_restart_can_be_taken_over(bus: BusHarness) -> None:
+    """After a restart the resync finds a talking call only as its bridge; the bridge names the
+    caller's leg, so the take-over spies the agent's (seen on Asterisk 22.10.1: it was refused)."""
+    h = bus
+    h.autologin = True
+    h.sim.set_agent_behaviour("1001", AgentBehaviour.answering(after_s=1.0, talk_s=6000.0))
+    await h.start()
+    call = h.sim.place_inbound_call("13900000068", "", priority="urgent", patience_s=600.0)
+    await h.until(lambda: h.dispatcher.stats.calls_answered == 1, "the call is answered")
+    await h.stop()
+    await h.start()
+    await h.mqtt_up()
+    async with aiomqtt.Client(
+        h.broker.host, h.broker.port, username="supervisor", password=h.broker.password("supervisor")
+    ) as client:
+        sup = Supervisor(client)
+        await client.subscribe(TOPICS.supervisor_replies, qos=1)
+        task = asyncio.create_task(sup.collect())
+        try:
+            ok = await sup.command(id="t3", cmd="take_over", call_id=call, supervisor="1901")
+            assert ok["ok"] is True, ok
+            await h.until(lambda: bool(h.sim.model.spies), "the supervisor's phone listens")
+        finally:
+            task.cancel()
+    (spy,) = h.sim.model.spies
+    assert spy[1].startswith("Local/1001@agents")

@@ -385,8 +385,12 @@ async def test_a_resync_reports_ringing_answered_and_callback_calls(settings: Se
             await client.__aexit__(None, None, None)
     arrived = [e for e in after if isinstance(e, CallArrived)]
     assert [(e.call_id, e.ringing_agent, e.resynced) for e in arrived] == [(ringing, "1002", True)]
-    bridged = [e.call_id for e in after if isinstance(e, CallBridged)]
+    bridged = {e.call_id: e for e in after if isinstance(e, CallBridged)}
     assert sorted(bridged) == sorted([talking, leg.call_id])
+    # The talking inbound call names its caller's leg (what a take-over after a restart needs);
+    # a callback's first leg is its agent's, so it names none.
+    assert bridged[talking].caller_channel == channels[talking]
+    assert bridged[leg.call_id].caller_channel == ""
     legs = [e for e in after if isinstance(e, CallbackLegCreated)]
     assert [(e.call_id, e.callback_id) for e in legs] == [(leg.call_id, "cb-77")]
     assert after.index(legs[0]) < next(

@@ -122,6 +122,7 @@ def test_03_inbound_to_agent(dialplan: DialplanSettings) -> None:
         "Local/1001@agents-00000002;1",
         "Local/13800000003@caller-sim-00000001;1",
     }
+    assert bridged.caller_channel == "Local/13800000003@caller-sim-00000001;1"  # Uniqueid = Linkedid
     assert ended == CallEnded(call, 16, "Normal Clearing")
 
 

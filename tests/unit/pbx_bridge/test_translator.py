@@ -75,9 +75,13 @@ def test_resync_ends_vanished_calls_and_announces_the_waiting_ones() -> None:
     assert arrived.call_id == "10.1" and arrived.resynced and arrived.waited_s == 125.0
     assert arrived.caller_name == "张三" and arrived.ringing_agent == ""
     assert translator.live_calls == {"10.1", "11.1"}
-    # The call answered while we were away is reported as bridged, after the arrivals.
+    # The call answered while we were away is reported as bridged, after the arrivals, naming
+    # the caller's leg (the one whose Uniqueid is the Linkedid): a take-over spies the other.
     assert events[-1] == CallBridged(
-        "11.1", "b1", ("Local/13800000002@caller-sim-00000003;1", "Local/1001@agents-00000004;1")
+        "11.1",
+        "b1",
+        ("Local/13800000002@caller-sim-00000003;1", "Local/1001@agents-00000004;1"),
+        caller_channel="Local/13800000002@caller-sim-00000003;1",
     )
 
 
