@@ -255,9 +255,14 @@ class PgStore(PgQueueTables):
                     await conn.execute(sql.text, *params)
 
         await self._run("import tickets", copy)
-        imported = {"tickets": len(tickets), "deadlines": len(clocks), "ticket_links": len(links)}
-        imported["transitions"] = len(audit)
-        await self._refresh_statistics(imported)
+        await self._refresh_statistics(
+            {
+                "tickets": len(tickets),
+                "deadlines": len(clocks),
+                "ticket_links": len(links),
+                "transitions": len(audit),
+            }
+        )
 
     async def _refresh_statistics(self, imported: dict[str, int]) -> None:
         """``ANALYZE`` the tables this store's bulk imports have grown by more than half since
