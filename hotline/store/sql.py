@@ -6,9 +6,9 @@ import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-from hotline.store.errors import StoreError, StoreIntegrityError
+from hotline.store.errors import StoreClosed, StoreError, StoreIntegrityError
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,39 @@ def _translate(exc: BaseException) -> StoreError:
 
 
 _W = TypeVar("_W")
+_S = TypeVar("_S")
+_P = TypeVar("_P")
+
+
+@dataclass(slots=True)
+class QueuedWrite(Generic[_S, _P]):
+    """One write waiting for the group-committing writer (SQLite and PostgreSQL: each with its
+    own statement type ``_S`` and ``prepare`` step ``_P``)."""
+
+    stmts: list[_S]
+    future: asyncio.Future[None]
+    # Statements made inside the transaction (a ticket's creation: its numbers and the
+    # duplicate rule depend on the rows as they are then).
+    prepare: _P | None = None
+    callers: tuple[str, ...] = ()  # citizen numbers whose open tickets ``prepare`` looks at
+    calls: tuple[str, ...] = ()  # call ids whose records ``prepare`` looks for
+
+
+def queue_write(
+    queue: asyncio.Queue[QueuedWrite[_S, _P] | None],
+    accepting: bool,
+    stmts: list[_S],
+    prepare: _P | None,
+    callers: tuple[str, ...],
+    calls: tuple[str, ...],
+) -> asyncio.Future[None]:
+    """Queue one write for the writer (``accepting``: the store is open and its writer runs);
+    the future is done once it is committed."""
+    if not accepting:
+        raise StoreClosed("the store is closed")
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    queue.put_nowait(QueuedWrite(stmts, future, prepare, callers, calls))
+    return future
 
 
 async def run_group_commits(

@@ -114,9 +114,9 @@ from hotline.store.queue_tables import _call_row as _call_row
 from hotline.store.queue_tables import _callback_from_row as _callback_from_row
 from hotline.store.queue_tables import _callback_row as _callback_row
 from hotline.store.schema import MIGRATIONS, SCHEMA_VERSION
+from hotline.store.sql import QueuedWrite, _translate, queue_write, run_group_commits
 from hotline.store.sql import _Sql as _Sql  # re-exported: other table modules import them from here
 from hotline.store.sql import _Stmt as _Stmt
-from hotline.store.sql import _translate, run_group_commits
 from hotline.store.tickets import _INSERT_OUTBOX, TicketTables, _Txn
 from hotline.tickets.model import Ticket
 
@@ -136,15 +136,7 @@ class StoreStats:
     largest_batch: int = 0
 
 
-@dataclass(slots=True)
-class _Op:
-    stmts: list[_Stmt]
-    future: asyncio.Future[None]
-    # Statements made on the writer's thread inside the transaction (a ticket's creation: its
-    # numbers and the duplicate rule depend on the rows as they are then).
-    prepare: Callable[[_Txn], list[_Stmt]] | None = None
-    callers: tuple[str, ...] = ()  # citizen numbers whose open tickets ``prepare`` looks at
-    calls: tuple[str, ...] = ()  # call ids whose records ``prepare`` looks for
+_Op = QueuedWrite[_Stmt, Callable[[_Txn], list[_Stmt]]]
 
 
 class _Mismatch(Exception):
@@ -520,11 +512,8 @@ class Store(QueueTables, TicketTables):
         callers: tuple[str, ...] = (),
         calls: tuple[str, ...] = (),
     ) -> asyncio.Future[None]:
-        if self._closing or self._task is None or self._task.done():
-            raise StoreClosed("the store is closed")
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Op(stmts, future, prepare, callers, calls))
-        return future
+        accepting = not self._closing and self._task is not None and not self._task.done()
+        return queue_write(self._queue, accepting, stmts, prepare, callers, calls)
 
     async def _write(
         self,

@@ -65,7 +65,7 @@ from hotline.store.errors import (
 )
 from hotline.store.postgres import sql as q
 from hotline.store.postgres.schema import MIGRATION_LOCK, MIGRATIONS, SCHEMA_VERSION
-from hotline.store.sql import run_group_commits
+from hotline.store.sql import QueuedWrite, queue_write, run_group_commits
 from hotline.store.sqlite import StoreStats
 from hotline.store.tickets import _ticket_from_row
 from hotline.tickets.model import Ticket
@@ -318,13 +318,7 @@ class _Txn:
 _Prepare = Callable[[_Txn], Awaitable[list[q.PgStmt]]]
 
 
-@dataclass(slots=True)
-class _Op:
-    stmts: list[q.PgStmt]
-    future: asyncio.Future[None]
-    prepare: _Prepare | None = None
-    callers: tuple[str, ...] = ()
-    calls: tuple[str, ...] = ()
+_Op = QueuedWrite[q.PgStmt, _Prepare]
 
 
 async def _run_stmts(conn: asyncpg.Connection, stmts: list[q.PgStmt], *, one_by_one: bool) -> None:
@@ -559,11 +553,8 @@ class PgCore:
         callers: tuple[str, ...] = (),
         calls: tuple[str, ...] = (),
     ) -> asyncio.Future[None]:
-        if self._closing or self._task is None or self._task.done():
-            raise StoreClosed("the store is closed")
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Op(stmts, future, prepare, callers, calls))
-        return future
+        accepting = not self._closing and self._task is not None and not self._task.done()
+        return queue_write(self._queue, accepting, stmts, prepare, callers, calls)
 
     async def _write(
         self,
